@@ -1,0 +1,228 @@
+//! The command line: one clap enum, one small function per command.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::core::incident::IncidentNumber;
+use crate::outbox::Sender;
+use crate::pipeline::Pipeline;
+use crate::render::{AckView, NoticeView, Renderer};
+use crate::store::{Store, time_text};
+use crate::{daemon, export};
+
+/// sysexits.h codes, which MTAs and systemd understand.
+pub mod exit {
+    pub const USAGE: u8 = 64;
+    pub const TEMPFAIL: u8 = 75;
+    pub const CONFIG: u8 = 78;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "sitrep", version, about = "Incident coordination by email")]
+pub struct Cli {
+    /// Configuration file [default: ./sitrep.toml if present, else the embedded default]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: watch the mailbox, process mail, send the outbox
+    Run,
+    /// Process raw messages (stdin when no FILE) as the daemon would, then send the outbox once
+    Ingest {
+        /// Raw RFC 5322 message files
+        files: Vec<PathBuf>,
+    },
+    /// List incidents
+    List,
+    /// Show one incident and its timeline
+    Show {
+        /// Incident id, e.g. INC-3
+        incident: String,
+    },
+    /// Export the whole store
+    Export {
+        /// As one JSON document (the only format so far)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration and templates
+    CheckConfig,
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+trait ExitWith<T> {
+    fn exit_with(self, code: u8) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<anyhow::Error>> ExitWith<T> for Result<T, E> {
+    fn exit_with(self, code: u8) -> Result<T, Failure> {
+        self.map_err(|error| Failure { code, error: error.into() })
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let config = Config::load(cli.config.as_deref()).exit_with(exit::CONFIG)?;
+    match cli.command {
+        Command::Run => run_daemon(config),
+        Command::Ingest { files } => ingest(config, &files),
+        Command::List => list(&config),
+        Command::Show { incident } => show(&config, &incident),
+        Command::Export { json } => export_store(&config, json),
+        Command::CheckConfig => check_config(&config),
+    }
+}
+
+fn run_daemon(config: Config) -> Result<ExitCode, Failure> {
+    // A template that does not render is a configuration error: refuse to
+    // start rather than fail on the first declaration.
+    check_templates(&config).exit_with(exit::CONFIG)?;
+    let runtime = tokio::runtime::Runtime::new().exit_with(1)?;
+    runtime.block_on(daemon::run(config, daemon::shutdown_signal())).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Failure> {
+    let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
+    if files.is_empty() {
+        let mut raw = Vec::new();
+        std::io::stdin().read_to_end(&mut raw).context("cannot read standard input").exit_with(exit::TEMPFAIL)?;
+        messages.push(("stdin".to_string(), raw));
+    }
+    for file in files {
+        let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display())).exit_with(exit::USAGE)?;
+        messages.push((file.display().to_string(), raw));
+    }
+    let mut store = Store::open(&config.database_path()).exit_with(exit::TEMPFAIL)?;
+    let sender = Sender::new(&config.transport).exit_with(exit::CONFIG)?;
+    let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
+    let mut stdout = std::io::stdout().lock();
+    for (source, raw) in &messages {
+        let report = pipeline.ingest(&mut store, raw, source, Timestamp::now()).exit_with(exit::TEMPFAIL)?;
+        let incident = report.incident.map(|number| format!(" {number}")).unwrap_or_default();
+        let reason = report.reason.map(|reason| format!(" ({reason})")).unwrap_or_default();
+        writeln!(stdout, "{source}: {}{incident}{reason}", report.outcome.as_str()).exit_with(1)?;
+    }
+    if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
+        tracing::warn!(error = %error, "outbox not drained; the daemon will retry");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(config: &Config) -> Result<ExitCode, Failure> {
+    let store = open_existing(config)?;
+    let incidents = store.incidents().exit_with(1)?;
+    let mut stdout = std::io::stdout().lock();
+    if incidents.is_empty() {
+        writeln!(stdout, "No incidents.").exit_with(1)?;
+    }
+    for incident in incidents {
+        writeln!(
+            stdout,
+            "{:<8} {:<13} {:<9} {:<13} {:<24} {}",
+            incident.number.to_string(),
+            incident.status.as_str(),
+            incident.severity.map_or("-", |severity| severity.as_str()),
+            incident.phase.as_str(),
+            incident.lead.as_deref().unwrap_or("no lead"),
+            incident.title
+        )
+        .exit_with(1)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(config: &Config, id: &str) -> Result<ExitCode, Failure> {
+    let number: IncidentNumber = id.parse().map_err(anyhow::Error::msg).exit_with(exit::USAGE)?;
+    let store = open_existing(config)?;
+    let incident = store
+        .incident(number)
+        .exit_with(1)?
+        .ok_or_else(|| anyhow::anyhow!("{number} does not exist"))
+        .exit_with(1)?;
+    let timeline = store.timeline(number).exit_with(1)?;
+    let unknown = "unknown";
+    let mut out = String::new();
+    out.push_str(&format!("{number}: {}\n", incident.title));
+    out.push_str(&format!("  status:      {}\n", incident.status));
+    out.push_str(&format!("  severity:    {}\n", incident.severity.map_or(unknown, |s| s.as_str())));
+    out.push_str(&format!("  phase:       {}\n", incident.phase));
+    out.push_str(&format!("  lead:        {}\n", incident.lead.as_deref().unwrap_or(unknown)));
+    out.push_str(&format!("  scope:       {}\n", incident.scope.as_deref().unwrap_or(unknown)));
+    out.push_str(&format!("  declared:    {} by {}\n", time_text(incident.declared_at), incident.declared_by));
+    if let Some(closed_at) = incident.closed_at {
+        out.push_str(&format!("  closed:      {}\n", time_text(closed_at)));
+    }
+    out.push_str("\nTimeline:\n");
+    for entry in timeline {
+        out.push_str(&format!("- {} {} ({}, {})\n", time_text(entry.at), entry.author, entry.kind, entry.trust));
+        let text = if entry.text.is_empty() { "(no text)" } else { entry.text.as_str() };
+        for line in text.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    std::io::stdout().lock().write_all(out.as_bytes()).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_store(config: &Config, json: bool) -> Result<ExitCode, Failure> {
+    if !json {
+        return Err(Failure { code: exit::USAGE, error: anyhow::anyhow!("choose a format: sitrep export --json") });
+    }
+    let store = open_existing(config)?;
+    let document = export::export(&store).exit_with(1)?;
+    writeln!(std::io::stdout().lock(), "{}", export::to_json(&document)).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(config: &Config) -> Result<ExitCode, Failure> {
+    check_templates(config).exit_with(exit::CONFIG)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}: configuration is valid", config.origin).exit_with(1)?;
+    writeln!(stdout, "  incident address: {}", config.address.with_detail(None)).exit_with(1)?;
+    writeln!(stdout, "  store:            {}", config.database_path().display()).exit_with(1)?;
+    writeln!(stdout, "  staff domains:    {}", config.access.staff_domains.join(", ")).exit_with(1)?;
+    writeln!(stdout, "  executives:       {}", config.executives.join(", ")).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Renders every template with sample data, so a broken override shows up
+/// before mail depends on it.
+fn check_templates(config: &Config) -> anyhow::Result<()> {
+    let renderer = Renderer::new(config.templates_dir.as_deref())?;
+    let address = config.address.with_detail(None);
+    renderer.ack(&AckView {
+        incident: "INC-1".into(),
+        title: "Sample incident",
+        declared_by: "someone@example.test",
+        declared_at: "2026-01-01 00:00 UTC".into(),
+        executives: config.executives.join(", "),
+        address: address.clone(),
+    })?;
+    let notice = NoticeView { address, reason: "sample reason" };
+    renderer.refused(&notice)?;
+    renderer.quarantined(&notice)?;
+    Ok(())
+}
+
+/// Read commands open the store the daemon writes; they create it if absent
+/// so that a fresh install answers "No incidents." rather than an error.
+fn open_existing(config: &Config) -> Result<Store, Failure> {
+    let path: &Path = &config.database_path();
+    Store::open(path).with_context(|| format!("cannot open the store at {}", path.display())).exit_with(1)
+}

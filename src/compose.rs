@@ -1,0 +1,129 @@
+//! Builds outgoing RFC 5322 messages with lettre's builder, so headers are
+//! encoded and folded by the library and bodies are transfer-encoded (no
+//! header or SMTP injection through a subject or a body line).
+
+use std::time::SystemTime;
+
+use jiff::Timestamp;
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, SinglePart};
+
+use crate::inbound::LOOP_HEADER;
+
+/// RFC 3834: `auto-replied` answers a message, `auto-generated` is
+/// scheduled. Either tells well-behaved responders not to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoSubmitted {
+    Replied,
+    Generated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    /// Without angle brackets.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    /// Oldest first, without angle brackets.
+    pub references: Vec<String>,
+    pub auto_submitted: AutoSubmitted,
+    /// The incident address, as the loop header's value.
+    pub loop_marker: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build outgoing mail: {0}")]
+pub struct ComposeError(String);
+
+/// A Message-ID in sitrep's own domain, without angle brackets.
+pub fn new_message_id(domain: &str) -> String {
+    format!("sitrep.{}@{domain}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn compose(draft: &Draft, at: Timestamp) -> Result<Vec<u8>, ComposeError> {
+    let mailbox = |address: &str| {
+        address.parse::<lettre::Address>().map_err(|error| ComposeError(format!("address `{address}`: {error}")))
+    };
+    let mut builder = Message::builder()
+        .from(Mailbox::new(Some("sitrep".to_string()), mailbox(&draft.from)?))
+        .subject(draft.subject.replace(['\r', '\n'], " "))
+        .message_id(Some(format!("<{}>", draft.message_id)))
+        .date(SystemTime::try_from(at).map_err(|error| ComposeError(error.to_string()))?)
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            match draft.auto_submitted {
+                AutoSubmitted::Replied => "auto-replied",
+                AutoSubmitted::Generated => "auto-generated",
+            }
+            .to_string(),
+        ))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".to_string()))
+        .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(LOOP_HEADER), draft.loop_marker.clone()));
+    for address in &draft.to {
+        builder = builder.to(Mailbox::new(None, mailbox(address)?));
+    }
+    for address in &draft.cc {
+        builder = builder.cc(Mailbox::new(None, mailbox(address)?));
+    }
+    if let Some(parent) = &draft.in_reply_to {
+        builder = builder.in_reply_to(format!("<{parent}>"));
+    }
+    if !draft.references.is_empty() {
+        let references: Vec<String> = draft.references.iter().map(|id| format!("<{id}>")).collect();
+        builder = builder.references(references.join(" "));
+    }
+    let message = builder
+        .singlepart(SinglePart::plain(draft.body.replace("\r\n", "\n").replace('\n', "\r\n")))
+        .map_err(|error| ComposeError(error.to_string()))?;
+    Ok(message.formatted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft() -> Draft {
+        Draft {
+            from: "incident@company.test".into(),
+            to: vec!["alice@company.test".into()],
+            cc: vec!["bob@company.test".into()],
+            subject: "[INC-1] Phishing\r\nBcc: ext@other.test".into(),
+            body: "Line one\n.\nRCPT TO:<ext@other.test>\n".into(),
+            message_id: "sitrep.1@company.test".into(),
+            in_reply_to: Some("decl@company.test".into()),
+            references: vec!["root@company.test".into(), "decl@company.test".into()],
+            auto_submitted: AutoSubmitted::Replied,
+            loop_marker: "incident@company.test".into(),
+        }
+    }
+
+    #[test]
+    fn carries_threading_and_loop_headers() {
+        let raw = String::from_utf8(compose(&draft(), Timestamp::UNIX_EPOCH).unwrap()).unwrap();
+        for expected in [
+            "Message-ID: <sitrep.1@company.test>",
+            "In-Reply-To: <decl@company.test>",
+            "References: <root@company.test> <decl@company.test>",
+            "Auto-Submitted: auto-replied",
+            "X-Auto-Response-Suppress: All",
+            "X-Sitrep-Loop: incident@company.test",
+            "Cc: bob@company.test",
+        ] {
+            assert!(raw.contains(expected), "missing {expected:?} in\n{raw}");
+        }
+    }
+
+    #[test]
+    fn a_crafted_subject_cannot_add_headers() {
+        let raw = String::from_utf8(compose(&draft(), Timestamp::UNIX_EPOCH).unwrap()).unwrap();
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(!headers.lines().any(|line| line.starts_with("Bcc:")), "{headers}");
+        // Bare LF dot-stuffing bugs need a bare LF: every line ends in CRLF.
+        assert!(!raw.replace("\r\n", "").contains('\n'), "bare LF in\n{raw}");
+    }
+}

@@ -1,0 +1,366 @@
+//! Configuration: the TOML file as written (`RawConfig`) and the validated
+//! `Config` that everything else uses. Nothing downstream sees raw strings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::core::triage::{Access, IncidentAddress};
+
+/// The configuration used when no file is given and `./sitrep.toml` is absent.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where this configuration came from, for messages.
+    pub origin: String,
+    pub address: IncidentAddress,
+    pub data_dir: PathBuf,
+    pub mailbox: MailboxConfig,
+    pub transport: TransportConfig,
+    pub envelope_from: String,
+    pub access: Access,
+    /// Whether a refused sender is told why (rate-limited, never on loops).
+    pub answer_refused: bool,
+    pub executives: Vec<String>,
+    pub trusted_authserv_id: Option<String>,
+    pub limits: Limits,
+    pub templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailboxConfig {
+    Maildir { path: PathBuf, poll_interval: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportConfig {
+    File { path: PathBuf },
+    Sendmail { command: PathBuf },
+    Smtp(SmtpConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    Tls,
+    StartTls,
+    None,
+}
+
+/// Hostile-input limits; a message over any of them is quarantined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_header_bytes: usize,
+    pub max_mime_parts: usize,
+    pub max_mime_depth: usize,
+    pub max_text_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_bytes: 25 * 1024 * 1024,
+            max_header_bytes: 256 * 1024,
+            max_mime_parts: 1000,
+            max_mime_depth: 20,
+            max_text_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// `--config FILE`, else `./sitrep.toml` if present, else the embedded default.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let local = Path::new("sitrep.toml");
+        let path = match explicit {
+            Some(path) => path,
+            None if local.exists() => local,
+            None => return Config::parse(EMBEDDED_DEFAULT, "embedded default", Path::new(".")),
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Config::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses and validates; relative paths resolve against `base`.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { origin: origin.to_string(), message };
+        let raw: RawConfig = toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
+        raw.validate(base).map_err(invalid).map(|mut config| {
+            config.origin = origin.to_string();
+            config
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("sitrep.db")
+    }
+
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.data_dir.join("attachments")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.data_dir.join("sitrep.lock")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    address: String,
+    data_dir: PathBuf,
+    mailbox: RawMailbox,
+    transport: RawTransport,
+    access: RawAccess,
+    #[serde(default)]
+    stakeholders: RawStakeholders,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    templates: RawTemplates,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    kind: String,
+    path: Option<PathBuf>,
+    poll_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransport {
+    kind: String,
+    path: Option<PathBuf>,
+    command: Option<PathBuf>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    timeout_secs: Option<u64>,
+    envelope_from: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    #[serde(default)]
+    staff_domains: Vec<String>,
+    #[serde(default)]
+    staff_addresses: Vec<String>,
+    answer_refused: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStakeholders {
+    #[serde(default)]
+    executives: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    trusted_authserv_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_message_bytes: Option<usize>,
+    max_header_bytes: Option<usize>,
+    max_mime_parts: Option<usize>,
+    max_mime_depth: Option<usize>,
+    max_text_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplates {
+    dir: Option<PathBuf>,
+}
+
+impl RawConfig {
+    fn validate(self, base: &Path) -> Result<Config, String> {
+        let resolve = |path: &Path| if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+        let address = IncidentAddress::parse(&self.address).map_err(|error| format!("address: {error}"))?;
+        let mailbox = match self.mailbox.kind.as_str() {
+            "maildir" => MailboxConfig::Maildir {
+                path: resolve(&required(self.mailbox.path, "mailbox.path", "maildir")?),
+                poll_interval: Duration::from_millis(self.mailbox.poll_interval_ms.unwrap_or(200).clamp(10, 60_000)),
+            },
+            other => return Err(format!("mailbox.kind: `{other}` is not supported (expected \"maildir\")")),
+        };
+        let transport = self.transport;
+        let envelope_from = match transport.envelope_from {
+            Some(ref sender) => mailbox_address(sender, "transport.envelope_from")?,
+            None => address.with_detail(None),
+        };
+        let transport = match transport.kind.as_str() {
+            "file" => TransportConfig::File { path: resolve(&required(transport.path, "transport.path", "file")?) },
+            "sendmail" => TransportConfig::Sendmail {
+                command: transport.command.unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
+            },
+            "smtp" => TransportConfig::Smtp(smtp_config(transport, &resolve)?),
+            other => {
+                return Err(format!(
+                    "transport.kind: `{other}` is not supported (expected \"file\", \"sendmail\" or \"smtp\")"
+                ));
+            }
+        };
+        let staff_domains = self
+            .access
+            .staff_domains
+            .iter()
+            .map(|domain| domain_name(domain, "access.staff_domains"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let staff_addresses = addresses(&self.access.staff_addresses, "access.staff_addresses")?;
+        if staff_domains.is_empty() && staff_addresses.is_empty() {
+            return Err("access: set staff_domains or staff_addresses, or nobody can declare an incident".into());
+        }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_message_bytes: self.limits.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+            max_header_bytes: self.limits.max_header_bytes.unwrap_or(defaults.max_header_bytes),
+            max_mime_parts: self.limits.max_mime_parts.unwrap_or(defaults.max_mime_parts),
+            max_mime_depth: self.limits.max_mime_depth.unwrap_or(defaults.max_mime_depth),
+            max_text_bytes: self.limits.max_text_bytes.unwrap_or(defaults.max_text_bytes),
+        };
+        if limits.max_message_bytes == 0 || limits.max_header_bytes == 0 || limits.max_text_bytes == 0 {
+            return Err("limits: sizes must be greater than zero".into());
+        }
+        Ok(Config {
+            origin: String::new(),
+            address,
+            data_dir: resolve(&self.data_dir),
+            mailbox,
+            transport,
+            envelope_from,
+            access: Access { staff_domains, staff_addresses },
+            answer_refused: self.access.answer_refused.unwrap_or(true),
+            executives: addresses(&self.stakeholders.executives, "stakeholders.executives")?,
+            trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
+            limits,
+            templates_dir: self.templates.dir.as_deref().map(resolve),
+        })
+    }
+}
+
+fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<SmtpConfig, String> {
+    let host = required(raw.host, "transport.host", "smtp")?;
+    let tls = match raw.tls.as_deref().unwrap_or("starttls") {
+        "tls" => SmtpTls::Tls,
+        "starttls" => SmtpTls::StartTls,
+        "none" => SmtpTls::None,
+        other => return Err(format!("transport.tls: `{other}` (expected \"tls\", \"starttls\" or \"none\")")),
+    };
+    if tls == SmtpTls::None && !["127.0.0.1", "::1", "localhost"].contains(&host.as_str()) {
+        return Err(format!("transport.tls: \"none\" is only allowed to a loopback host, not `{host}`"));
+    }
+    if raw.username.is_some() != raw.password_file.is_some() {
+        return Err("transport: username and password_file go together".into());
+    }
+    let default_port = match tls {
+        SmtpTls::Tls => 465,
+        SmtpTls::StartTls => 587,
+        SmtpTls::None => 25,
+    };
+    Ok(SmtpConfig {
+        host,
+        port: raw.port.unwrap_or(default_port),
+        tls,
+        username: raw.username,
+        password_file: raw.password_file.as_deref().map(resolve),
+        timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60)),
+    })
+}
+
+fn required<T>(value: Option<T>, key: &str, kind: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("{key}: required when kind = \"{kind}\""))
+}
+
+fn domain_name(domain: &str, key: &str) -> Result<String, String> {
+    let domain = domain.trim().trim_start_matches('@').to_lowercase();
+    let valid = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if valid { Ok(domain) } else { Err(format!("{key}: `{domain}` is not a domain name")) }
+}
+
+fn mailbox_address(address: &str, key: &str) -> Result<String, String> {
+    let address = address.trim().to_lowercase();
+    match address.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() && !local.contains(char::is_whitespace) => {
+            domain_name(domain, key)?;
+            Ok(address)
+        }
+        _ => Err(format!("{key}: `{address}` is not an email address")),
+    }
+}
+
+fn addresses(list: &[String], key: &str) -> Result<Vec<String>, String> {
+    list.iter().map(|address| mailbox_address(address, key)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let config = Config::parse(EMBEDDED_DEFAULT, "embedded", Path::new("/srv")).unwrap();
+        assert_eq!(config.address.with_detail(None), "incident@example.test");
+        assert_eq!(config.database_path(), Path::new("/srv/var/sitrep.db"));
+        assert_eq!(config.executives, ["exec@example.test"]);
+        assert!(config.access.is_staff("anyone@example.test"));
+    }
+
+    #[track_caller]
+    fn check_error(text: &str, expected_part: &str) {
+        match Config::parse(text, "test.toml", Path::new(".")) {
+            Err(error) => assert!(error.to_string().contains(expected_part), "{error}"),
+            Ok(_) => panic!("expected an error containing {expected_part:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let good = EMBEDDED_DEFAULT;
+        check_error(&good.replace("address = ", "adress = "), "adress");
+        check_error(&good.replace("incident@example.test", "incident"), "address:");
+        check_error(&good.replace("kind = \"file\"", "kind = \"pigeon\""), "transport.kind");
+        check_error(&good.replace("staff_domains = [\"example.test\"]", "staff_domains = [\"exa mple\"]"), "access.staff_domains");
+        check_error(&good.replace("exec@example.test", "exec"), "stakeholders.executives");
+        check_error(
+            &good.replace("kind = \"file\"\npath = \"var/outbox\"", "kind = \"smtp\"\nhost = \"mail.example.test\"\ntls = \"none\""),
+            "loopback",
+        );
+    }
+}

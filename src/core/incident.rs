@@ -1,0 +1,206 @@
+//! Incidents and their timeline: the state sitrep keeps, as plain data.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+
+/// The `n` of `INC-n`: issued from 1 upwards, per store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IncidentNumber(pub u64);
+
+impl fmt::Display for IncidentNumber {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "INC-{}", self.0)
+    }
+}
+
+impl FromStr for IncidentNumber {
+    type Err = String;
+
+    /// Accepts `INC-7`, `inc-7` and `7`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim();
+        let digits = match trimmed.get(..4) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("inc-") => &trimmed[4..],
+            _ => trimmed,
+        };
+        match digits.parse::<u64>() {
+            Ok(number) if number > 0 => Ok(IncidentNumber(number)),
+            _ => Err(format!("`{text}` is not an incident id (expected INC-n)")),
+        }
+    }
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| value.as_str().eq_ignore_ascii_case(text.trim()))
+                    .ok_or_else(|| format!("unknown {} `{text}`", stringify!($name).to_lowercase()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(Status {
+    Open = "open",
+    Investigating = "investigating",
+    Contained = "contained",
+    Monitoring = "monitoring",
+    Closed = "closed",
+});
+
+named_enum!(Severity {
+    Critical = "critical",
+    High = "high",
+    Medium = "medium",
+    Low = "low",
+});
+
+named_enum!(
+    /// NIST SP 800-61r2 phases.
+    Phase {
+        Detection = "detection",
+        Containment = "containment",
+        Eradication = "eradication",
+        Recovery = "recovery",
+        PostIncident = "post-incident",
+    }
+);
+
+named_enum!(
+    /// How far an entry's author is trusted: staff is an allowed sender.
+    Trust {
+        Staff = "staff",
+        External = "external",
+        Unverified = "unverified",
+    }
+);
+
+named_enum!(EntryKind {
+    Declared = "declared",
+    Update = "update",
+});
+
+named_enum!(
+    /// Why a mail was sent; the `kind` of an outbox row.
+    MailKind {
+        Ack = "ack",
+        Notice = "notice",
+    }
+);
+
+named_enum!(
+    /// Where an outbox row is: waiting (perhaps for a retry), delivered, or
+    /// refused for good.
+    DeliveryStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Failed = "failed",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incident {
+    pub number: IncidentNumber,
+    pub title: String,
+    pub status: Status,
+    /// Unknown until someone assesses it.
+    pub severity: Option<Severity>,
+    pub phase: Phase,
+    pub lead: Option<String>,
+    pub scope: Option<String>,
+    pub declared_by: String,
+    pub declared_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    /// A Message-ID that every mail of the incident references, so that all
+    /// clients group the thread even when a reply lost its parent.
+    pub thread_root: String,
+}
+
+impl Incident {
+    /// A new incident as declared: open, in detection, with nothing known yet.
+    pub fn declare(
+        number: IncidentNumber,
+        title: String,
+        declared_by: String,
+        declared_at: Timestamp,
+        thread_root: String,
+    ) -> Incident {
+        Incident {
+            number,
+            title,
+            status: Status::Open,
+            severity: None,
+            phase: Phase::Detection,
+            lead: None,
+            scope: None,
+            declared_by,
+            declared_at,
+            closed_at: None,
+            thread_root,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.status != Status::Closed
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    pub author: String,
+    pub kind: EntryKind,
+    pub text: String,
+    pub message_id: Option<String>,
+    pub trust: Trust,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_ids_parse_in_the_forms_people_type() {
+        assert_eq!("INC-7".parse(), Ok(IncidentNumber(7)));
+        assert_eq!("inc-7".parse(), Ok(IncidentNumber(7)));
+        assert_eq!("7".parse(), Ok(IncidentNumber(7)));
+        assert!("INC-0".parse::<IncidentNumber>().is_err());
+        assert!("INC-x".parse::<IncidentNumber>().is_err());
+        assert_eq!(IncidentNumber(7).to_string(), "INC-7");
+    }
+
+    #[test]
+    fn named_values_round_trip() {
+        for phase in Phase::ALL {
+            assert_eq!(phase.as_str().parse::<Phase>(), Ok(*phase));
+        }
+        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+        assert!("urgent".parse::<Severity>().is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The parts of an inbound message that sitrep decides on, as plain data.
+//! Filled by the `inbound` adapter; nothing here knows MIME.
+
+use jiff::Timestamp;
+
+/// One mailbox from an address header: the addr-spec, lowercased, and the
+/// display name, which is never trusted for identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+impl Mailbox {
+    pub fn domain(&self) -> &str {
+        self.address.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentMeta {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySource {
+    Plain,
+    /// No text/plain part: the HTML part turned into text.
+    Html,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub from: Vec<Mailbox>,
+    pub sender: Option<Mailbox>,
+    pub reply_to: Vec<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    /// Without angle brackets, as every stored Message-ID is.
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub date: Option<Timestamp>,
+    /// `Some("")` for the null reverse path `<>` of a bounce.
+    pub return_path: Option<String>,
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    /// Names of the `List-*` headers present.
+    pub list_headers: Vec<String>,
+    /// `X-Autoreply` or `X-Autorespond` present.
+    pub x_autoreply: bool,
+    pub x_auto_response_suppress: Option<String>,
+    pub is_report: bool,
+    /// sitrep's own loop header, if the message carries one.
+    pub loop_marker: Option<String>,
+    pub authentication_results: Vec<String>,
+    /// The update as written: quotes, signatures and footers removed.
+    pub new_text: String,
+    pub body_source: BodySource,
+    pub attachments: Vec<AttachmentMeta>,
+}
+
+impl Inbound {
+    /// The one author address, when the From header names exactly one.
+    pub fn author(&self) -> Option<&Mailbox> {
+        match self.from.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
+    pub fn recipients(&self) -> impl Iterator<Item = &Mailbox> {
+        self.to.iter().chain(self.cc.iter())
+    }
+}

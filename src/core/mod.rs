@@ -1,0 +1,12 @@
+//! The pure core: what a message says, where it belongs, and what happens to
+//! the incident. Data in, data out.
+//!
+//! **Invariant:** nothing here does I/O, reads the clock or knows SQLite,
+//! lettre, tera, tokio or mail-parser. Time and the store's answers are
+//! parameters. `tests/it/tidy.rs` enforces it.
+
+pub mod incident;
+pub mod mail;
+pub mod quote;
+pub mod subject;
+pub mod triage;

@@ -1,0 +1,346 @@
+//! Which of the five outcomes a message gets, and which incident it joins.
+//!
+//! Pure: the store's answers (is this Message-ID known, which incident does
+//! a reference name) come in as [`Known`] and [`ThreadFacts`].
+
+use super::incident::IncidentNumber;
+use super::mail::{Inbound, Mailbox};
+use super::subject;
+
+/// Exactly one outcome per stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Declared,
+    Updated,
+    Ignored,
+    Rejected,
+    Quarantined,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Declared => "declared",
+            Outcome::Updated => "updated",
+            Outcome::Ignored => "ignored",
+            Outcome::Rejected => "rejected",
+            Outcome::Quarantined => "quarantined",
+        }
+    }
+}
+
+/// The incident mailbox, e.g. `incident@company.test`, which also answers to
+/// `incident+7@company.test` for INC-7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentAddress {
+    local: String,
+    domain: String,
+}
+
+impl IncidentAddress {
+    pub fn parse(address: &str) -> Result<IncidentAddress, String> {
+        let address = address.trim().to_lowercase();
+        match address.rsplit_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && !domain.is_empty()
+                    && !local.contains('+')
+                    && domain.contains('.')
+                    && !address.chars().any(|c| c.is_whitespace() || "<>\",;".contains(c)) =>
+            {
+                Ok(IncidentAddress { local: local.to_string(), domain: domain.to_string() })
+            }
+            _ => Err(format!("`{address}` is not a plain mailbox address like incident@company.test")),
+        }
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The plain address, or with `+n` for one incident.
+    pub fn with_detail(&self, incident: Option<IncidentNumber>) -> String {
+        match incident {
+            Some(number) => format!("{}+{}@{}", self.local, number.0, self.domain),
+            None => format!("{}@{}", self.local, self.domain),
+        }
+    }
+
+    /// Whether `address` is this mailbox, with or without a `+detail`.
+    pub fn is_ours(&self, address: &str) -> bool {
+        self.split(address).is_some()
+    }
+
+    /// The incident named by a plus address, `incident+7@` → INC-7.
+    pub fn plus_incident(&self, address: &str) -> Option<IncidentNumber> {
+        self.split(address)?.and_then(|detail| detail.parse().ok()).filter(|&n| n > 0).map(IncidentNumber)
+    }
+
+    fn split<'a>(&self, address: &'a str) -> Option<Option<&'a str>> {
+        let (local, domain) = address.rsplit_once('@')?;
+        if !domain.eq_ignore_ascii_case(&self.domain) {
+            return None;
+        }
+        let (base, detail) = match local.split_once('+') {
+            Some((base, detail)) => (base, Some(detail)),
+            None => (local, None),
+        };
+        base.eq_ignore_ascii_case(&self.local).then_some(detail)
+    }
+}
+
+/// Who counts as staff: anyone at a staff domain, plus listed addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub staff_domains: Vec<String>,
+    pub staff_addresses: Vec<String>,
+}
+
+impl Access {
+    pub fn is_staff(&self, address: &str) -> bool {
+        let address = address.to_lowercase();
+        let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+        self.staff_addresses.iter().any(|allowed| allowed.eq_ignore_ascii_case(&address))
+            || self.staff_domains.iter().any(|allowed| allowed.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// What the store already knows about this message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    /// Stored row of an earlier message with the same Message-ID.
+    pub duplicate_of: Option<i64>,
+    /// The Message-ID is one sitrep gave to a mail it sent.
+    pub sent_by_us: bool,
+}
+
+/// The keys by which a message may thread, in the order they are tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadKeys {
+    pub tag: Option<IncidentNumber>,
+    /// In-Reply-To first, then References newest first.
+    pub references: Vec<String>,
+    pub plus: Option<IncidentNumber>,
+    pub title_key: String,
+}
+
+impl ThreadKeys {
+    pub fn of(inbound: &Inbound, address: &IncidentAddress) -> ThreadKeys {
+        let mut references: Vec<String> = Vec::new();
+        for id in inbound.in_reply_to.iter().chain(inbound.references.iter().rev()) {
+            if !references.contains(id) {
+                references.push(id.clone());
+            }
+        }
+        ThreadKeys {
+            tag: subject::tag(&inbound.subject),
+            references,
+            plus: inbound.recipients().find_map(|mailbox| address.plus_incident(&mailbox.address)),
+            title_key: subject::title_key(&subject::title(&inbound.subject)),
+        }
+    }
+}
+
+/// The store's answers to [`ThreadKeys`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreadFacts {
+    pub tag_exists: bool,
+    /// The incident of the first reference sitrep knows.
+    pub referenced: Option<IncidentNumber>,
+    pub plus_exists: bool,
+    /// Open incidents whose title key equals the subject's.
+    pub open_with_title: Vec<IncidentNumber>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Tag,
+    Reference,
+    PlusAddress,
+    Title,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Triage {
+    Declare { title: String },
+    Update { incident: IncidentNumber, via: Via },
+    Ignore { reason: String },
+    /// `answer`: the sender may be told why without risking a mail loop.
+    Reject { reason: String, answer: bool },
+}
+
+impl Triage {
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Triage::Declare { .. } => Outcome::Declared,
+            Triage::Update { .. } => Outcome::Updated,
+            Triage::Ignore { .. } => Outcome::Ignored,
+            Triage::Reject { .. } => Outcome::Rejected,
+        }
+    }
+}
+
+pub fn triage(
+    inbound: &Inbound,
+    address: &IncidentAddress,
+    access: &Access,
+    known: &Known,
+    keys: &ThreadKeys,
+    facts: &ThreadFacts,
+) -> Triage {
+    if let Some(row) = known.duplicate_of {
+        return Triage::Ignore { reason: format!("duplicate Message-ID of stored message {row}") };
+    }
+    if let Some(reason) = loop_reason(inbound, address, known) {
+        return Triage::Ignore { reason };
+    }
+    if let Some(reason) = automatic_reason(inbound) {
+        return Triage::Ignore { reason };
+    }
+    let author = match inbound.author() {
+        Some(author) => author,
+        None => {
+            return Triage::Reject {
+                reason: format!("the From header names {} addresses, not one", inbound.from.len()),
+                answer: false,
+            };
+        }
+    };
+    if !access.is_staff(&author.address) {
+        return Triage::Reject {
+            reason: format!("{} is not an allowed sender (not a staff domain or address)", author.address),
+            answer: true,
+        };
+    }
+    match thread(keys, facts) {
+        Some((incident, via)) => Triage::Update { incident, via },
+        None => match keys.tag {
+            Some(tag) => Triage::Reject {
+                reason: format!("{tag} does not exist; remove the tag to declare a new incident"),
+                answer: true,
+            },
+            None => Triage::Declare { title: declaration_title(inbound) },
+        },
+    }
+}
+
+/// Threading, in order: subject tag, references, plus address, then the
+/// title of exactly one open incident.
+fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via)> {
+    if let (Some(tag), true) = (keys.tag, facts.tag_exists) {
+        return Some((tag, Via::Tag));
+    }
+    if let Some(incident) = facts.referenced {
+        return Some((incident, Via::Reference));
+    }
+    if let (Some(plus), true) = (keys.plus, facts.plus_exists) {
+        return Some((plus, Via::PlusAddress));
+    }
+    match facts.open_with_title.as_slice() {
+        [only] if !keys.title_key.is_empty() => Some((*only, Via::Title)),
+        _ => None,
+    }
+}
+
+fn declaration_title(inbound: &Inbound) -> String {
+    let title = subject::title(&inbound.subject);
+    if !title.is_empty() {
+        return title;
+    }
+    let first_line = inbound.new_text.lines().map(str::trim).find(|line| !line.is_empty());
+    match first_line {
+        Some(line) => line.chars().take(80).collect(),
+        None => "Untitled incident".to_string(),
+    }
+}
+
+fn loop_reason(inbound: &Inbound, address: &IncidentAddress, known: &Known) -> Option<String> {
+    let ours = address.with_detail(None);
+    if inbound.loop_marker.as_deref().is_some_and(|marker| marker.trim().eq_ignore_ascii_case(&ours)) {
+        return Some("our own mail came back (X-Sitrep-Loop)".to_string());
+    }
+    if known.sent_by_us {
+        return Some("our own mail came back (Message-ID)".to_string());
+    }
+    if inbound.from.iter().any(|mailbox| address.is_ours(&mailbox.address)) {
+        return Some("sent from the incident address itself".to_string());
+    }
+    None
+}
+
+/// Auto-replies and bounces, per RFC 3834 and what servers do in practice.
+pub fn automatic_reason(inbound: &Inbound) -> Option<String> {
+    if let Some(value) = &inbound.auto_submitted {
+        let value = value.trim();
+        if !value.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("no") {
+            return Some(format!("automatic mail (Auto-Submitted: {value})"));
+        }
+    }
+    if let Some(value) = &inbound.precedence {
+        let value = value.trim().to_lowercase();
+        if ["bulk", "junk", "list", "auto_reply"].contains(&value.as_str()) {
+            return Some(format!("automatic mail (Precedence: {value})"));
+        }
+    }
+    if let Some(name) = inbound.list_headers.first() {
+        return Some(format!("mailing-list mail ({name})"));
+    }
+    if inbound.x_autoreply {
+        return Some("automatic reply (X-Autoreply)".to_string());
+    }
+    if let Some(value) = &inbound.x_auto_response_suppress {
+        let suppresses = value
+            .split([',', ' '])
+            .any(|item| ["all", "autoreply", "oof"].contains(&item.trim().to_lowercase().as_str()));
+        if suppresses {
+            return Some(format!("automatic mail (X-Auto-Response-Suppress: {})", value.trim()));
+        }
+    }
+    if inbound.is_report {
+        return Some("delivery or read report (multipart/report)".to_string());
+    }
+    if inbound.return_path.as_deref().is_some_and(|path| path.trim().is_empty()) {
+        return Some("bounce (null Return-Path)".to_string());
+    }
+    if let Some(system) = inbound.from.iter().find(|mailbox| is_system_sender(mailbox)) {
+        return Some(format!("system sender {}", system.address));
+    }
+    if subject::is_automatic_reply(&inbound.subject) {
+        return Some("automatic reply (subject)".to_string());
+    }
+    None
+}
+
+fn is_system_sender(mailbox: &Mailbox) -> bool {
+    let local = mailbox.address.split('@').next().unwrap_or("");
+    ["mailer-daemon", "postmaster", "listserv", "majordomo", "noreply", "no-reply", "do-not-reply", "donotreply"]
+        .contains(&local)
+        || local.starts_with("owner-")
+        || local.ends_with("-request")
+        || local.ends_with("-bounces")
+}
+
+/// The acknowledgement goes to the declarer, with the other staff the
+/// declaration was addressed to in Cc; never to outsiders or to ourselves.
+pub fn ack_recipients(
+    inbound: &Inbound,
+    address: &IncidentAddress,
+    access: &Access,
+) -> Option<(String, Vec<String>)> {
+    let declarer = inbound.author()?.address.clone();
+    let mut cc: Vec<String> = Vec::new();
+    for mailbox in inbound.recipients() {
+        let candidate = &mailbox.address;
+        if candidate != &declarer
+            && !address.is_ours(candidate)
+            && access.is_staff(candidate)
+            && !cc.contains(candidate)
+        {
+            cc.push(candidate.clone());
+        }
+    }
+    Some((declarer, cc))
+}
+
+#[cfg(test)]
+mod tests;

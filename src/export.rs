@@ -1,0 +1,163 @@
+//! `sitrep export --json`: the whole store as one JSON document, the format
+//! documented in `docs/export.md`. The only module that writes JSON; its
+//! view structs keep the domain types free of serialisation concerns.
+
+use serde::Serialize;
+
+use crate::core::incident::{Incident, TimelineEntry};
+use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, Store, StoreResult, time_text};
+
+/// Bumped only when a field is renamed or removed; new fields keep it.
+pub const FORMAT: &str = "sitrep-export/1";
+
+#[derive(Debug, Serialize)]
+pub struct Export {
+    pub format: &'static str,
+    pub incidents: Vec<IncidentView>,
+    pub messages: Vec<MessageView>,
+    pub outbox: Vec<OutboxView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IncidentView {
+    pub id: String,
+    pub title: String,
+    pub status: &'static str,
+    pub severity: Option<&'static str>,
+    pub phase: &'static str,
+    pub lead: Option<String>,
+    pub scope: Option<String>,
+    pub declared_by: String,
+    pub declared_at: String,
+    pub closed_at: Option<String>,
+    pub timeline: Vec<TimelineView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TimelineView {
+    pub at: String,
+    pub author: String,
+    pub kind: &'static str,
+    pub text: String,
+    pub message_id: Option<String>,
+    pub trust: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub received_at: String,
+    pub outcome: String,
+    pub incident: Option<String>,
+    pub reason: Option<String>,
+    pub sha256: String,
+    pub attachments: Vec<AttachmentView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttachmentView {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutboxView {
+    pub kind: &'static str,
+    pub incident: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    pub status: &'static str,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    pub body: String,
+}
+
+pub fn export(store: &Store) -> StoreResult<Export> {
+    let mut incidents = Vec::new();
+    for incident in store.incidents()? {
+        let timeline = store.timeline(incident.number)?;
+        incidents.push(incident_view(incident, timeline));
+    }
+    let attachments = store.attachments()?;
+    let messages = store.messages()?.into_iter().map(|message| message_view(message, &attachments)).collect();
+    let outbox = store.outbox()?.into_iter().map(outbox_view).collect();
+    Ok(Export { format: FORMAT, incidents, messages, outbox })
+}
+
+pub fn to_json(export: &Export) -> String {
+    serde_json::to_string_pretty(export).expect("export views always serialise")
+}
+
+fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>) -> IncidentView {
+    IncidentView {
+        id: incident.number.to_string(),
+        title: incident.title,
+        status: incident.status.as_str(),
+        severity: incident.severity.map(|severity| severity.as_str()),
+        phase: incident.phase.as_str(),
+        lead: incident.lead,
+        scope: incident.scope,
+        declared_by: incident.declared_by,
+        declared_at: time_text(incident.declared_at),
+        closed_at: incident.closed_at.map(time_text),
+        timeline: timeline
+            .into_iter()
+            .map(|entry| TimelineView {
+                at: time_text(entry.at),
+                author: entry.author,
+                kind: entry.kind.as_str(),
+                text: entry.text,
+                message_id: entry.message_id,
+                trust: entry.trust.as_str(),
+            })
+            .collect(),
+    }
+}
+
+fn message_view(message: MessageRecord, attachments: &[AttachmentRecord]) -> MessageView {
+    MessageView {
+        message_id: message.message_id,
+        from: message.from,
+        subject: message.subject,
+        received_at: time_text(message.received_at),
+        outcome: message.outcome,
+        incident: message.incident.map(|number| number.to_string()),
+        reason: message.reason,
+        sha256: message.sha256,
+        attachments: attachments
+            .iter()
+            .filter(|attachment| attachment.message == message.id)
+            .map(|attachment| AttachmentView {
+                name: attachment.meta.name.clone(),
+                content_type: attachment.meta.content_type.clone(),
+                size: attachment.meta.size,
+                sha256: attachment.meta.sha256.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn outbox_view(row: OutboxRecord) -> OutboxView {
+    OutboxView {
+        kind: row.kind.as_str(),
+        incident: row.incident.map(|number| number.to_string()),
+        to: row.to,
+        cc: row.cc,
+        subject: row.subject,
+        message_id: row.message_id,
+        status: row.status.as_str(),
+        attempts: row.attempts,
+        last_error: row.last_error,
+        created_at: time_text(row.created_at),
+        sent_at: row.sent_at.map(time_text),
+        body: row.body,
+    }
+}

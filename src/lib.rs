@@ -1,0 +1,27 @@
+//! sitrep: incident coordination by email for organisations without a
+//! security team.
+//!
+//! # Layout
+//! - `core`: the pure domain: subjects, quoted text, triage and threading,
+//!   incidents. No I/O, no clock.
+//! - `inbound`: raw bytes → `core::mail::Inbound` (mail-parser), within limits.
+//! - `pipeline`: the one use case, `Pipeline::ingest`, in one transaction.
+//! - `store`: SQLite; the only module with SQL.
+//! - `render`: tera templates; `compose`: outgoing RFC 5322 bytes (lettre).
+//! - `outbox`: delivers queued mail; `maildir`: the local mailbox.
+//! - `daemon`: `sitrep run`; `cli`: the commands; `export`: the JSON export.
+//! - `config`: TOML → validated `Config`; `telemetry`: logging.
+
+pub mod cli;
+pub mod compose;
+pub mod config;
+pub mod core;
+pub mod daemon;
+pub mod export;
+pub mod inbound;
+pub mod maildir;
+pub mod outbox;
+pub mod pipeline;
+pub mod render;
+pub mod store;
+pub mod telemetry;

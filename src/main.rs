@@ -1,0 +1,29 @@
+//! The `sitrep` binary: parse the command line, start logging, run the
+//! command and map failures to sysexits codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use sitrep::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(cli::exit::USAGE),
+            };
+        }
+    };
+    sitrep::telemetry::init(if matches!(cli.command, Command::Run) { "info" } else { "warn" });
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("sitrep: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}

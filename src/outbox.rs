@@ -1,0 +1,163 @@
+//! The outbox sender: delivers queued rows through lettre (file, sendmail or
+//! SMTP) and records the result. Delivery is at least once: a row is marked
+//! sent only after the transport accepted it, with its Message-ID fixed at
+//! queue time, so a retry after a crash is recognisably the same mail.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
+use tracing::{error, info, warn};
+
+use crate::config::{SmtpConfig, SmtpTls, TransportConfig};
+use crate::store::{PendingMail, Store, StoreError};
+
+const FIRST_RETRY: Duration = Duration::from_secs(30);
+const LONGEST_RETRY: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error("transport: cannot create {path}: {source}")]
+    Directory { path: String, source: std::io::Error },
+    #[error("transport: cannot read the SMTP password from {path}: {source}")]
+    Password { path: String, source: std::io::Error },
+    #[error("transport: {0}")]
+    Smtp(String),
+}
+
+pub struct Sender {
+    transport: Backend,
+}
+
+enum Backend {
+    File(FileTransport),
+    Sendmail(SendmailTransport),
+    Smtp(Box<SmtpTransport>),
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    pub sent: usize,
+    pub deferred: usize,
+    pub failed: usize,
+}
+
+/// A delivery failure: worth retrying, or refused for good (SMTP 5xx).
+enum Failure {
+    Transient(String),
+    Permanent(String),
+}
+
+impl Sender {
+    pub fn new(config: &TransportConfig) -> Result<Sender, SenderError> {
+        let transport = match config {
+            TransportConfig::File { path } => {
+                std::fs::create_dir_all(path)
+                    .map_err(|source| SenderError::Directory { path: path.display().to_string(), source })?;
+                Backend::File(FileTransport::new(path))
+            }
+            TransportConfig::Sendmail { command } => Backend::Sendmail(SendmailTransport::new_with_command(command)),
+            TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?)),
+        };
+        Ok(Sender { transport })
+    }
+
+    /// Delivers every due row once. Only a store error stops the pass.
+    pub fn drain(&self, store: &mut Store, now: Timestamp) -> Result<DrainReport, StoreError> {
+        let mut report = DrainReport::default();
+        for mail in store.due_outbox(now)? {
+            match self.deliver(&mail) {
+                Ok(()) => {
+                    store.mark_sent(mail.id, now)?;
+                    info!(outbox = mail.id, "mail sent");
+                    report.sent += 1;
+                }
+                Err(Failure::Transient(reason)) => {
+                    let retry_at = now + retry_delay(mail.attempts);
+                    warn!(outbox = mail.id, attempts = mail.attempts + 1, %retry_at, reason, "delivery deferred");
+                    store.mark_attempt_failed(mail.id, &reason, Some(retry_at))?;
+                    report.deferred += 1;
+                }
+                Err(Failure::Permanent(reason)) => {
+                    error!(outbox = mail.id, reason, "delivery failed permanently");
+                    store.mark_attempt_failed(mail.id, &reason, None)?;
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn deliver(&self, mail: &PendingMail) -> Result<(), Failure> {
+        let invalid = |error: String| Failure::Permanent(format!("invalid address: {error}"));
+        let from = mail.envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
+        let recipients = mail
+            .recipients
+            .iter()
+            .map(|address| address.parse::<lettre::Address>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| invalid(error.to_string()))?;
+        let envelope = Envelope::new(Some(from), recipients).map_err(|error| invalid(error.to_string()))?;
+        match &self.transport {
+            Backend::File(transport) => {
+                transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| Failure::Transient(error.to_string()))
+            }
+            Backend::Sendmail(transport) => {
+                transport.send_raw(&envelope, &mail.raw).map_err(|error| Failure::Transient(error.to_string()))
+            }
+            Backend::Smtp(transport) => transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| {
+                if error.is_permanent() {
+                    Failure::Permanent(error.to_string())
+                } else {
+                    Failure::Transient(error.to_string())
+                }
+            }),
+        }
+    }
+}
+
+/// 30 s doubling to 30 min, with ±20 % jitter so retries spread out.
+fn retry_delay(attempts_so_far: u32) -> SignedDuration {
+    let base = FIRST_RETRY.saturating_mul(1u32 << attempts_so_far.min(10)).min(LONGEST_RETRY);
+    let jittered = base.mul_f64(0.8 + fastrand::f64() * 0.4);
+    SignedDuration::try_from(jittered).unwrap_or(SignedDuration::from_secs(LONGEST_RETRY.as_secs() as i64))
+}
+
+fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError> {
+    let tls_parameters =
+        || TlsParameters::new(config.host.clone()).map_err(|error| SenderError::Smtp(error.to_string()));
+    let tls = match config.tls {
+        SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
+        SmtpTls::StartTls => Tls::Required(tls_parameters()?),
+        SmtpTls::None => Tls::None,
+    };
+    let mut builder =
+        SmtpTransport::builder_dangerous(&config.host).port(config.port).tls(tls).timeout(Some(config.timeout));
+    if let (Some(username), Some(path)) = (&config.username, &config.password_file) {
+        let password = std::fs::read_to_string(path)
+            .map_err(|source| SenderError::Password { path: path.display().to_string(), source })?;
+        builder = builder.credentials(Credentials::new(username.clone(), password.trim_end().to_string()));
+    }
+    Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_thirty_seconds_to_thirty_minutes() {
+        for _ in 0..50 {
+            let first = retry_delay(0).as_secs();
+            assert!((24..=36).contains(&first), "{first}");
+            let later = retry_delay(3).as_secs();
+            assert!((192..=288).contains(&later), "{later}");
+            let capped = retry_delay(30).as_secs();
+            assert!((1440..=2160).contains(&capped), "{capped}");
+        }
+    }
+}

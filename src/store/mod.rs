@@ -1,0 +1,619 @@
+//! The SQLite store: the only module that writes SQL.
+//!
+//! One connection, WAL, `synchronous=FULL` (a commit survives power loss,
+//! which matters because the mailbox is marked only after it), every write
+//! inside `BEGIN IMMEDIATE`, and migrations by `PRAGMA user_version`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::core::incident::{
+    DeliveryStatus, EntryKind, Incident, IncidentNumber, MailKind, Phase, Severity, Status, TimelineEntry, Trust,
+};
+use crate::core::mail::AttachmentMeta;
+use crate::core::triage::Outcome;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: cannot create {path}: {source}")]
+    Directory { path: String, source: std::io::Error },
+    #[error("store: the database is newer (version {found}) than this sitrep understands ({known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("store: row {row} holds an unexpected value: {detail}")]
+    Corrupt { row: i64, detail: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct Store {
+    connection: Connection,
+}
+
+/// A stored inbound message, without its raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub received_at: Timestamp,
+    pub source: String,
+    pub sha256: String,
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub incident: Option<IncidentNumber>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRecord {
+    pub message: i64,
+    pub meta: AttachmentMeta,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub kind: MailKind,
+    pub incident: Option<IncidentNumber>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// What the sender needs to deliver one queued row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingMail {
+    pub id: i64,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutgoing {
+    pub kind: MailKind,
+    pub incident: Option<IncidentNumber>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    pub body: String,
+    pub raw: Vec<u8>,
+    pub envelope_from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage<'a> {
+    pub received_at: Timestamp,
+    pub source: &'a str,
+    pub sha256: &'a str,
+    pub raw: &'a [u8],
+}
+
+/// RFC 3339 UTC with whole seconds: sorts as text.
+pub fn time_text(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn parse_time(row: i64, text: &str) -> StoreResult<Timestamp> {
+    text.parse().map_err(|error| StoreError::Corrupt { row, detail: format!("time `{text}`: {error}") })
+}
+
+fn parse_named<T: std::str::FromStr<Err = String>>(row: i64, text: &str) -> StoreResult<T> {
+    text.parse().map_err(|detail| StoreError::Corrupt { row, detail })
+}
+
+fn join_addresses(addresses: &[String]) -> String {
+    addresses.join("\n")
+}
+
+fn split_addresses(text: &str) -> Vec<String> {
+    text.lines().filter(|line| !line.is_empty()).map(str::to_string).collect()
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::Directory { path: parent.display().to_string(), source })?;
+        }
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { connection };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> StoreResult<()> {
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        for migration in &MIGRATIONS[version as usize..] {
+            transaction.execute_batch(migration)?;
+        }
+        transaction.pragma_update(None, "user_version", known)?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Starts the one kind of write: `BEGIN IMMEDIATE`, so a second writer
+    /// waits at the start rather than failing at commit.
+    pub fn write(&mut self) -> StoreResult<WriteTx<'_>> {
+        Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
+    }
+
+    pub fn has_message_bytes(&self, sha256: &str) -> StoreResult<bool> {
+        Ok(self
+            .connection
+            .query_row("SELECT 1 FROM messages WHERE sha256 = ?1", [sha256], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn incidents(&self) -> StoreResult<Vec<Incident>> {
+        let mut statement = self.connection.prepare(&format!("{INCIDENT_SELECT} ORDER BY number"))?;
+        let rows = statement.query_map([], raw_incident)?;
+        rows.map(|row| row?.into_incident()).collect()
+    }
+
+    pub fn incident(&self, number: IncidentNumber) -> StoreResult<Option<Incident>> {
+        incident(&self.connection, number)
+    }
+
+    pub fn timeline(&self, number: IncidentNumber) -> StoreResult<Vec<TimelineEntry>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, at, author, kind, text, message_id, trust FROM timeline WHERE incident = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([number.0 as i64], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, String>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, at, author, kind, text, message_id, trust) = row?;
+            Ok(TimelineEntry {
+                at: parse_time(id, &at)?,
+                author,
+                kind: parse_named::<EntryKind>(id, &kind)?,
+                text,
+                message_id,
+                trust: parse_named::<Trust>(id, &trust)?,
+            })
+        })
+        .collect()
+    }
+
+    pub fn messages(&self) -> StoreResult<Vec<MessageRecord>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, received_at, source, sha256, message_id, from_addr, subject, outcome, reason, incident
+             FROM messages ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                MessageRecord {
+                    id: row.get(0)?,
+                    received_at: Timestamp::UNIX_EPOCH,
+                    source: row.get(2)?,
+                    sha256: row.get(3)?,
+                    message_id: row.get(4)?,
+                    from: row.get(5)?,
+                    subject: row.get(6)?,
+                    outcome: row.get(7)?,
+                    reason: row.get(8)?,
+                    incident: row.get::<_, Option<i64>>(9)?.map(|n| IncidentNumber(n as u64)),
+                },
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, received_at, mut record) = row?;
+            record.received_at = parse_time(id, &received_at)?;
+            Ok(record)
+        })
+        .collect()
+    }
+
+    pub fn raw_message(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.connection.query_row("SELECT raw FROM messages WHERE id = ?1", [id], |row| row.get(0)).optional()?)
+    }
+
+    pub fn attachments(&self) -> StoreResult<Vec<AttachmentRecord>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT message, name, content_type, size, sha256 FROM attachments ORDER BY id")?;
+        let rows = statement.query_map([], |row| {
+            Ok(AttachmentRecord {
+                message: row.get(0)?,
+                meta: AttachmentMeta {
+                    name: row.get(1)?,
+                    content_type: row.get(2)?,
+                    size: row.get::<_, i64>(3)? as u64,
+                    sha256: row.get(4)?,
+                },
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn outbox(&self) -> StoreResult<Vec<OutboxRecord>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, kind, incident, recipients_to, recipients_cc, subject, message_id, body, status,
+                    attempts, next_attempt_at, last_error, created_at, sent_at
+             FROM outbox ORDER BY id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<i64>>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
+                row.get::<_, String>(8)?,
+                row.get::<_, i64>(9)?,
+                row.get::<_, String>(10)?,
+                row.get::<_, Option<String>>(11)?,
+                row.get::<_, String>(12)?,
+                row.get::<_, Option<String>>(13)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, kind, incident, to, cc, subject, message_id, body, status, attempts, next, error, created, sent) =
+                row?;
+            Ok(OutboxRecord {
+                id,
+                kind: parse_named(id, &kind)?,
+                incident: incident.map(|n| IncidentNumber(n as u64)),
+                to: split_addresses(&to),
+                cc: split_addresses(&cc),
+                subject,
+                message_id,
+                body,
+                status: parse_named(id, &status)?,
+                attempts: attempts as u32,
+                next_attempt_at: parse_time(id, &next)?,
+                last_error: error,
+                created_at: parse_time(id, &created)?,
+                sent_at: sent.map(|sent| parse_time(id, &sent)).transpose()?,
+            })
+        })
+        .collect()
+    }
+
+    /// Queued rows whose next attempt is due, oldest first.
+    pub fn due_outbox(&self, now: Timestamp) -> StoreResult<Vec<PendingMail>> {
+        let mut statement = self.connection.prepare(
+            "SELECT id, envelope_from, recipients_to, recipients_cc, raw, attempts FROM outbox
+             WHERE status = 'queued' AND next_attempt_at <= ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([time_text(now)], |row| {
+            let mut recipients = split_addresses(&row.get::<_, String>(2)?);
+            recipients.extend(split_addresses(&row.get::<_, String>(3)?));
+            Ok(PendingMail {
+                id: row.get(0)?,
+                envelope_from: row.get(1)?,
+                recipients,
+                raw: row.get(4)?,
+                attempts: row.get::<_, i64>(5)? as u32,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn mark_sent(&mut self, id: i64, now: Timestamp) -> StoreResult<()> {
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+             WHERE id = ?1",
+            params![id, time_text(now)],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or failed for good.
+    pub fn mark_attempt_failed(&mut self, id: i64, error: &str, retry_at: Option<Timestamp>) -> StoreResult<()> {
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        match retry_at {
+            Some(at) => transaction.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+                params![id, error, time_text(at)],
+            )?,
+            None => transaction.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, status = 'failed' WHERE id = ?1",
+                params![id, error],
+            )?,
+        };
+        transaction.commit()?;
+        Ok(())
+    }
+}
+
+/// One write transaction; dropped without `commit` it rolls back.
+pub struct WriteTx<'a> {
+    transaction: rusqlite::Transaction<'a>,
+}
+
+impl WriteTx<'_> {
+    pub fn commit(self) -> StoreResult<()> {
+        Ok(self.transaction.commit()?)
+    }
+
+    pub fn message_with_bytes(&self, sha256: &str) -> StoreResult<Option<i64>> {
+        Ok(self
+            .transaction
+            .query_row("SELECT id FROM messages WHERE sha256 = ?1", [sha256], |row| row.get(0))
+            .optional()?)
+    }
+
+    /// The earliest stored message with this Message-ID, other than `except`.
+    pub fn message_with_id(&self, message_id: &str, except: i64) -> StoreResult<Option<i64>> {
+        Ok(self
+            .transaction
+            .query_row(
+                "SELECT id FROM messages WHERE message_id = ?1 AND id != ?2 ORDER BY id LIMIT 1",
+                params![message_id, except],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn sent_by_us(&self, message_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .transaction
+            .query_row("SELECT 1 FROM outbox WHERE message_id = ?1", [message_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn incident(&self, number: IncidentNumber) -> StoreResult<Option<Incident>> {
+        incident(&self.transaction, number)
+    }
+
+    pub fn incident_for_reference(&self, message_id: &str) -> StoreResult<Option<IncidentNumber>> {
+        Ok(self
+            .transaction
+            .query_row("SELECT incident FROM thread_refs WHERE message_id = ?1", [message_id], |row| {
+                row.get::<_, i64>(0)
+            })
+            .optional()?
+            .map(|n| IncidentNumber(n as u64)))
+    }
+
+    pub fn open_incidents_titled(&self, title_key: &str) -> StoreResult<Vec<IncidentNumber>> {
+        let mut statement = self
+            .transaction
+            .prepare("SELECT number FROM incidents WHERE title_key = ?1 AND status != 'closed' ORDER BY number")?;
+        let rows = statement.query_map([title_key], |row| row.get::<_, i64>(0))?;
+        Ok(rows.map(|row| row.map(|n| IncidentNumber(n as u64))).collect::<Result<_, _>>()?)
+    }
+
+    pub fn next_incident_number(&self) -> StoreResult<IncidentNumber> {
+        let highest: i64 = self.transaction.query_row("SELECT COALESCE(MAX(number), 0) FROM incidents", [], |row| {
+            row.get(0)
+        })?;
+        Ok(IncidentNumber(highest as u64 + 1))
+    }
+
+    pub fn insert_message(&self, message: &NewMessage<'_>) -> StoreResult<i64> {
+        self.transaction.execute(
+            "INSERT INTO messages (received_at, source, sha256, outcome, raw) VALUES (?1, ?2, ?3, 'pending', ?4)",
+            params![time_text(message.received_at), message.source, message.sha256, message.raw],
+        )?;
+        Ok(self.transaction.last_insert_rowid())
+    }
+
+    pub fn describe_message(
+        &self,
+        id: i64,
+        message_id: Option<&str>,
+        from: Option<&str>,
+        subject: Option<&str>,
+    ) -> StoreResult<()> {
+        self.transaction.execute(
+            "UPDATE messages SET message_id = ?2, from_addr = ?3, subject = ?4 WHERE id = ?1",
+            params![id, message_id, from, subject],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_outcome(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        reason: Option<&str>,
+        incident: Option<IncidentNumber>,
+    ) -> StoreResult<()> {
+        self.transaction.execute(
+            "UPDATE messages SET outcome = ?2, reason = ?3, incident = ?4 WHERE id = ?1",
+            params![id, outcome.as_str(), reason, incident.map(|n| n.0 as i64)],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_attachment(&self, message: i64, meta: &AttachmentMeta) -> StoreResult<()> {
+        self.transaction.execute(
+            "INSERT INTO attachments (message, name, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![message, meta.name, meta.content_type, meta.size as i64, meta.sha256],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_incident(&self, incident: &Incident) -> StoreResult<()> {
+        self.transaction.execute(
+            "INSERT INTO incidents (number, title, title_key, status, severity, phase, lead, scope,
+                                    declared_by, declared_at, closed_at, thread_root)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                incident.number.0 as i64,
+                incident.title,
+                crate::core::subject::title_key(&incident.title),
+                incident.status.as_str(),
+                incident.severity.map(Severity::as_str),
+                incident.phase.as_str(),
+                incident.lead,
+                incident.scope,
+                incident.declared_by,
+                time_text(incident.declared_at),
+                incident.closed_at.map(time_text),
+                incident.thread_root,
+            ],
+        )?;
+        self.add_thread_ref(&incident.thread_root, incident.number)
+    }
+
+    pub fn append_timeline(&self, incident: IncidentNumber, entry: &TimelineEntry) -> StoreResult<()> {
+        self.transaction.execute(
+            "INSERT INTO timeline (incident, at, author, kind, text, message_id, trust)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                incident.0 as i64,
+                time_text(entry.at),
+                entry.author,
+                entry.kind.as_str(),
+                entry.text,
+                entry.message_id,
+                entry.trust.as_str(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Remembers that `message_id` belongs to `incident`; the first claim wins.
+    pub fn add_thread_ref(&self, message_id: &str, incident: IncidentNumber) -> StoreResult<()> {
+        self.transaction.execute(
+            "INSERT OR IGNORE INTO thread_refs (message_id, incident) VALUES (?1, ?2)",
+            params![message_id, incident.0 as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn enqueue(&self, mail: &NewOutgoing, now: Timestamp) -> StoreResult<i64> {
+        self.transaction.execute(
+            "INSERT INTO outbox (kind, incident, recipients_to, recipients_cc, subject, message_id, body, raw,
+                                 envelope_from, status, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10)",
+            params![
+                mail.kind.as_str(),
+                mail.incident.map(|n| n.0 as i64),
+                join_addresses(&mail.to),
+                join_addresses(&mail.cc),
+                mail.subject,
+                mail.message_id,
+                mail.body,
+                mail.raw,
+                mail.envelope_from,
+                time_text(now),
+            ],
+        )?;
+        if let Some(incident) = mail.incident {
+            self.add_thread_ref(&mail.message_id, incident)?;
+        }
+        Ok(self.transaction.last_insert_rowid())
+    }
+
+    /// Whether a mail of `kind` went to exactly `address` since `since`.
+    pub fn mailed_since(&self, kind: MailKind, address: &str, since: Timestamp) -> StoreResult<bool> {
+        Ok(self
+            .transaction
+            .query_row(
+                "SELECT 1 FROM outbox WHERE kind = ?1 AND recipients_to = ?2 AND created_at >= ?3 LIMIT 1",
+                params![kind.as_str(), address, time_text(since)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, declared_by, declared_at,
+        closed_at, thread_root FROM incidents";
+
+struct RawIncident {
+    number: i64,
+    title: String,
+    status: String,
+    severity: Option<String>,
+    phase: String,
+    lead: Option<String>,
+    scope: Option<String>,
+    declared_by: String,
+    declared_at: String,
+    closed_at: Option<String>,
+    thread_root: String,
+}
+
+fn raw_incident(row: &Row<'_>) -> rusqlite::Result<RawIncident> {
+    Ok(RawIncident {
+        number: row.get(0)?,
+        title: row.get(1)?,
+        status: row.get(2)?,
+        severity: row.get(3)?,
+        phase: row.get(4)?,
+        lead: row.get(5)?,
+        scope: row.get(6)?,
+        declared_by: row.get(7)?,
+        declared_at: row.get(8)?,
+        closed_at: row.get(9)?,
+        thread_root: row.get(10)?,
+    })
+}
+
+impl RawIncident {
+    fn into_incident(self) -> StoreResult<Incident> {
+        let row = self.number;
+        Ok(Incident {
+            number: IncidentNumber(self.number as u64),
+            title: self.title,
+            status: parse_named::<Status>(row, &self.status)?,
+            severity: self.severity.map(|text| parse_named::<Severity>(row, &text)).transpose()?,
+            phase: parse_named::<Phase>(row, &self.phase)?,
+            lead: self.lead,
+            scope: self.scope,
+            declared_by: self.declared_by,
+            declared_at: parse_time(row, &self.declared_at)?,
+            closed_at: self.closed_at.map(|text| parse_time(row, &text)).transpose()?,
+            thread_root: self.thread_root,
+        })
+    }
+}
+
+fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Option<Incident>> {
+    connection
+        .query_row(&format!("{INCIDENT_SELECT} WHERE number = ?1"), [number.0 as i64], raw_incident)
+        .optional()?
+        .map(RawIncident::into_incident)
+        .transpose()
+}

@@ -1,0 +1,88 @@
+-- Version 1. Times are RFC 3339 UTC text with whole seconds, so they sort.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE incidents (
+    number      INTEGER PRIMARY KEY,
+    title       TEXT NOT NULL,
+    title_key   TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    severity    TEXT,
+    phase       TEXT NOT NULL,
+    lead        TEXT,
+    scope       TEXT,
+    declared_by TEXT NOT NULL,
+    declared_at TEXT NOT NULL,
+    closed_at   TEXT,
+    thread_root TEXT NOT NULL
+) STRICT;
+CREATE INDEX incidents_title_key ON incidents (title_key);
+
+-- Every message received, raw, whatever its outcome.
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    sha256      TEXT NOT NULL UNIQUE,
+    message_id  TEXT,
+    from_addr   TEXT,
+    subject     TEXT,
+    outcome     TEXT NOT NULL,
+    reason      TEXT,
+    incident    INTEGER REFERENCES incidents (number),
+    raw         BLOB NOT NULL
+) STRICT;
+CREATE INDEX messages_message_id ON messages (message_id);
+
+-- Bytes live under the data directory at attachments/<sha256>.
+CREATE TABLE attachments (
+    id           INTEGER PRIMARY KEY,
+    message      INTEGER NOT NULL REFERENCES messages (id),
+    name         TEXT,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL
+) STRICT;
+CREATE INDEX attachments_message ON attachments (message);
+
+-- Append-only.
+CREATE TABLE timeline (
+    id         INTEGER PRIMARY KEY,
+    incident   INTEGER NOT NULL REFERENCES incidents (number),
+    at         TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    message_id TEXT,
+    trust      TEXT NOT NULL
+) STRICT;
+CREATE INDEX timeline_incident ON timeline (incident, id);
+
+-- Every Message-ID that belongs to an incident: received, sent, thread root.
+CREATE TABLE thread_refs (
+    message_id TEXT PRIMARY KEY,
+    incident   INTEGER NOT NULL REFERENCES incidents (number)
+) STRICT, WITHOUT ROWID;
+
+-- Outgoing mail, queued in the transaction that caused it.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    incident        INTEGER REFERENCES incidents (number),
+    recipients_to   TEXT NOT NULL,
+    recipients_cc   TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    message_id      TEXT NOT NULL UNIQUE,
+    body            TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    envelope_from   TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+) STRICT;
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
