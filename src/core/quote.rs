@@ -107,9 +107,15 @@ fn next_content_is_quoted(lines: &[&str]) -> bool {
         .is_some_and(|line| is_quoted(line))
 }
 
+/// "… wrote:" in the languages of common clients. German, Dutch and the
+/// Nordic forms put the name after the verb ("schrieb Alice <a@b>:"), and
+/// some mutt setups write "* Alice <a@b> [2026-11-27 10:02]:".
 static ATTRIBUTION_END: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?ix)(?:wrote|schrieb|a\s+écrit|escribió|ha\s+scritto|schreef|skrev|napisał(?:\(a\))?|pisze|escreveu|kirjoitti|написал(?:\(а\))?|yazdı|írta|napsal(?:\(a\))?)\s*[:：]\s*$",
+        r"(?ix)
+          (?:wrote|a\s+écrit|escribió|ha\s+scritto|napisał(?:\(a\))?|pisze|escreveu|kirjoitti|написал(?:\(а\))?|yazdı|írta|napsal(?:\(a\))?)\s*[:：]\s*$
+        | \b(?:schrieb|schreef|skrev|kirjoitti)\b.{0,200}[:：]\s*$
+        | ^\*\s.{1,200}\]\s*:\s*$",
     )
     .expect("attribution pattern is valid")
 });
@@ -178,7 +184,7 @@ fn is_mobile_footer(trimmed: &str) -> bool {
 static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^(?:
-            -{2,}\s*[\p{L}' ]{3,40}?\s*-{2,}
+            -{2,}\s*[\p{L}'\x20]{3,40}?\s*-{2,}
           | begin\s+forwarded\s+message:?
           | _{20,}
           | Anfang\s+der\s+weitergeleiteten\s+Nachricht:?

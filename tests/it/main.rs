@@ -1,0 +1,15 @@
+//! The one integration test binary.
+
+// Shared harness: a temporary data directory, config and message builder.
+mod support;
+
+// Every `.eml` fixture: the update text extracted matches its `.txt`.
+mod fixtures;
+// Ingestion scenarios through `Pipeline::ingest` on a real SQLite file.
+mod pipeline;
+// The binary: exit codes, export, the daemon and crash recovery.
+mod cli;
+// The shipped example configuration and templates.
+mod config;
+// Structural rules: the pure core stays pure, every file says what it is.
+mod tidy;

@@ -1,0 +1,124 @@
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use sitrep::config::Config;
+use sitrep::export::{self, Export};
+use sitrep::pipeline::{IngestReport, Pipeline};
+use sitrep::store::Store;
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/eml");
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(FIXTURES).join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// A config for `incident@company.test` with data under `directory`.
+pub fn config_text(directory: &Path) -> String {
+    format!(
+        r#"
+address = "incident@company.test"
+data_dir = "{data}"
+
+[mailbox]
+kind = "maildir"
+path = "{data}/inbox"
+poll_interval_ms = 20
+
+[transport]
+kind = "file"
+path = "{data}/outbox"
+
+[access]
+staff_domains = ["company.test"]
+staff_addresses = ["soc@mssp.test"]
+
+[stakeholders]
+executives = ["ceo@company.test", "cfo@company.test"]
+"#,
+        data = directory.join("var").display()
+    )
+}
+
+pub struct Harness {
+    pub directory: tempfile::TempDir,
+    pub pipeline: Pipeline,
+    pub store: Store,
+    pub now: Timestamp,
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        let directory = tempfile::tempdir().unwrap();
+        let config = Config::parse(&config_text(directory.path()), "test", directory.path()).unwrap();
+        let store = Store::open(&config.database_path()).unwrap();
+        Harness {
+            directory,
+            pipeline: Pipeline::new(config).unwrap(),
+            store,
+            now: "2026-11-27T10:00:00Z".parse().unwrap(),
+        }
+    }
+
+    pub fn feed(&mut self, raw: &[u8]) -> IngestReport {
+        self.now = self.now + jiff::SignedDuration::from_secs(60);
+        self.pipeline.ingest(&mut self.store, raw, "test", self.now).unwrap()
+    }
+
+    pub fn export(&self) -> Export {
+        export::export(&self.store).unwrap()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.directory.path().join("var")
+    }
+}
+
+/// Builds a plain-text message; every header can be set or added.
+#[derive(Clone)]
+pub struct Mail {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+pub fn mail(from: &str, subject: &str) -> Mail {
+    Mail {
+        headers: vec![
+            ("From".into(), from.into()),
+            ("To".into(), "incident@company.test".into()),
+            ("Subject".into(), subject.into()),
+            ("Date".into(), "Fri, 27 Nov 2026 10:00:00 +0000".into()),
+        ],
+        body: "Something is wrong.\r\n".into(),
+    }
+}
+
+impl Mail {
+    pub fn header(mut self, name: &str, value: &str) -> Mail {
+        self.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn id(self, id: &str) -> Mail {
+        self.header("Message-ID", &format!("<{id}>"))
+    }
+
+    pub fn body(mut self, body: &str) -> Mail {
+        self.body = body.replace('\n', "\r\n");
+        self
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut text = String::new();
+        for (name, value) in &self.headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !self.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("Content-Type")) {
+            text.push_str("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n");
+        }
+        text.push_str("\r\n");
+        text.push_str(&self.body);
+        text.into_bytes()
+    }
+}
