@@ -60,11 +60,12 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Option<Inbound> {
     }
     let head = &raw[..(end + 4).min(raw.len())];
     let lenient = Limits { max_mime_parts: usize::MAX, max_mime_depth: usize::MAX, ..*limits };
-    catch_unwind(AssertUnwindSafe(|| MessageParser::default().parse_headers(head)))
-        .ok()
-        .flatten()
-        .and_then(|message| convert(&message, &lenient).ok())
-        .map(|parsed| parsed.inbound)
+    catch_unwind(AssertUnwindSafe(|| {
+        MessageParser::default().parse_headers(head).and_then(|message| convert(&message, &lenient).ok())
+    }))
+    .ok()
+    .flatten()
+    .map(|parsed| parsed.inbound)
 }
 
 fn header_block_length(raw: &[u8]) -> usize {
@@ -78,6 +79,11 @@ fn header_block_length(raw: &[u8]) -> usize {
 }
 
 fn convert(message: &Message<'_>, limits: &Limits) -> Result<Parsed, String> {
+    // mail-parser accepts anything; bytes without a single header are not mail.
+    let is_field_name = |name: &str| !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
+    if !message.headers().iter().any(|header| is_field_name(header.name())) {
+        return Err("no mail headers found".to_string());
+    }
     check_structure(message, limits, 0)?;
     let (text, body_source, flowed) = body_text(message);
     if text.len() > limits.max_text_bytes {
@@ -121,7 +127,7 @@ fn convert(message: &Message<'_>, limits: &Limits) -> Result<Parsed, String> {
             .headers()
             .iter()
             .map(|header| header.name())
-            .filter(|name| name.len() > 5 && name[..5].eq_ignore_ascii_case("list-"))
+            .filter(|name| name.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("list-")))
             .map(str::to_string)
             .collect(),
         x_autoreply: raw_header("X-Autoreply").is_some() || raw_header("X-Autorespond").is_some(),

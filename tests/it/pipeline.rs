@@ -1,1 +1,264 @@
-//! placeholder
+use sitrep::core::triage::Outcome;
+use sitrep::inbound;
+
+use crate::support::{Harness, fixture, mail};
+
+const ALICE: &str = "Alice Morgan <alice@company.test>";
+
+fn declare(harness: &mut Harness) {
+    let report = harness.feed(&mail(ALICE, "Payroll phishing").id("decl@company.test").bytes());
+    assert_eq!(report.outcome, Outcome::Declared);
+}
+
+#[test]
+fn a_declaration_opens_an_incident_and_queues_the_ack() {
+    let mut harness = Harness::new();
+    let report = harness.feed(&fixture("030-declaration-plain.eml"));
+    assert_eq!((report.outcome, report.incident.map(|n| n.to_string())), (Outcome::Declared, Some("INC-1".into())));
+
+    let export = harness.export();
+    let incident = &export.incidents[0];
+    assert_eq!(incident.id, "INC-1");
+    assert_eq!(incident.title, "CEO gift card fraud attempt");
+    assert_eq!((incident.status, incident.phase, incident.severity), ("open", "detection", None));
+    assert_eq!(incident.declared_by, "alice.morgan@company.test");
+    assert_eq!(incident.declared_at, "2026-11-27T10:01:00Z");
+    assert_eq!(incident.timeline.len(), 1);
+    assert_eq!(incident.timeline[0].kind, "declared");
+    assert_eq!(incident.timeline[0].trust, "staff");
+    assert!(incident.timeline[0].text.starts_with("Several staff received a mail"));
+
+    let [ack] = export.outbox.as_slice() else { panic!("one ack expected: {:?}", export.outbox) };
+    assert_eq!(ack.kind, "ack");
+    assert_eq!(ack.incident.as_deref(), Some("INC-1"));
+    assert_eq!(ack.to, ["alice.morgan@company.test"]);
+    assert_eq!(ack.cc, ["ben.carter@company.test"]);
+    assert_eq!(ack.subject, "[INC-1] CEO gift card fraud attempt");
+    assert_eq!(ack.status, "queued");
+    for question in ["Who leads?", "What is the scope?", "How often do we update?", "ceo@company.test, cfo@company.test"] {
+        assert!(ack.body.contains(question), "ack lacks {question:?}:\n{}", ack.body);
+    }
+    assert!(ack.message_id.starts_with("sitrep.") && ack.message_id.ends_with("@company.test"));
+    assert_eq!(export.messages[0].outcome, "declared");
+    assert_eq!(export.messages[0].incident.as_deref(), Some("INC-1"));
+}
+
+#[test]
+fn replies_thread_by_tag_reference_plus_address_and_title() {
+    let mut harness = Harness::new();
+    declare(&mut harness);
+    let ack_id = harness.export().outbox[0].message_id.clone();
+
+    let tagged = mail("bob@company.test", "Re: [INC-1] Payroll phishing").id("u1@company.test");
+    // A client that dropped the tag and changed the subject still threads
+    // through References, here naming sitrep's own acknowledgement.
+    let stripped = mail("bob@company.test", "Re: what I found").id("u2@company.test").header("References", &format!("<{ack_id}>"));
+    let plus = mail("bob@company.test", "More").id("u3@company.test").header("To", "incident+1@company.test");
+    let title = mail("carol@company.test", "Fwd: Payroll phishing").id("u4@company.test");
+    for update in [tagged, stripped, plus, title] {
+        let report = harness.feed(&update.bytes());
+        assert_eq!((report.outcome, report.incident.map(|n| n.0)), (Outcome::Updated, Some(1)));
+    }
+    let export = harness.export();
+    assert_eq!(export.incidents.len(), 1);
+    let kinds: Vec<_> = export.incidents[0].timeline.iter().map(|entry| entry.kind).collect();
+    assert_eq!(kinds, ["declared", "update", "update", "update", "update"]);
+
+    // A reply to an update (not to sitrep) threads through that update.
+    let nested = mail("dave@company.test", "Re: More").header("In-Reply-To", "<u3@company.test>").id("u5@company.test");
+    assert_eq!(harness.feed(&nested.bytes()).outcome, Outcome::Updated);
+}
+
+#[test]
+fn a_title_matching_several_or_only_closed_incidents_declares_anew() {
+    let mut harness = Harness::new();
+    declare(&mut harness);
+    let closed = rusqlite::Connection::open(harness.data_dir().join("sitrep.db")).unwrap();
+    closed.execute("UPDATE incidents SET status = 'closed' WHERE number = 1", []).unwrap();
+    let again = harness.feed(&mail(ALICE, "Payroll phishing").id("again@company.test").bytes());
+    assert_eq!((again.outcome, again.incident.map(|n| n.0)), (Outcome::Declared, Some(2)));
+    closed.execute("UPDATE incidents SET status = 'open' WHERE number = 1", []).unwrap();
+    let ambiguous = harness.feed(&mail(ALICE, "Re: Payroll phishing").id("third@company.test").bytes());
+    assert_eq!((ambiguous.outcome, ambiguous.incident.map(|n| n.0)), (Outcome::Declared, Some(3)));
+}
+
+#[test]
+fn automatic_mail_is_ignored_without_reply() {
+    let mut harness = Harness::new();
+    let base = mail(ALICE, "Out of the office");
+    let cases = [
+        base.clone().header("Auto-Submitted", "auto-replied"),
+        base.clone().header("Auto-Submitted", "auto-generated"),
+        base.clone().header("Precedence", "bulk"),
+        base.clone().header("Precedence", "junk"),
+        base.clone().header("Precedence", "list"),
+        base.clone().header("Precedence", "auto_reply"),
+        base.clone().header("List-Id", "<staff.company.test>"),
+        base.clone().header("List-Unsubscribe", "<mailto:leave@company.test>"),
+        base.clone().header("X-Autoreply", "yes"),
+        base.clone().header("X-Auto-Response-Suppress", "All"),
+        base.clone().header("Return-Path", "<>"),
+        mail("MAILER-DAEMON@company.test", "Undelivered Mail Returned to Sender"),
+        mail(ALICE, "Automatic reply: [INC-1] Payroll phishing"),
+        base.clone().header("Content-Type", "multipart/report; report-type=delivery-status; boundary=\"r\"").body(
+            "--r\nContent-Type: text/plain\n\nDelivery failed.\n--r\nContent-Type: message/delivery-status\n\nStatus: 5.1.1\n--r--\n",
+        ),
+    ];
+    for (index, case) in cases.iter().enumerate() {
+        let report = harness.feed(&case.clone().id(&format!("auto{index}@company.test")).bytes());
+        assert_eq!(report.outcome, Outcome::Ignored, "case {index}: {report:?}");
+    }
+    let export = harness.export();
+    assert!(export.outbox.is_empty() && export.incidents.is_empty());
+    assert_eq!(export.messages.len(), cases.len(), "ignored mail is still stored");
+
+    let human = harness.feed(&base.header("Auto-Submitted", "no").id("human@company.test").bytes());
+    assert_eq!(human.outcome, Outcome::Declared);
+}
+
+#[test]
+fn our_own_mail_coming_back_is_ignored() {
+    let mut harness = Harness::new();
+    declare(&mut harness);
+    let ack = std::fs::read_dir(harness.data_dir().join("outbox")).ok();
+    assert!(ack.is_none(), "nothing is delivered before the outbox is drained");
+    let store = sitrep::store::Store::open(&harness.data_dir().join("sitrep.db")).unwrap();
+    let pending = store.due_outbox("2100-01-01T00:00:00Z".parse().unwrap()).unwrap();
+    let report = harness.feed(&pending[0].raw);
+    assert_eq!(report.outcome, Outcome::Ignored);
+    assert!(report.reason.unwrap().contains("our own mail"));
+
+    let forged = mail("sitrep <incident@company.test>", "Re: [INC-1] Payroll phishing").id("forged@company.test");
+    assert_eq!(harness.feed(&forged.bytes()).outcome, Outcome::Ignored);
+    assert_eq!(harness.export().outbox.len(), 1);
+}
+
+#[test]
+fn outsiders_are_refused_and_told_once_a_week() {
+    let mut harness = Harness::new();
+    let outsider = mail("Mallory <mallory@evil.test>", "Invoice overdue");
+    let first = harness.feed(&outsider.clone().id("o1@evil.test").bytes());
+    assert_eq!(first.outcome, Outcome::Rejected);
+    assert!(first.reason.as_deref().unwrap().contains("mallory@evil.test is not an allowed sender"));
+    let second = harness.feed(&outsider.clone().id("o2@evil.test").bytes());
+    assert_eq!(second.outcome, Outcome::Rejected);
+    let auto = harness.feed(&outsider.header("Auto-Submitted", "auto-replied").id("o3@evil.test").bytes());
+    assert_eq!(auto.outcome, Outcome::Ignored);
+
+    let export = harness.export();
+    let [notice] = export.outbox.as_slice() else { panic!("one notice expected: {:?}", export.outbox) };
+    assert_eq!((notice.kind, notice.to.as_slice()), ("notice", ["mallory@evil.test".to_string()].as_slice()));
+    assert_eq!(notice.incident, None);
+    assert!(notice.body.contains("not an allowed sender"));
+    assert_eq!(export.messages[0].reason.as_deref(), first.reason.as_deref());
+
+    let listed = harness.feed(&mail("soc@mssp.test", "Alert from the MSSP").id("mssp@mssp.test").bytes());
+    assert_eq!(listed.outcome, Outcome::Declared, "staff_addresses are allowed");
+}
+
+#[test]
+fn a_tag_for_a_missing_incident_is_refused_with_a_reason() {
+    let mut harness = Harness::new();
+    let report = harness.feed(&mail(ALICE, "Re: [INC-42] Payroll phishing").id("x@company.test").bytes());
+    assert_eq!(report.outcome, Outcome::Rejected);
+    assert!(report.reason.unwrap().contains("INC-42 does not exist"));
+    assert_eq!(harness.export().outbox[0].kind, "notice");
+}
+
+#[test]
+fn the_same_message_twice_changes_nothing() {
+    let mut harness = Harness::new();
+    let declaration = mail(ALICE, "Payroll phishing").id("decl@company.test").bytes();
+    harness.feed(&declaration);
+    let before = sitrep::export::to_json(&harness.export());
+    let again = harness.feed(&declaration);
+    assert_eq!((again.outcome, again.stored), (Outcome::Ignored, false));
+    assert_eq!(sitrep::export::to_json(&harness.export()), before);
+
+    // Redelivered with another Received header: same Message-ID, new bytes.
+    let mut redelivered = b"Received: from relay.company.test\r\n".to_vec();
+    redelivered.extend_from_slice(&declaration);
+    let report = harness.feed(&redelivered);
+    assert_eq!(report.outcome, Outcome::Ignored);
+    assert!(report.reason.unwrap().starts_with("duplicate Message-ID"));
+    let export = harness.export();
+    assert_eq!((export.incidents.len(), export.incidents[0].timeline.len(), export.outbox.len()), (1, 1, 1));
+
+    // Without a Message-ID, identical bytes are the duplicate key.
+    let anonymous = mail(ALICE, "No id").bytes();
+    assert_eq!(harness.feed(&anonymous).outcome, Outcome::Declared);
+    assert!(!harness.feed(&anonymous).stored);
+}
+
+#[test]
+fn over_limit_mail_is_quarantined_kept_and_the_sender_told() {
+    let mut harness = Harness::with_extra_config("\n[limits]\nmax_message_bytes = 4000\n");
+    let big = mail(ALICE, "Logs attached").id("big@company.test").body(&"x".repeat(5000));
+    let report = harness.feed(&big.bytes());
+    assert_eq!(report.outcome, Outcome::Quarantined);
+    assert!(report.reason.as_deref().unwrap().contains("over the limit of 4000"));
+    let export = harness.export();
+    assert_eq!(export.messages[0].outcome, "quarantined");
+    assert_eq!(export.messages[0].from.as_deref(), Some("alice@company.test"));
+    assert_eq!(export.messages[0].sha256, inbound::sha256_hex(&big.bytes()));
+    let [notice] = export.outbox.as_slice() else { panic!("one notice expected") };
+    assert_eq!((notice.kind, notice.to[0].as_str()), ("notice", "alice@company.test"));
+    assert!(notice.body.contains("could not be processed"));
+    let store = sitrep::store::Store::open(&harness.data_dir().join("sitrep.db")).unwrap();
+    assert_eq!(store.raw_message(1).unwrap().unwrap(), big.bytes(), "the raw message is kept");
+
+    let garbage = harness.feed(&[0xff; 3000]);
+    assert_eq!(garbage.outcome, Outcome::Quarantined);
+}
+
+#[test]
+fn deep_mime_nesting_is_quarantined() {
+    let mut harness = Harness::with_extra_config("\n[limits]\nmax_mime_depth = 3\n");
+    let mut body = String::from("Content-Type: text/plain\r\n\r\nbottom\r\n");
+    for level in 0..6 {
+        body = format!(
+            "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n{body}\r\n--b{level}--\r\n"
+        );
+    }
+    let raw = format!("From: {ALICE}\r\nTo: incident@company.test\r\nSubject: nested\r\nMessage-ID: <n@company.test>\r\nMIME-Version: 1.0\r\n{body}");
+    let report = harness.feed(raw.as_bytes());
+    assert_eq!(report.outcome, Outcome::Quarantined, "{report:?}");
+    assert!(report.reason.unwrap().contains("nesting"));
+}
+
+#[test]
+fn attachments_are_stored_by_hash_not_by_name() {
+    let mut harness = Harness::new();
+    let raw = fixture("032-declaration-attachment.eml");
+    assert_eq!(harness.feed(&raw).outcome, Outcome::Declared);
+    let export = harness.export();
+    let attachment = &export.messages[0].attachments[0];
+    assert_eq!(attachment.name.as_deref(), Some("README_RESTORE.pdf"));
+    let stored = harness.data_dir().join("attachments").join(&attachment.sha256);
+    let bytes = std::fs::read(&stored).unwrap();
+    assert_eq!(inbound::sha256_hex(&bytes), attachment.sha256);
+    assert_eq!(bytes.len() as u64, attachment.size);
+}
+
+#[test]
+fn the_whole_fixture_suite_threads_into_its_incidents() {
+    let mut harness = Harness::new();
+    let declaration = mail(ALICE, "Ransomware on the file server").id("decl-1@company.test").bytes();
+    assert_eq!(harness.feed(&declaration).outcome, Outcome::Declared);
+    let mut names: Vec<_> = std::fs::read_dir(crate::support::FIXTURES)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".eml"))
+        .collect();
+    names.sort();
+    for name in &names {
+        let raw = fixture(name);
+        let parsed = inbound::parse(&raw, &sitrep::config::Limits::default()).unwrap();
+        let report = harness.feed(&raw);
+        if parsed.inbound.in_reply_to.is_empty() {
+            assert_eq!(report.outcome, Outcome::Declared, "{name}");
+        } else {
+            assert_eq!((report.outcome, report.incident.map(|n| n.0)), (Outcome::Updated, Some(1)), "{name}");
+        }
+    }
+}

@@ -49,8 +49,14 @@ pub struct Harness {
 
 impl Harness {
     pub fn new() -> Harness {
+        Harness::with_extra_config("")
+    }
+
+    /// With more TOML appended to the test config, e.g. a `[limits]` table.
+    pub fn with_extra_config(extra: &str) -> Harness {
         let directory = tempfile::tempdir().unwrap();
-        let config = Config::parse(&config_text(directory.path()), "test", directory.path()).unwrap();
+        let text = config_text(directory.path()) + extra;
+        let config = Config::parse(&text, "test", directory.path()).unwrap();
         let store = Store::open(&config.database_path()).unwrap();
         Harness {
             directory,
