@@ -1,1 +1,214 @@
-//! placeholder
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{config_text, fixture};
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/declare.eml");
+
+fn sitrep(directory: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sitrep"));
+    command.current_dir(directory).env_remove("SITREP_FAILPOINT").env("RUST_LOG", "warn");
+    command
+}
+
+fn run(directory: &Path, arguments: &[&str]) -> Output {
+    sitrep(directory).args(arguments).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn export(directory: &Path) -> serde_json::Value {
+    let output = run(directory, &["export", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Waits for `condition`, failing with `what` after a generous deadline.
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn files_in(directory: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(directory) {
+        Ok(entries) => entries.map(|entry| entry.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Delivers like an MTA: written in tmp/, then renamed into new/.
+fn deliver(maildir: &Path, name: &str, raw: &[u8]) {
+    let temporary = maildir.join("tmp").join(name);
+    std::fs::write(&temporary, raw).unwrap();
+    std::fs::rename(&temporary, maildir.join("new").join(name)).unwrap();
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn ingest_on_the_embedded_default_declares_and_writes_the_ack() {
+    let directory = tempfile::tempdir().unwrap();
+    let output = run(directory.path(), &["ingest", EXAMPLE]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("declared INC-1"), "{}", stdout(&output));
+    let acks = files_in(&directory.path().join("var/outbox"));
+    assert_eq!(acks.len(), 1);
+    let ack = std::fs::read_to_string(&acks[0]).unwrap();
+    assert!(ack.contains("Subject: [INC-1] Ransomware note on the file server"), "{ack}");
+    assert!(ack.contains("To: alice@example.test"));
+
+    let document = export(directory.path());
+    assert_eq!(document["format"], "sitrep-export/1");
+    let incident = &document["incidents"][0];
+    assert_eq!(incident["id"], "INC-1");
+    for key in ["title", "status", "severity", "phase", "lead", "scope", "declared_by", "declared_at", "closed_at"] {
+        assert!(incident.get(key).is_some(), "incident.{key} missing");
+    }
+    for key in ["at", "author", "kind", "text", "message_id", "trust"] {
+        assert!(incident["timeline"][0].get(key).is_some(), "timeline.{key} missing");
+    }
+    let message = &document["messages"][0];
+    assert_eq!((message["outcome"].as_str(), message["incident"].as_str()), (Some("declared"), Some("INC-1")));
+    assert!(message.get("reason").is_some() && message.get("from").is_some() && message.get("message_id").is_some());
+    let outbox = &document["outbox"][0];
+    assert_eq!((outbox["kind"].as_str(), outbox["status"].as_str()), (Some("ack"), Some("sent")));
+    assert_eq!(outbox["to"][0], "alice@example.test");
+    assert_eq!(outbox["cc"][0], "bob@example.test");
+    assert!(outbox["body"].as_str().unwrap().contains("Who leads?"));
+
+    let listing = run(directory.path(), &["list"]);
+    assert!(stdout(&listing).contains("INC-1"), "{}", stdout(&listing));
+    let shown = run(directory.path(), &["show", "INC-1"]);
+    assert!(stdout(&shown).contains("Files on FS01 were renamed"), "{}", stdout(&shown));
+    assert!(!stdout(&shown).contains("Alice Morgan\nFinance"), "the signature is not part of the update");
+    let missing = run(directory.path(), &["show", "INC-9"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("INC-9 does not exist"));
+}
+
+#[test]
+fn ingest_reads_standard_input_and_is_idempotent() {
+    let directory = tempfile::tempdir().unwrap();
+    for expected in ["stdin: declared INC-1", "stdin: ignored"] {
+        let mut child = sitrep(directory.path()).arg("ingest").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&std::fs::read(EXAMPLE).unwrap()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        assert!(stdout(&output).starts_with(expected), "{}", stdout(&output));
+    }
+    assert_eq!(files_in(&directory.path().join("var/outbox")).len(), 1);
+}
+
+#[test]
+fn exit_codes_follow_sysexits() {
+    let directory = tempfile::tempdir().unwrap();
+    assert_eq!(run(directory.path(), &["frobnicate"]).status.code(), Some(64));
+    assert_eq!(run(directory.path(), &["ingest", "no-such-file.eml"]).status.code(), Some(64));
+    assert_eq!(run(directory.path(), &["show", "nonsense"]).status.code(), Some(64));
+    assert_eq!(run(directory.path(), &["--help"]).status.code(), Some(0));
+
+    // The store cannot be opened: an MTA should retry later.
+    std::fs::write(directory.path().join("var"), "not a directory").unwrap();
+    let unavailable = run(directory.path(), &["ingest", EXAMPLE]);
+    assert_eq!(unavailable.status.code(), Some(75), "{}", stderr(&unavailable));
+}
+
+#[test]
+fn configuration_errors_exit_78_and_name_the_key() {
+    let directory = tempfile::tempdir().unwrap();
+    let good = config_text(directory.path());
+    std::fs::write(directory.path().join("good.toml"), &good).unwrap();
+    let ok = run(directory.path(), &["--config", "good.toml", "check-config"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("incident@company.test"));
+
+    std::fs::write(directory.path().join("bad.toml"), good.replace("staff_domains", "staff_domain")).unwrap();
+    for command in ["check-config", "run"] {
+        let bad = run(directory.path(), &["--config", "bad.toml", command]);
+        assert_eq!(bad.status.code(), Some(78), "{command}");
+        assert!(stderr(&bad).contains("staff_domain"), "{}", stderr(&bad));
+    }
+    let absent = run(directory.path(), &["--config", "absent.toml", "check-config"]);
+    assert_eq!(absent.status.code(), Some(78));
+
+    // ./sitrep.toml is used when present.
+    std::fs::write(directory.path().join("sitrep.toml"), good.replace("incident@company.test", "security@company.test")).unwrap();
+    assert!(stdout(&run(directory.path(), &["check-config"])).contains("security@company.test"));
+}
+
+#[test]
+fn the_daemon_processes_dropped_mail_and_stops_on_sigterm() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut daemon = sitrep(directory.path()).arg("run").stderr(Stdio::piped()).spawn().unwrap();
+    let maildir = directory.path().join("var/inbox");
+    wait_for("the Maildir to be created", || maildir.join("new").is_dir());
+    deliver(&maildir, "1700000000.M1P1.host", &std::fs::read(EXAMPLE).unwrap());
+    wait_for("the acknowledgement", || files_in(&directory.path().join("var/outbox")).len() == 1);
+    wait_for("the message to move to cur/", || files_in(&maildir.join("cur")).len() == 1);
+    assert!(files_in(&maildir.join("new")).is_empty());
+
+    let second = run(directory.path(), &["run"]);
+    assert_ne!(second.status.code(), Some(0));
+    assert!(stderr(&second).contains("already running"), "{}", stderr(&second));
+
+    terminate(&daemon);
+    let status = daemon.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(!log.contains("Files on FS01"), "message bodies never reach the log");
+}
+
+#[test]
+fn a_crash_between_commit_and_mailbox_move_loses_nothing_and_repeats_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let maildir = directory.path().join("var/inbox");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    std::fs::create_dir_all(maildir.join("tmp")).unwrap();
+    deliver(&maildir, "1700000000.M1P1.host", &std::fs::read(EXAMPLE).unwrap());
+    deliver(&maildir, "1700000001.M2P1.host", &fixture("030-declaration-plain.eml").replace_company());
+
+    let crashed = sitrep(directory.path()).arg("run").env("SITREP_FAILPOINT", "after_commit").stderr(Stdio::null()).status().unwrap();
+    assert!(!crashed.success(), "the failpoint aborts the process");
+    assert_eq!(files_in(&maildir.join("new")).len(), 2, "nothing was marked done");
+    let committed = export(directory.path());
+    assert_eq!(committed["incidents"].as_array().unwrap().len(), 1, "the first message was committed");
+    assert!(files_in(&directory.path().join("var/outbox")).is_empty(), "nothing was sent yet");
+
+    let mut daemon = sitrep(directory.path()).arg("run").stderr(Stdio::null()).spawn().unwrap();
+    wait_for("both messages to be done", || files_in(&maildir.join("cur")).len() == 2);
+    wait_for("both acknowledgements", || files_in(&directory.path().join("var/outbox")).len() == 2);
+    terminate(&daemon);
+    assert!(daemon.wait().unwrap().success());
+
+    let document = export(directory.path());
+    assert_eq!(document["incidents"].as_array().unwrap().len(), 2);
+    assert_eq!(document["messages"].as_array().unwrap().len(), 2, "each message stored once");
+    assert_eq!(document["outbox"].as_array().unwrap().len(), 2, "one ack each");
+    assert_eq!(files_in(&directory.path().join("var/outbox")).len(), 2);
+}
+
+trait ReplaceCompany {
+    fn replace_company(self) -> Vec<u8>;
+}
+
+impl ReplaceCompany for Vec<u8> {
+    /// Fixtures use company.test; the embedded default's staff are at example.test.
+    fn replace_company(self) -> Vec<u8> {
+        String::from_utf8(self).unwrap().replace("company.test", "example.test").into_bytes()
+    }
+}

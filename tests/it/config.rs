@@ -1,1 +1,45 @@
-//! placeholder
+use std::path::Path;
+
+use sitrep::config::{Config, SmtpTls, TransportConfig};
+
+const EXAMPLE: &str = include_str!("../../config/sitrep.example.toml");
+
+#[test]
+fn the_example_config_parses_with_every_key() {
+    let config = Config::parse(EXAMPLE, "sitrep.example.toml", Path::new("/etc/sitrep")).unwrap();
+    assert_eq!(config.address.with_detail(None), "incident@company.test");
+    let TransportConfig::Smtp(smtp) = &config.transport else { panic!("the example uses SMTP") };
+    assert_eq!((smtp.host.as_str(), smtp.port, smtp.tls), ("smtp.company.test", 587, SmtpTls::StartTls));
+    assert_eq!(config.trusted_authserv_id.as_deref(), Some("mx.company.test"));
+    assert_eq!(config.limits, sitrep::config::Limits::default());
+    assert!(config.access.is_staff("soc@mssp.test"));
+    assert_eq!(config.templates_dir.as_deref(), Some(Path::new("/etc/sitrep/templates")));
+}
+
+#[test]
+fn an_override_template_replaces_the_built_in_one() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("ack.txt.tera"), "Opened {{ incident }}.").unwrap();
+    let text = crate::support::config_text(directory.path()) + &format!("\n[templates]\ndir = \"{}\"\n", directory.path().display());
+    let config = Config::parse(&text, "test", directory.path()).unwrap();
+    let pipeline = sitrep::pipeline::Pipeline::new(config.clone()).unwrap();
+    let mut store = sitrep::store::Store::open(&config.database_path()).unwrap();
+    let raw = crate::support::mail("alice@company.test", "Phishing").id("t@company.test").bytes();
+    pipeline.ingest(&mut store, &raw, "test", "2026-11-27T10:00:00Z".parse().unwrap()).unwrap();
+    assert_eq!(store.outbox().unwrap()[0].body, "Opened INC-1.");
+}
+
+#[test]
+fn a_broken_override_template_is_a_config_error() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("ack.txt.tera"), "{{ unclosed").unwrap();
+    let text = crate::support::config_text(directory.path()) + &format!("\n[templates]\ndir = \"{}\"\n", directory.path().display());
+    std::fs::write(directory.path().join("sitrep.toml"), text).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .current_dir(directory.path())
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ack.txt"));
+}
