@@ -105,7 +105,8 @@ fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Failure> {
         messages.push(("stdin".to_string(), raw));
     }
     for file in files {
-        let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display())).exit_with(exit::USAGE)?;
+        let raw =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display())).exit_with(exit::USAGE)?;
         messages.push((file.display().to_string(), raw));
     }
     let mut store = Store::open(&config.database_path()).exit_with(exit::TEMPFAIL)?;
@@ -150,11 +151,8 @@ fn list(config: &Config) -> Result<ExitCode, Failure> {
 fn show(config: &Config, id: &str) -> Result<ExitCode, Failure> {
     let number: IncidentNumber = id.parse().map_err(anyhow::Error::msg).exit_with(exit::USAGE)?;
     let store = open_existing(config)?;
-    let incident = store
-        .incident(number)
-        .exit_with(1)?
-        .ok_or_else(|| anyhow::anyhow!("{number} does not exist"))
-        .exit_with(1)?;
+    let incident =
+        store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
     let timeline = store.timeline(number).exit_with(1)?;
     let unknown = "unknown";
     let mut out = String::new();

@@ -9,6 +9,7 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, SinglePart};
 
+use crate::core::triage::IncidentAddress;
 use crate::inbound::LOOP_HEADER;
 
 /// RFC 3834: `auto-replied` answers a message, `auto-generated` is
@@ -40,9 +41,9 @@ pub struct Draft {
 #[error("cannot build outgoing mail: {0}")]
 pub struct ComposeError(String);
 
-/// A Message-ID in sitrep's own domain, without angle brackets.
-pub fn new_message_id(domain: &str) -> String {
-    format!("sitrep.{}@{domain}", uuid::Uuid::new_v4().simple())
+/// A fresh Message-ID in sitrep's own form, without angle brackets.
+pub fn new_message_id(address: &IncidentAddress) -> String {
+    address.own_message_id(&uuid::Uuid::new_v4().simple().to_string())
 }
 
 pub fn compose(draft: &Draft, at: Timestamp) -> Result<Vec<u8>, ComposeError> {

@@ -97,8 +97,8 @@ impl Config {
             None if local.exists() => local,
             None => return Config::parse(EMBEDDED_DEFAULT, "embedded default", Path::new(".")),
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
     }
@@ -308,9 +308,7 @@ fn required<T>(value: Option<T>, key: &str, kind: &str) -> Result<T, String> {
 fn domain_name(domain: &str, key: &str) -> Result<String, String> {
     let domain = domain.trim().trim_start_matches('@').to_lowercase();
     let valid = domain.contains('.')
-        && domain.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        });
+        && domain.split('.').all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'));
     if valid { Ok(domain) } else { Err(format!("{key}: `{domain}` is not a domain name")) }
 }
 
@@ -356,10 +354,16 @@ mod tests {
         check_error(&good.replace("address = ", "adress = "), "adress");
         check_error(&good.replace("incident@example.test", "incident"), "address:");
         check_error(&good.replace("kind = \"file\"", "kind = \"pigeon\""), "transport.kind");
-        check_error(&good.replace("staff_domains = [\"example.test\"]", "staff_domains = [\"exa mple\"]"), "access.staff_domains");
+        check_error(
+            &good.replace("staff_domains = [\"example.test\"]", "staff_domains = [\"exa mple\"]"),
+            "access.staff_domains",
+        );
         check_error(&good.replace("exec@example.test", "exec"), "stakeholders.executives");
         check_error(
-            &good.replace("kind = \"file\"\npath = \"var/outbox\"", "kind = \"smtp\"\nhost = \"mail.example.test\"\ntls = \"none\""),
+            &good.replace(
+                "kind = \"file\"\npath = \"var/outbox\"",
+                "kind = \"smtp\"\nhost = \"mail.example.test\"\ntls = \"none\"",
+            ),
             "loopback",
         );
     }

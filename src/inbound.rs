@@ -41,9 +41,8 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Parsed, String> {
     }
     // mail-parser has panicked on hostile input before; a panic must cost
     // one message, not the daemon.
-    let parsed = catch_unwind(AssertUnwindSafe(|| {
-        MessageParser::default().parse(raw).map(|message| convert(&message, limits))
-    }));
+    let parsed =
+        catch_unwind(AssertUnwindSafe(|| MessageParser::default().parse(raw).map(|message| convert(&message, limits))));
     match parsed {
         Ok(Some(result)) => result,
         Ok(None) => Err("not a parseable mail message".to_string()),
@@ -216,10 +215,8 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 /// Keeps a name as metadata only: no path separators, controls or dots
 /// that could climb a directory, at most 200 characters.
 fn sanitise_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| if c.is_control() || matches!(c, '/' | '\\' | ':' | '\0') { '_' } else { c })
-        .collect();
+    let cleaned: String =
+        name.chars().map(|c| if c.is_control() || matches!(c, '/' | '\\' | ':' | '\0') { '_' } else { c }).collect();
     let trimmed = cleaned.trim().trim_start_matches('.');
     trimmed.chars().take(200).collect()
 }

@@ -69,11 +69,12 @@ impl Sender {
     /// Delivers every due row once. Only a store error stops the pass.
     pub fn drain(&self, store: &mut Store, now: Timestamp) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
+        let mut sent = Vec::new();
         for mail in store.due_outbox(now)? {
             match self.deliver(&mail) {
                 Ok(()) => {
-                    store.mark_sent(mail.id, now)?;
                     info!(outbox = mail.id, "mail sent");
+                    sent.push(mail.id);
                     report.sent += 1;
                 }
                 Err(Failure::Transient(reason)) => {
@@ -89,12 +90,16 @@ impl Sender {
                 }
             }
         }
+        if !sent.is_empty() {
+            store.mark_sent(&sent, now)?;
+        }
         Ok(report)
     }
 
     fn deliver(&self, mail: &PendingMail) -> Result<(), Failure> {
         let invalid = |error: String| Failure::Permanent(format!("invalid address: {error}"));
-        let from = mail.envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
+        let from =
+            mail.envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
         let recipients = mail
             .recipients
             .iter()
@@ -103,9 +108,10 @@ impl Sender {
             .map_err(|error| invalid(error.to_string()))?;
         let envelope = Envelope::new(Some(from), recipients).map_err(|error| invalid(error.to_string()))?;
         match &self.transport {
-            Backend::File(transport) => {
-                transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| Failure::Transient(error.to_string()))
-            }
+            Backend::File(transport) => transport
+                .send_raw(&envelope, &mail.raw)
+                .map(drop)
+                .map_err(|error| Failure::Transient(error.to_string())),
             Backend::Sendmail(transport) => {
                 transport.send_raw(&envelope, &mail.raw).map_err(|error| Failure::Transient(error.to_string()))
             }

@@ -84,10 +84,29 @@ impl Pipeline {
                 stored: false,
             });
         }
-        let row = transaction.insert_message(&NewMessage { received_at: now, source, sha256: &sha256, raw })?;
-        let report = match inbound::parse(raw, &self.config.limits) {
+        let parsed = inbound::parse(raw, &self.config.limits);
+        // A message that cannot be parsed whole may still have readable
+        // headers, so that it is described and its sender told.
+        let headers_only = match &parsed {
+            Ok(_) => None,
+            Err(_) => inbound::parse_headers_only(raw, &self.config.limits),
+        };
+        let head = match &parsed {
+            Ok(parsed) => Some(&parsed.inbound),
+            Err(_) => headers_only.as_ref(),
+        };
+        let row = transaction.insert_message(&NewMessage {
+            received_at: now,
+            source,
+            sha256: &sha256,
+            raw,
+            message_id: head.and_then(|head| head.message_id.as_deref()),
+            from: head.and_then(Inbound::author).map(|mailbox| mailbox.address.as_str()),
+            subject: head.map(|head| head.subject.as_str()),
+        })?;
+        let report = match &parsed {
             Ok(parsed) => self.apply(&transaction, row, parsed, now)?,
-            Err(reason) => self.quarantine(&transaction, row, raw, reason, now)?,
+            Err(reason) => self.quarantine(&transaction, head, reason.clone(), now)?,
         };
         transaction.set_outcome(row, report.outcome, report.reason.as_deref(), report.incident)?;
         transaction.commit()?;
@@ -102,18 +121,18 @@ impl Pipeline {
         Ok(report)
     }
 
-    fn apply(&self, transaction: &WriteTx<'_>, row: i64, parsed: Parsed, now: Timestamp) -> Result<IngestReport, IngestError> {
+    fn apply(
+        &self,
+        transaction: &WriteTx<'_>,
+        row: i64,
+        parsed: &Parsed,
+        now: Timestamp,
+    ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
-        let author = inbound.author().map(|mailbox| mailbox.address.as_str());
-        transaction.describe_message(row, inbound.message_id.as_deref(), author, Some(&inbound.subject))?;
         let known = Known {
             duplicate_of: match &inbound.message_id {
                 Some(id) => transaction.message_with_id(id, row)?,
                 None => None,
-            },
-            sent_by_us: match &inbound.message_id {
-                Some(id) => transaction.sent_by_us(id)?,
-                None => false,
             },
         };
         let keys = ThreadKeys::of(inbound, &self.config.address);
@@ -123,16 +142,18 @@ impl Pipeline {
         match decision {
             Triage::Declare { title } => {
                 let number = transaction.next_incident_number()?;
-                self.store_attachments(transaction, row, &parsed)?;
+                self.store_attachments(transaction, row, parsed)?;
                 let incident = self.declare(transaction, inbound, number, title, now)?;
                 Ok(IngestReport { outcome, incident: Some(incident), reason: None, stored: true })
             }
             Triage::Update { incident, .. } => {
-                self.store_attachments(transaction, row, &parsed)?;
+                self.store_attachments(transaction, row, parsed)?;
                 append_entry(transaction, incident, inbound, EntryKind::Update, now)?;
                 Ok(IngestReport { outcome, incident: Some(incident), reason: None, stored: true })
             }
-            Triage::Ignore { reason } => Ok(IngestReport { outcome, incident: None, reason: Some(reason), stored: true }),
+            Triage::Ignore { reason } => {
+                Ok(IngestReport { outcome, incident: None, reason: Some(reason), stored: true })
+            }
             Triage::Reject { reason, answer } => {
                 if answer {
                     self.notify_sender(transaction, inbound, &reason, NoticeCause::Refused, now)?;
@@ -145,20 +166,17 @@ impl Pipeline {
     fn quarantine(
         &self,
         transaction: &WriteTx<'_>,
-        row: i64,
-        raw: &[u8],
+        head: Option<&Inbound>,
         reason: String,
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
-        if let Some(head) = inbound::parse_headers_only(raw, &self.config.limits) {
-            let author = head.author().map(|mailbox| mailbox.address.clone());
-            transaction.describe_message(row, head.message_id.as_deref(), author.as_deref(), Some(&head.subject))?;
-            let answerable = author.is_some_and(|address| {
-                self.config.access.is_staff(&address) && !self.config.address.is_ours(&address)
-            }) && triage::automatic_reason(&head).is_none()
+        if let Some(head) = head {
+            let answerable = head.author().is_some_and(|author| {
+                self.config.access.is_staff(&author.address) && !self.config.address.is_ours(&author.address)
+            }) && triage::automatic_reason(head).is_none()
                 && head.loop_marker.is_none();
             if answerable {
-                self.notify_sender(transaction, &head, &reason, NoticeCause::Quarantined, now)?;
+                self.notify_sender(transaction, head, &reason, NoticeCause::Quarantined, now)?;
             }
         }
         Ok(IngestReport { outcome: Outcome::Quarantined, incident: None, reason: Some(reason), stored: true })
@@ -173,8 +191,7 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<IncidentNumber, IngestError> {
         let declarer = inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default();
-        let domain = self.config.address.domain();
-        let incident = Incident::declare(number, title, declarer, now, compose::new_message_id(domain));
+        let incident = Incident::declare(number, title, declarer, now, compose::new_message_id(&self.config.address));
         transaction.insert_incident(&incident)?;
         append_entry(transaction, number, inbound, EntryKind::Declared, now)?;
         let Some((to, cc)) = triage::ack_recipients(inbound, &self.config.address, &self.config.access) else {
@@ -196,7 +213,7 @@ impl Pipeline {
             cc,
             subject: format!("[{number}] {}", incident.title),
             body,
-            message_id: compose::new_message_id(domain),
+            message_id: compose::new_message_id(&self.config.address),
             in_reply_to: inbound.message_id.clone(),
             references,
             auto_submitted: AutoSubmitted::Replied,
@@ -237,7 +254,7 @@ impl Pipeline {
             cc: Vec::new(),
             subject: if original.is_empty() { "Not accepted".to_string() } else { format!("Not accepted: {original}") },
             body,
-            message_id: compose::new_message_id(self.config.address.domain()),
+            message_id: compose::new_message_id(&self.config.address),
             in_reply_to: inbound.message_id.clone(),
             references,
             auto_submitted: AutoSubmitted::Replied,
@@ -272,8 +289,9 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Attachment bytes go to `attachments/<sha256>`, written and synced
-    /// before the transaction commits; the name is metadata only.
+    /// Attachment bytes go to `attachments/<sha256>`; the name is metadata
+    /// only. The files are not synced: the committed raw message holds the
+    /// same bytes, so a file lost to a power cut can be extracted again.
     fn store_attachments(&self, transaction: &WriteTx<'_>, row: i64, parsed: &Parsed) -> Result<(), IngestError> {
         if parsed.inbound.attachments.is_empty() {
             return Ok(());
@@ -282,7 +300,7 @@ impl Pipeline {
         for (meta, bytes) in parsed.inbound.attachments.iter().zip(&parsed.attachment_bytes) {
             let path = directory.join(&meta.sha256);
             if !path.exists() {
-                write_synced(&directory, &path, bytes)
+                write_file(&directory, &path, bytes)
                     .map_err(|source| IngestError::Attachment { path: path.clone(), source })?;
             }
             transaction.insert_attachment(row, meta)?;
@@ -297,30 +315,32 @@ enum NoticeCause {
     Quarantined,
 }
 
+/// Asks the store only as far as needed: the first key that names an
+/// incident decides, as in `triage`.
 fn thread_facts(transaction: &WriteTx<'_>, keys: &ThreadKeys) -> Result<ThreadFacts, StoreError> {
-    let mut referenced = None;
-    for id in &keys.references {
-        if let Some(incident) = transaction.incident_for_reference(id)? {
-            referenced = Some(incident);
-            break;
+    let mut facts = ThreadFacts::default();
+    if let Some(tag) = keys.tag {
+        facts.tag_exists = transaction.incident_exists(tag)?;
+        if facts.tag_exists {
+            return Ok(facts);
         }
     }
-    Ok(ThreadFacts {
-        tag_exists: match keys.tag {
-            Some(tag) => transaction.incident(tag)?.is_some(),
-            None => false,
-        },
-        referenced,
-        plus_exists: match keys.plus {
-            Some(plus) => transaction.incident(plus)?.is_some(),
-            None => false,
-        },
-        open_with_title: if keys.title_key.is_empty() {
-            Vec::new()
-        } else {
-            transaction.open_incidents_titled(&keys.title_key)?
-        },
-    })
+    for id in &keys.references {
+        if let Some(incident) = transaction.incident_for_reference(id)? {
+            facts.referenced = Some(incident);
+            return Ok(facts);
+        }
+    }
+    if let Some(plus) = keys.plus {
+        facts.plus_exists = transaction.incident_exists(plus)?;
+        if facts.plus_exists {
+            return Ok(facts);
+        }
+    }
+    if let Some(key) = &keys.title_key {
+        facts.open_with_title = transaction.open_incidents_titled(key)?;
+    }
+    Ok(facts)
 }
 
 fn append_entry(
@@ -345,12 +365,12 @@ fn append_entry(
     Ok(())
 }
 
-fn write_synced(directory: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Written under a temporary name and renamed, so a reader never sees a
+/// partial file under a hash name.
+fn write_file(directory: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(directory)?;
     let temporary = directory.join(format!(".incoming-{}", uuid::Uuid::new_v4().simple()));
     let mut file = fs::File::create(&temporary)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)?;
-    fs::File::open(directory)?.sync_all()
+    fs::rename(&temporary, path)
 }

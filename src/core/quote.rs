@@ -80,11 +80,7 @@ fn unflow(text: &str, flowed: Flowed) -> String {
                 output.push(' ');
             }
         }
-        let piece = if soft_break && flowed.delete_space {
-            &content[..content.len() - 1]
-        } else {
-            content
-        };
+        let piece = if soft_break && flowed.delete_space { &content[..content.len() - 1] } else { content };
         output.push_str(piece);
         if soft_break {
             open_paragraph = Some(depth);
@@ -101,10 +97,7 @@ fn is_quoted(line: &str) -> bool {
 }
 
 fn next_content_is_quoted(lines: &[&str]) -> bool {
-    lines
-        .iter()
-        .find(|line| !line.trim().is_empty())
-        .is_some_and(|line| is_quoted(line))
+    lines.iter().find(|line| !line.trim().is_empty()).is_some_and(|line| is_quoted(line))
 }
 
 /// "… wrote:" in the languages of common clients. German, Dutch and the
@@ -120,10 +113,13 @@ static ATTRIBUTION_END: LazyLock<Regex> = LazyLock::new(|| {
     .expect("attribution pattern is valid")
 });
 
-static ATTRIBUTION_START: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:on|am|le|el|il|op|den|w\s+dniu|em|el\s+día|dne|on\s+\w+)\b")
-        .expect("attribution start pattern is valid")
-});
+/// The first word of an attribution: "On", "Am", "Le", "El", "Il", "Op",
+/// "Den", "W (dniu)", "Em", "Dne".
+fn starts_like_attribution(line: &str) -> bool {
+    const FIRST_WORDS: [&str; 10] = ["on", "am", "le", "el", "il", "op", "den", "w", "em", "dne"];
+    let first_word = line.split_whitespace().next().unwrap_or("");
+    first_word.len() <= 3 && FIRST_WORDS.iter().any(|word| word.eq_ignore_ascii_case(first_word))
+}
 
 /// How many lines an attribution ("On <date>, <name> wrote:") spans here:
 /// Gmail and Apple Mail wrap long ones over two or three lines.
@@ -133,10 +129,11 @@ fn attribution_length(lines: &[&str]) -> Option<usize> {
     if first.is_empty() || first.len() > LONGEST {
         return None;
     }
-    if ATTRIBUTION_END.is_match(first) && looks_like_attribution(first) {
+    let ends_with_colon = first.ends_with(':') || first.ends_with('：');
+    if ends_with_colon && ATTRIBUTION_END.is_match(first) && looks_like_attribution(first) {
         return Some(1);
     }
-    if !ATTRIBUTION_START.is_match(first) {
+    if !starts_like_attribution(first) {
         return None;
     }
     let mut joined = first.to_string();
@@ -150,7 +147,7 @@ fn attribution_length(lines: &[&str]) -> Option<usize> {
         if joined.len() > LONGEST {
             return None;
         }
-        if ATTRIBUTION_END.is_match(&joined) {
+        if (line.ends_with(':') || line.ends_with('：')) && ATTRIBUTION_END.is_match(&joined) {
             return Some(extra + 1);
         }
     }
@@ -160,9 +157,7 @@ fn attribution_length(lines: &[&str]) -> Option<usize> {
 /// An attribution names when or who: a date, a time or an address. This keeps
 /// prose such as "Here is what the attacker wrote:" as part of the update.
 fn looks_like_attribution(line: &str) -> bool {
-    ATTRIBUTION_START.is_match(line)
-        || line.contains('@')
-        || line.chars().filter(char::is_ascii_digit).count() >= 4
+    starts_like_attribution(line) || line.contains('@') || line.chars().filter(char::is_ascii_digit).count() >= 4
 }
 
 fn is_signature_separator(line: &str) -> bool {
@@ -178,7 +173,8 @@ static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn is_mobile_footer(trimmed: &str) -> bool {
-    trimmed.len() <= 100 && MOBILE_FOOTER.is_match(trimmed)
+    let first = trimmed.chars().next().map(|c| c.to_ascii_lowercase());
+    trimmed.len() <= 100 && first.is_some_and(|c| "sgevilw".contains(c)) && MOBILE_FOOTER.is_match(trimmed)
 }
 
 static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
@@ -197,7 +193,7 @@ static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
 /// "-----Original Message-----", "---------- Forwarded message ---------",
 /// Apple's "Begin forwarded message:", and Outlook's underscore rule.
 fn is_history_separator(trimmed: &str) -> bool {
-    HISTORY_SEPARATOR.is_match(trimmed)
+    trimmed.starts_with(['-', '_', 'b', 'B', 'a', 'A', 'd', 'D']) && HISTORY_SEPARATOR.is_match(trimmed)
 }
 
 static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
@@ -220,16 +216,10 @@ static HEADER_TO_OR_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 /// Outlook quotes history as a block of headers with no `>` marks:
 /// "From: … / Sent: … / To: … / Subject: …", localised.
 fn starts_header_block(lines: &[&str]) -> bool {
-    if !lines.first().is_some_and(|line| HEADER_FROM.is_match(line)) {
+    if !lines.first().is_some_and(|line| line.contains(':') && HEADER_FROM.is_match(line)) {
         return false;
     }
-    let window: Vec<&str> = lines
-        .iter()
-        .skip(1)
-        .take(8)
-        .copied()
-        .filter(|line| !line.trim().is_empty())
-        .collect();
+    let window: Vec<&str> = lines.iter().skip(1).take(8).copied().filter(|line| !line.trim().is_empty()).collect();
     window.iter().any(|line| HEADER_SENT.is_match(line))
         && window.iter().any(|line| HEADER_TO_OR_SUBJECT.is_match(line))
 }
@@ -290,10 +280,7 @@ mod tests {
 
     #[test]
     fn keeps_prose_that_ends_with_wrote() {
-        check(
-            "Here is what the attacker wrote:\nPay 2 BTC.\n",
-            "Here is what the attacker wrote:\nPay 2 BTC.",
-        );
+        check("Here is what the attacker wrote:\nPay 2 BTC.\n", "Here is what the attacker wrote:\nPay 2 BTC.");
     }
 
     #[test]
@@ -322,14 +309,12 @@ mod tests {
 
     #[test]
     fn unflows_format_flowed() {
-        let body = "The VPN logs show a login \r\nfrom an unknown address.\r\n\r\n> quoted \r\n> text\r\n-- \r\nAlice\r\n";
+        let body =
+            "The VPN logs show a login \r\nfrom an unknown address.\r\n\r\n> quoted \r\n> text\r\n-- \r\nAlice\r\n";
         assert_eq!(
             new_text(body, Some(Flowed { delete_space: false })),
             "The VPN logs show a login from an unknown address."
         );
-        assert_eq!(
-            new_text("split wo \r\nrd\r\n", Some(Flowed { delete_space: true })),
-            "split word"
-        );
+        assert_eq!(new_text("split wo \r\nrd\r\n", Some(Flowed { delete_space: true })), "split word");
     }
 }

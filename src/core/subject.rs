@@ -37,12 +37,15 @@ pub fn strip_prefixes(subject: &str) -> &str {
     rest
 }
 
+/// Whether the subject starts with a reply or forward prefix, i.e. answers
+/// an earlier mail rather than starting a new conversation.
+pub fn is_reply(subject: &str) -> bool {
+    strip_prefixes(subject).len() < subject.trim().len()
+}
+
 /// The first `[INC-n]` tag anywhere in the subject.
 pub fn tag(subject: &str) -> Option<IncidentNumber> {
-    TAG.captures(subject)
-        .and_then(|captures| captures[1].parse().ok())
-        .filter(|&number| number > 0)
-        .map(IncidentNumber)
+    TAG.captures(subject).and_then(|captures| captures[1].parse().ok()).filter(|&number| number > 0).map(IncidentNumber)
 }
 
 /// The subject as a title: prefixes and tags removed, whitespace collapsed.
@@ -106,6 +109,14 @@ mod tests {
         ] {
             assert_eq!(strip_prefixes(subject), expected, "subject {subject:?}");
         }
+    }
+
+    #[test]
+    fn replies_are_told_from_new_mail() {
+        assert!(is_reply("Re: Phishing"));
+        assert!(is_reply("AW: WG: Phishing"));
+        assert!(!is_reply("Phishing"));
+        assert!(!is_reply("Research results"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ impl Outcome {
     }
 }
 
+const OWN_MESSAGE_ID_PREFIX: &str = "sitrep.";
+
 /// The incident mailbox, e.g. `incident@company.test`, which also answers to
 /// `incident+7@company.test` for INC-7.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,17 @@ impl IncidentAddress {
             Some(number) => format!("{}+{}@{}", self.local, number.0, self.domain),
             None => format!("{}@{}", self.local, self.domain),
         }
+    }
+
+    /// A Message-ID for mail sitrep sends, `unique` being fresh for each.
+    pub fn own_message_id(&self, unique: &str) -> String {
+        format!("{OWN_MESSAGE_ID_PREFIX}{unique}@{}", self.domain)
+    }
+
+    /// Whether a Message-ID is one sitrep made, by its shape.
+    pub fn is_own_message_id(&self, message_id: &str) -> bool {
+        message_id.starts_with(OWN_MESSAGE_ID_PREFIX)
+            && message_id.rsplit_once('@').is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
     }
 
     /// Whether `address` is this mailbox, with or without a `+detail`.
@@ -110,8 +123,6 @@ impl Access {
 pub struct Known {
     /// Stored row of an earlier message with the same Message-ID.
     pub duplicate_of: Option<i64>,
-    /// The Message-ID is one sitrep gave to a mail it sent.
-    pub sent_by_us: bool,
 }
 
 /// The keys by which a message may thread, in the order they are tried.
@@ -121,7 +132,9 @@ pub struct ThreadKeys {
     /// In-Reply-To first, then References newest first.
     pub references: Vec<String>,
     pub plus: Option<IncidentNumber>,
-    pub title_key: String,
+    /// Set only for replies ("Re: <title>"): a newly composed mail with the
+    /// same subject as an open incident is a new declaration.
+    pub title_key: Option<String>,
 }
 
 impl ThreadKeys {
@@ -136,7 +149,9 @@ impl ThreadKeys {
             tag: subject::tag(&inbound.subject),
             references,
             plus: inbound.recipients().find_map(|mailbox| address.plus_incident(&mailbox.address)),
-            title_key: subject::title_key(&subject::title(&inbound.subject)),
+            title_key: subject::is_reply(&inbound.subject)
+                .then(|| subject::title_key(&subject::title(&inbound.subject)))
+                .filter(|key| !key.is_empty()),
         }
     }
 }
@@ -162,11 +177,21 @@ pub enum Via {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Triage {
-    Declare { title: String },
-    Update { incident: IncidentNumber, via: Via },
-    Ignore { reason: String },
+    Declare {
+        title: String,
+    },
+    Update {
+        incident: IncidentNumber,
+        via: Via,
+    },
+    Ignore {
+        reason: String,
+    },
     /// `answer`: the sender may be told why without risking a mail loop.
-    Reject { reason: String, answer: bool },
+    Reject {
+        reason: String,
+        answer: bool,
+    },
 }
 
 impl Triage {
@@ -191,7 +216,7 @@ pub fn triage(
     if let Some(row) = known.duplicate_of {
         return Triage::Ignore { reason: format!("duplicate Message-ID of stored message {row}") };
     }
-    if let Some(reason) = loop_reason(inbound, address, known) {
+    if let Some(reason) = loop_reason(inbound, address) {
         return Triage::Ignore { reason };
     }
     if let Some(reason) = automatic_reason(inbound) {
@@ -224,8 +249,8 @@ pub fn triage(
     }
 }
 
-/// Threading, in order: subject tag, references, plus address, then the
-/// title of exactly one open incident.
+/// Threading, in order: subject tag, references, plus address, then (for a
+/// reply) the title of exactly one open incident.
 fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via)> {
     if let (Some(tag), true) = (keys.tag, facts.tag_exists) {
         return Some((tag, Via::Tag));
@@ -237,7 +262,7 @@ fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via
         return Some((plus, Via::PlusAddress));
     }
     match facts.open_with_title.as_slice() {
-        [only] if !keys.title_key.is_empty() => Some((*only, Via::Title)),
+        [only] if keys.title_key.is_some() => Some((*only, Via::Title)),
         _ => None,
     }
 }
@@ -254,12 +279,12 @@ fn declaration_title(inbound: &Inbound) -> String {
     }
 }
 
-fn loop_reason(inbound: &Inbound, address: &IncidentAddress, known: &Known) -> Option<String> {
+fn loop_reason(inbound: &Inbound, address: &IncidentAddress) -> Option<String> {
     let ours = address.with_detail(None);
     if inbound.loop_marker.as_deref().is_some_and(|marker| marker.trim().eq_ignore_ascii_case(&ours)) {
         return Some("our own mail came back (X-Sitrep-Loop)".to_string());
     }
-    if known.sent_by_us {
+    if inbound.message_id.as_deref().is_some_and(|id| address.is_own_message_id(id)) {
         return Some("our own mail came back (Message-ID)".to_string());
     }
     if inbound.from.iter().any(|mailbox| address.is_ours(&mailbox.address)) {
@@ -322,11 +347,7 @@ fn is_system_sender(mailbox: &Mailbox) -> bool {
 
 /// The acknowledgement goes to the declarer, with the other staff the
 /// declaration was addressed to in Cc; never to outsiders or to ourselves.
-pub fn ack_recipients(
-    inbound: &Inbound,
-    address: &IncidentAddress,
-    access: &Access,
-) -> Option<(String, Vec<String>)> {
+pub fn ack_recipients(inbound: &Inbound, address: &IncidentAddress, access: &Access) -> Option<(String, Vec<String>)> {
     let declarer = inbound.author()?.address.clone();
     let mut cc: Vec<String> = Vec::new();
     for mailbox in inbound.recipients() {

@@ -104,6 +104,9 @@ pub struct NewMessage<'a> {
     pub source: &'a str,
     pub sha256: &'a str,
     pub raw: &'a [u8],
+    pub message_id: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub subject: Option<&'a str>,
 }
 
 /// RFC 3339 UTC with whole seconds: sorts as text.
@@ -248,9 +251,8 @@ impl Store {
     }
 
     pub fn attachments(&self) -> StoreResult<Vec<AttachmentRecord>> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT message, name, content_type, size, sha256 FROM attachments ORDER BY id")?;
+        let mut statement =
+            self.connection.prepare("SELECT message, name, content_type, size, sha256 FROM attachments ORDER BY id")?;
         let rows = statement.query_map([], |row| {
             Ok(AttachmentRecord {
                 message: row.get(0)?,
@@ -314,7 +316,7 @@ impl Store {
 
     /// Queued rows whose next attempt is due, oldest first.
     pub fn due_outbox(&self, now: Timestamp) -> StoreResult<Vec<PendingMail>> {
-        let mut statement = self.connection.prepare(
+        let mut statement = self.connection.prepare_cached(
             "SELECT id, envelope_from, recipients_to, recipients_cc, raw, attempts FROM outbox
              WHERE status = 'queued' AND next_attempt_at <= ?1 ORDER BY id",
         )?;
@@ -332,13 +334,19 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn mark_sent(&mut self, id: i64, now: Timestamp) -> StoreResult<()> {
+    /// Marks rows sent, in one commit: a crash before it resends them, which
+    /// at-least-once delivery allows.
+    pub fn mark_sent(&mut self, ids: &[i64], now: Timestamp) -> StoreResult<()> {
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
-             WHERE id = ?1",
-            params![id, time_text(now)],
-        )?;
+        {
+            let mut statement = transaction.prepare_cached(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+                 WHERE id = ?1",
+            )?;
+            for id in ids {
+                statement.execute(params![id, time_text(now)])?;
+            }
+        }
         transaction.commit()?;
         Ok(())
     }
@@ -374,7 +382,8 @@ impl WriteTx<'_> {
     pub fn message_with_bytes(&self, sha256: &str) -> StoreResult<Option<i64>> {
         Ok(self
             .transaction
-            .query_row("SELECT id FROM messages WHERE sha256 = ?1", [sha256], |row| row.get(0))
+            .prepare_cached("SELECT id FROM messages WHERE sha256 = ?1")?
+            .query_row([sha256], |row| row.get(0))
             .optional()?)
     }
 
@@ -382,18 +391,16 @@ impl WriteTx<'_> {
     pub fn message_with_id(&self, message_id: &str, except: i64) -> StoreResult<Option<i64>> {
         Ok(self
             .transaction
-            .query_row(
-                "SELECT id FROM messages WHERE message_id = ?1 AND id != ?2 ORDER BY id LIMIT 1",
-                params![message_id, except],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT id FROM messages WHERE message_id = ?1 AND id != ?2 ORDER BY id LIMIT 1")?
+            .query_row(params![message_id, except], |row| row.get(0))
             .optional()?)
     }
 
-    pub fn sent_by_us(&self, message_id: &str) -> StoreResult<bool> {
+    pub fn incident_exists(&self, number: IncidentNumber) -> StoreResult<bool> {
         Ok(self
             .transaction
-            .query_row("SELECT 1 FROM outbox WHERE message_id = ?1", [message_id], |_| Ok(()))
+            .prepare_cached("SELECT 1 FROM incidents WHERE number = ?1")?
+            .query_row([number.0 as i64], |_| Ok(()))
             .optional()?
             .is_some())
     }
@@ -405,48 +412,43 @@ impl WriteTx<'_> {
     pub fn incident_for_reference(&self, message_id: &str) -> StoreResult<Option<IncidentNumber>> {
         Ok(self
             .transaction
-            .query_row("SELECT incident FROM thread_refs WHERE message_id = ?1", [message_id], |row| {
-                row.get::<_, i64>(0)
-            })
+            .prepare_cached("SELECT incident FROM thread_refs WHERE message_id = ?1")?
+            .query_row([message_id], |row| row.get::<_, i64>(0))
             .optional()?
             .map(|n| IncidentNumber(n as u64)))
     }
 
     pub fn open_incidents_titled(&self, title_key: &str) -> StoreResult<Vec<IncidentNumber>> {
-        let mut statement = self
-            .transaction
-            .prepare("SELECT number FROM incidents WHERE title_key = ?1 AND status != 'closed' ORDER BY number")?;
+        let mut statement = self.transaction.prepare_cached(
+            "SELECT number FROM incidents WHERE title_key = ?1 AND status != 'closed' ORDER BY number",
+        )?;
         let rows = statement.query_map([title_key], |row| row.get::<_, i64>(0))?;
         Ok(rows.map(|row| row.map(|n| IncidentNumber(n as u64))).collect::<Result<_, _>>()?)
     }
 
     pub fn next_incident_number(&self) -> StoreResult<IncidentNumber> {
-        let highest: i64 = self.transaction.query_row("SELECT COALESCE(MAX(number), 0) FROM incidents", [], |row| {
-            row.get(0)
-        })?;
+        let highest: i64 =
+            self.transaction.query_row("SELECT COALESCE(MAX(number), 0) FROM incidents", [], |row| row.get(0))?;
         Ok(IncidentNumber(highest as u64 + 1))
     }
 
+    /// Stores the raw message, outcome still pending, before anything acts on it.
     pub fn insert_message(&self, message: &NewMessage<'_>) -> StoreResult<i64> {
-        self.transaction.execute(
-            "INSERT INTO messages (received_at, source, sha256, outcome, raw) VALUES (?1, ?2, ?3, 'pending', ?4)",
-            params![time_text(message.received_at), message.source, message.sha256, message.raw],
-        )?;
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO messages (received_at, source, sha256, message_id, from_addr, subject, outcome, raw)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            )?
+            .execute(params![
+                time_text(message.received_at),
+                message.source,
+                message.sha256,
+                message.message_id,
+                message.from,
+                message.subject,
+                message.raw
+            ])?;
         Ok(self.transaction.last_insert_rowid())
-    }
-
-    pub fn describe_message(
-        &self,
-        id: i64,
-        message_id: Option<&str>,
-        from: Option<&str>,
-        subject: Option<&str>,
-    ) -> StoreResult<()> {
-        self.transaction.execute(
-            "UPDATE messages SET message_id = ?2, from_addr = ?3, subject = ?4 WHERE id = ?1",
-            params![id, message_id, from, subject],
-        )?;
-        Ok(())
     }
 
     pub fn set_outcome(
@@ -456,18 +458,18 @@ impl WriteTx<'_> {
         reason: Option<&str>,
         incident: Option<IncidentNumber>,
     ) -> StoreResult<()> {
-        self.transaction.execute(
-            "UPDATE messages SET outcome = ?2, reason = ?3, incident = ?4 WHERE id = ?1",
-            params![id, outcome.as_str(), reason, incident.map(|n| n.0 as i64)],
-        )?;
+        self.transaction
+            .prepare_cached("UPDATE messages SET outcome = ?2, reason = ?3, incident = ?4 WHERE id = ?1")?
+            .execute(params![id, outcome.as_str(), reason, incident.map(|n| n.0 as i64)])?;
         Ok(())
     }
 
     pub fn insert_attachment(&self, message: i64, meta: &AttachmentMeta) -> StoreResult<()> {
-        self.transaction.execute(
-            "INSERT INTO attachments (message, name, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![message, meta.name, meta.content_type, meta.size as i64, meta.sha256],
-        )?;
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO attachments (message, name, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![message, meta.name, meta.content_type, meta.size as i64, meta.sha256])?;
         Ok(())
     }
 
@@ -495,10 +497,12 @@ impl WriteTx<'_> {
     }
 
     pub fn append_timeline(&self, incident: IncidentNumber, entry: &TimelineEntry) -> StoreResult<()> {
-        self.transaction.execute(
-            "INSERT INTO timeline (incident, at, author, kind, text, message_id, trust)
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO timeline (incident, at, author, kind, text, message_id, trust)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
+            )?
+            .execute(params![
                 incident.0 as i64,
                 time_text(entry.at),
                 entry.author,
@@ -506,17 +510,15 @@ impl WriteTx<'_> {
                 entry.text,
                 entry.message_id,
                 entry.trust.as_str(),
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
     /// Remembers that `message_id` belongs to `incident`; the first claim wins.
     pub fn add_thread_ref(&self, message_id: &str, incident: IncidentNumber) -> StoreResult<()> {
-        self.transaction.execute(
-            "INSERT OR IGNORE INTO thread_refs (message_id, incident) VALUES (?1, ?2)",
-            params![message_id, incident.0 as i64],
-        )?;
+        self.transaction
+            .prepare_cached("INSERT OR IGNORE INTO thread_refs (message_id, incident) VALUES (?1, ?2)")?
+            .execute(params![message_id, incident.0 as i64])?;
         Ok(())
     }
 
@@ -612,7 +614,8 @@ impl RawIncident {
 
 fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Option<Incident>> {
     connection
-        .query_row(&format!("{INCIDENT_SELECT} WHERE number = ?1"), [number.0 as i64], raw_incident)
+        .prepare_cached(&format!("{INCIDENT_SELECT} WHERE number = ?1"))?
+        .query_row([number.0 as i64], raw_incident)
         .optional()?
         .map(RawIncident::into_incident)
         .transpose()

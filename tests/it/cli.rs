@@ -104,7 +104,8 @@ fn ingest_on_the_embedded_default_declares_and_writes_the_ack() {
 fn ingest_reads_standard_input_and_is_idempotent() {
     let directory = tempfile::tempdir().unwrap();
     for expected in ["stdin: declared INC-1", "stdin: ignored"] {
-        let mut child = sitrep(directory.path()).arg("ingest").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            sitrep(directory.path()).arg("ingest").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
         child.stdin.take().unwrap().write_all(&std::fs::read(EXAMPLE).unwrap()).unwrap();
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success());
@@ -146,7 +147,11 @@ fn configuration_errors_exit_78_and_name_the_key() {
     assert_eq!(absent.status.code(), Some(78));
 
     // ./sitrep.toml is used when present.
-    std::fs::write(directory.path().join("sitrep.toml"), good.replace("incident@company.test", "security@company.test")).unwrap();
+    std::fs::write(
+        directory.path().join("sitrep.toml"),
+        good.replace("incident@company.test", "security@company.test"),
+    )
+    .unwrap();
     assert!(stdout(&run(directory.path(), &["check-config"])).contains("security@company.test"));
 }
 
@@ -182,7 +187,12 @@ fn a_crash_between_commit_and_mailbox_move_loses_nothing_and_repeats_nothing() {
     deliver(&maildir, "1700000000.M1P1.host", &std::fs::read(EXAMPLE).unwrap());
     deliver(&maildir, "1700000001.M2P1.host", &fixture("030-declaration-plain.eml").replace_company());
 
-    let crashed = sitrep(directory.path()).arg("run").env("SITREP_FAILPOINT", "after_commit").stderr(Stdio::null()).status().unwrap();
+    let crashed = sitrep(directory.path())
+        .arg("run")
+        .env("SITREP_FAILPOINT", "after_commit")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert!(!crashed.success(), "the failpoint aborts the process");
     assert_eq!(files_in(&maildir.join("new")).len(), 2, "nothing was marked done");
     let committed = export(directory.path());

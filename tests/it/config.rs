@@ -20,7 +20,8 @@ fn the_example_config_parses_with_every_key() {
 fn an_override_template_replaces_the_built_in_one() {
     let directory = tempfile::tempdir().unwrap();
     std::fs::write(directory.path().join("ack.txt.tera"), "Opened {{ incident }}.").unwrap();
-    let text = crate::support::config_text(directory.path()) + &format!("\n[templates]\ndir = \"{}\"\n", directory.path().display());
+    let text = crate::support::config_text(directory.path())
+        + &format!("\n[templates]\ndir = \"{}\"\n", directory.path().display());
     let config = Config::parse(&text, "test", directory.path()).unwrap();
     let pipeline = sitrep::pipeline::Pipeline::new(config.clone()).unwrap();
     let mut store = sitrep::store::Store::open(&config.database_path()).unwrap();
@@ -33,7 +34,8 @@ fn an_override_template_replaces_the_built_in_one() {
 fn a_broken_override_template_is_a_config_error() {
     let directory = tempfile::tempdir().unwrap();
     std::fs::write(directory.path().join("ack.txt.tera"), "{{ unclosed").unwrap();
-    let text = crate::support::config_text(directory.path()) + &format!("\n[templates]\ndir = \"{}\"\n", directory.path().display());
+    let text = crate::support::config_text(directory.path())
+        + &format!("\n[templates]\ndir = \"{}\"\n", directory.path().display());
     std::fs::write(directory.path().join("sitrep.toml"), text).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_sitrep"))
         .current_dir(directory.path())

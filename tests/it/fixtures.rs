@@ -19,7 +19,8 @@ fn update_text_matches_every_fixture() {
     let mut failures = Vec::new();
     for eml in &names {
         let expected_path = eml.with_extension("txt");
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| panic!("{} has no .txt", eml.display()));
+        let expected =
+            std::fs::read_to_string(&expected_path).unwrap_or_else(|_| panic!("{} has no .txt", eml.display()));
         let parsed = inbound::parse(&std::fs::read(eml).unwrap(), &Limits::default())
             .unwrap_or_else(|reason| panic!("{}: {reason}", eml.display()));
         let failed_path = eml.with_extension("txt.failed");
@@ -44,7 +45,8 @@ fn file_name(path: &Path) -> String {
 
 #[test]
 fn headers_are_decoded() {
-    let parsed = inbound::parse(&crate::support::fixture("005-outlook-desktop-german.eml"), &Limits::default()).unwrap();
+    let parsed =
+        inbound::parse(&crate::support::fixture("005-outlook-desktop-german.eml"), &Limits::default()).unwrap();
     let inbound = parsed.inbound;
     assert_eq!(inbound.subject, "AW: [INC-1] Verschlüsselte Dateien");
     assert_eq!(inbound.from[0].address, "juergen.gross@company.test");
@@ -59,7 +61,8 @@ fn headers_are_decoded() {
 
 #[test]
 fn attachments_are_described_by_hash() {
-    let parsed = inbound::parse(&crate::support::fixture("032-declaration-attachment.eml"), &Limits::default()).unwrap();
+    let parsed =
+        inbound::parse(&crate::support::fixture("032-declaration-attachment.eml"), &Limits::default()).unwrap();
     let [attachment] = parsed.inbound.attachments.as_slice() else { panic!("one attachment expected") };
     assert_eq!(attachment.name.as_deref(), Some("README_RESTORE.pdf"));
     assert_eq!(attachment.content_type, "application/pdf");

@@ -35,7 +35,9 @@ fn a_declaration_opens_an_incident_and_queues_the_ack() {
     assert_eq!(ack.cc, ["ben.carter@company.test"]);
     assert_eq!(ack.subject, "[INC-1] CEO gift card fraud attempt");
     assert_eq!(ack.status, "queued");
-    for question in ["Who leads?", "What is the scope?", "How often do we update?", "ceo@company.test, cfo@company.test"] {
+    for question in
+        ["Who leads?", "What is the scope?", "How often do we update?", "ceo@company.test, cfo@company.test"]
+    {
         assert!(ack.body.contains(question), "ack lacks {question:?}:\n{}", ack.body);
     }
     assert!(ack.message_id.starts_with("sitrep.") && ack.message_id.ends_with("@company.test"));
@@ -52,7 +54,8 @@ fn replies_thread_by_tag_reference_plus_address_and_title() {
     let tagged = mail("bob@company.test", "Re: [INC-1] Payroll phishing").id("u1@company.test");
     // A client that dropped the tag and changed the subject still threads
     // through References, here naming sitrep's own acknowledgement.
-    let stripped = mail("bob@company.test", "Re: what I found").id("u2@company.test").header("References", &format!("<{ack_id}>"));
+    let stripped =
+        mail("bob@company.test", "Re: what I found").id("u2@company.test").header("References", &format!("<{ack_id}>"));
     let plus = mail("bob@company.test", "More").id("u3@company.test").header("To", "incident+1@company.test");
     let title = mail("carol@company.test", "Fwd: Payroll phishing").id("u4@company.test");
     for update in [tagged, stripped, plus, title] {
@@ -220,7 +223,9 @@ fn deep_mime_nesting_is_quarantined() {
             "Content-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n--b{level}\r\n{body}\r\n--b{level}--\r\n"
         );
     }
-    let raw = format!("From: {ALICE}\r\nTo: incident@company.test\r\nSubject: nested\r\nMessage-ID: <n@company.test>\r\nMIME-Version: 1.0\r\n{body}");
+    let raw = format!(
+        "From: {ALICE}\r\nTo: incident@company.test\r\nSubject: nested\r\nMessage-ID: <n@company.test>\r\nMIME-Version: 1.0\r\n{body}"
+    );
     let report = harness.feed(raw.as_bytes());
     assert_eq!(report.outcome, Outcome::Quarantined, "{report:?}");
     assert!(report.reason.unwrap().contains("nesting"));

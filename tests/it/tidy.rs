@@ -21,8 +21,21 @@ fn source(relative: &str) -> PathBuf {
 #[test]
 fn core_does_no_io_and_reads_no_clock() {
     let forbidden = [
-        "std::fs", "std::net", "std::env", "std::process", "std::io", "rusqlite::", "lettre::", "tera::",
-        "tokio::", "mail_parser::", "Timestamp::now", "SystemTime::now", "Instant::now", "uuid::", "fastrand::",
+        "std::fs",
+        "std::net",
+        "std::env",
+        "std::process",
+        "std::io",
+        "rusqlite::",
+        "lettre::",
+        "tera::",
+        "tokio::",
+        "mail_parser::",
+        "Timestamp::now",
+        "SystemTime::now",
+        "Instant::now",
+        "uuid::",
+        "fastrand::",
     ];
     let files = rust_files(&source("src/core"));
     assert!(files.len() >= 5);

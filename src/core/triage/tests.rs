@@ -62,7 +62,10 @@ fn check_ignored(inbound: &Inbound, reason_part: &str) {
 
 #[test]
 fn staff_mail_that_threads_nowhere_declares() {
-    check(&mail("alice@company.test", "Fwd: Ransomware on FS01"), Triage::Declare { title: "Ransomware on FS01".into() });
+    check(
+        &mail("alice@company.test", "Fwd: Ransomware on FS01"),
+        Triage::Declare { title: "Ransomware on FS01".into() },
+    );
     check(&mail("mssp@partner.test", "Alert"), Triage::Declare { title: "Alert".into() });
 }
 
@@ -74,7 +77,14 @@ fn empty_subject_takes_the_first_line_as_title() {
 #[test]
 fn outsiders_are_rejected_and_told() {
     let keys_mail = mail("mallory@evil.test", "Invoice");
-    match triage(&keys_mail, &address(), &access(), &Known::default(), &ThreadKeys::of(&keys_mail, &address()), &ThreadFacts::default()) {
+    match triage(
+        &keys_mail,
+        &address(),
+        &access(),
+        &Known::default(),
+        &ThreadKeys::of(&keys_mail, &address()),
+        &ThreadFacts::default(),
+    ) {
         Triage::Reject { reason, answer } => {
             assert!(reason.contains("mallory@evil.test"));
             assert!(answer);
@@ -88,7 +98,14 @@ fn several_from_addresses_are_rejected_without_answer() {
     let mut inbound = mail("alice@company.test", "x");
     inbound.from.push(mailbox("bob@company.test"));
     assert!(matches!(
-        triage(&inbound, &address(), &access(), &Known::default(), &ThreadKeys::of(&inbound, &address()), &ThreadFacts::default()),
+        triage(
+            &inbound,
+            &address(),
+            &access(),
+            &Known::default(),
+            &ThreadKeys::of(&inbound, &address()),
+            &ThreadFacts::default()
+        ),
         Triage::Reject { answer: false, .. }
     ));
 }
@@ -134,11 +151,15 @@ fn our_own_mail_and_duplicates_are_ignored() {
     looped.loop_marker = Some("incident@company.test".into());
     check_ignored(&looped, "X-Sitrep-Loop");
     check_ignored(&mail("incident+3@company.test", "x"), "incident address");
+    let mut ours = mail("alice@company.test", "x");
+    ours.message_id = Some(address().own_message_id("abc"));
+    check_ignored(&ours, "Message-ID");
+    let mut foreign = mail("alice@company.test", "x");
+    foreign.message_id = Some("sitrep.abc@elsewhere.test".into());
+    check(&foreign, Triage::Declare { title: "x".into() });
     let inbound = mail("alice@company.test", "x");
     let keys = ThreadKeys::of(&inbound, &address());
-    let sent = Known { duplicate_of: None, sent_by_us: true };
-    assert!(matches!(triage(&inbound, &address(), &access(), &sent, &keys, &ThreadFacts::default()), Triage::Ignore { .. }));
-    let duplicate = Known { duplicate_of: Some(4), sent_by_us: false };
+    let duplicate = Known { duplicate_of: Some(4) };
     assert_eq!(
         triage(&inbound, &address(), &access(), &duplicate, &keys, &ThreadFacts::default()),
         Triage::Ignore { reason: "duplicate Message-ID of stored message 4".into() }
@@ -166,6 +187,13 @@ fn threading_follows_tag_then_references_then_plus_then_title() {
 
     let ambiguous = ThreadFacts { open_with_title: vec![n(5), n(6)], ..ThreadFacts::default() };
     check_with(&untagged, &Known::default(), &ambiguous, Triage::Declare { title: "Phishing".into() });
+}
+
+#[test]
+fn a_new_mail_with_an_open_incident_title_is_a_new_declaration() {
+    let fresh = mail("bob@company.test", "Phishing");
+    let facts = ThreadFacts { open_with_title: vec![IncidentNumber(5)], ..ThreadFacts::default() };
+    check_with(&fresh, &Known::default(), &facts, Triage::Declare { title: "Phishing".into() });
 }
 
 #[test]
