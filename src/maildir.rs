@@ -4,7 +4,12 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// A file modified more recently than this may still be being written by a
+/// plain copy (rather than Maildir's write-to-tmp-then-rename), so it waits
+/// for the next pass.
+const SETTLE_TIME: Duration = Duration::from_millis(100);
 
 pub struct Maildir {
     root: PathBuf,
@@ -33,7 +38,11 @@ impl Maildir {
                 // Gone already, or not a message file.
                 _ => continue,
             };
-            entries.push((metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH), entry.path()));
+            let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if modified.elapsed().is_ok_and(|age| age < SETTLE_TIME) {
+                continue;
+            }
+            entries.push((modified, entry.path()));
         }
         entries.sort();
         Ok(entries.into_iter().map(|(_, path)| path).collect())
@@ -62,13 +71,18 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let maildir = Maildir::open(directory.path()).unwrap();
         let new = directory.path().join("new");
+        let age = |name: &str, seconds: u64| {
+            let file = fs::File::options().write(true).open(new.join(name)).unwrap();
+            file.set_modified(SystemTime::now() - Duration::from_secs(seconds)).unwrap();
+        };
         fs::write(new.join("2.host"), "b").unwrap();
         fs::write(new.join("1.host"), "a").unwrap();
         fs::write(new.join(".hidden"), "x").unwrap();
-        let old = SystemTime::now() - std::time::Duration::from_secs(60);
-        fs::File::options().write(true).open(new.join("2.host")).unwrap().set_modified(old).unwrap();
+        age("2.host", 60);
+        age("1.host", 30);
+        fs::write(new.join("3.host"), "being written").unwrap();
         let pending = maildir.pending().unwrap();
-        assert_eq!(pending, vec![new.join("2.host"), new.join("1.host")]);
+        assert_eq!(pending, vec![new.join("2.host"), new.join("1.host")], "3.host is too fresh");
         maildir.mark_done(&pending[0]).unwrap();
         assert!(directory.path().join("cur/2.host:2,").exists());
         assert_eq!(maildir.pending().unwrap(), vec![new.join("1.host")]);

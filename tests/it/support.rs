@@ -67,7 +67,7 @@ impl Harness {
     }
 
     pub fn feed(&mut self, raw: &[u8]) -> IngestReport {
-        self.now = self.now + jiff::SignedDuration::from_secs(60);
+        self.now += jiff::SignedDuration::from_secs(60);
         self.pipeline.ingest(&mut self.store, raw, "test", self.now).unwrap()
     }
 
