@@ -95,6 +95,13 @@ impl Pipeline {
             Ok(parsed) => Some(&parsed.inbound),
             Err(_) => headers_only.as_ref(),
         };
+        // What the store knew before this message arrived.
+        let known = Known {
+            duplicate_of: match head.and_then(|head| head.message_id.as_deref()) {
+                Some(id) => transaction.message_with_id(id)?,
+                None => None,
+            },
+        };
         let row = transaction.insert_message(&NewMessage {
             received_at: now,
             source,
@@ -105,7 +112,7 @@ impl Pipeline {
             subject: head.map(|head| head.subject.as_str()),
         })?;
         let report = match &parsed {
-            Ok(parsed) => self.apply(&transaction, row, parsed, now)?,
+            Ok(parsed) => self.apply(&transaction, row, parsed, &known, now)?,
             Err(reason) => self.quarantine(&transaction, head, reason.clone(), now)?,
         };
         transaction.set_outcome(row, report.outcome, report.reason.as_deref(), report.incident)?;
@@ -126,18 +133,13 @@ impl Pipeline {
         transaction: &WriteTx<'_>,
         row: i64,
         parsed: &Parsed,
+        known: &Known,
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
-        let known = Known {
-            duplicate_of: match &inbound.message_id {
-                Some(id) => transaction.message_with_id(id, row)?,
-                None => None,
-            },
-        };
         let keys = ThreadKeys::of(inbound, &self.config.address);
         let facts = thread_facts(transaction, &keys)?;
-        let decision = triage::triage(inbound, &self.config.address, &self.config.access, &known, &keys, &facts);
+        let decision = triage::triage(inbound, &self.config.address, &self.config.access, known, &keys, &facts);
         let outcome = decision.outcome();
         match decision {
             Triage::Declare { title } => {

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::core::incident::{
@@ -142,6 +143,9 @@ impl Store {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        // Stable query plans: otherwise the bundled SQLite (built with STAT4)
+        // re-prepares a cached statement whenever a bound value changes.
+        connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         let mut store = Store { connection };
         store.migrate()?;
         Ok(store)
@@ -387,13 +391,12 @@ impl WriteTx<'_> {
             .optional()?)
     }
 
-    /// The earliest stored message with this Message-ID, other than `except`.
-    pub fn message_with_id(&self, message_id: &str, except: i64) -> StoreResult<Option<i64>> {
+    /// The earliest stored message with this Message-ID.
+    pub fn message_with_id(&self, message_id: &str) -> StoreResult<Option<i64>> {
         Ok(self
             .transaction
-            .prepare_cached("SELECT id FROM messages WHERE message_id = ?1 AND id != ?2 ORDER BY id LIMIT 1")?
-            .query_row(params![message_id, except], |row| row.get(0))
-            .optional()?)
+            .prepare_cached("SELECT MIN(id) FROM messages WHERE message_id = ?1")?
+            .query_row([message_id], |row| row.get(0))?)
     }
 
     pub fn incident_exists(&self, number: IncidentNumber) -> StoreResult<bool> {
