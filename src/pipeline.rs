@@ -360,11 +360,8 @@ fn append_entry(
         message_id: inbound.message_id.clone(),
         trust: Trust::Staff,
     };
-    transaction.append_timeline(incident, &entry)?;
-    if let Some(id) = &inbound.message_id {
-        transaction.add_thread_ref(id, incident)?;
-    }
-    Ok(())
+    transaction.append_timeline(incident, &entry)
+
 }
 
 /// Written under a temporary name and renamed, so a reader never sees a

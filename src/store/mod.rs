@@ -192,7 +192,7 @@ impl Store {
 
     pub fn timeline(&self, number: IncidentNumber) -> StoreResult<Vec<TimelineEntry>> {
         let mut statement = self.connection.prepare(
-            "SELECT id, at, author, kind, text, message_id, trust FROM timeline WHERE incident = ?1 ORDER BY id",
+            "SELECT seq, at, author, kind, text, message_id, trust FROM timeline WHERE incident = ?1 ORDER BY seq",
         )?;
         let rows = statement.query_map([number.0 as i64], |row| {
             Ok((
@@ -412,10 +412,17 @@ impl WriteTx<'_> {
         incident(&self.transaction, number)
     }
 
+    /// The incident a Message-ID belongs to: a message sitrep received for
+    /// it, a mail sitrep sent for it, or its thread root.
     pub fn incident_for_reference(&self, message_id: &str) -> StoreResult<Option<IncidentNumber>> {
         Ok(self
             .transaction
-            .prepare_cached("SELECT incident FROM thread_refs WHERE message_id = ?1")?
+            .prepare_cached(
+                "SELECT incident FROM messages WHERE message_id = ?1 AND incident IS NOT NULL
+                 UNION ALL SELECT incident FROM outbox WHERE message_id = ?1 AND incident IS NOT NULL
+                 UNION ALL SELECT number FROM incidents WHERE thread_root = ?1
+                 LIMIT 1",
+            )?
             .query_row([message_id], |row| row.get::<_, i64>(0))
             .optional()?
             .map(|n| IncidentNumber(n as u64)))
@@ -496,14 +503,14 @@ impl WriteTx<'_> {
                 incident.thread_root,
             ],
         )?;
-        self.add_thread_ref(&incident.thread_root, incident.number)
+        Ok(())
     }
 
     pub fn append_timeline(&self, incident: IncidentNumber, entry: &TimelineEntry) -> StoreResult<()> {
         self.transaction
             .prepare_cached(
-                "INSERT INTO timeline (incident, at, author, kind, text, message_id, trust)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO timeline (incident, seq, at, author, kind, text, message_id, trust)
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM timeline WHERE incident = ?1",
             )?
             .execute(params![
                 incident.0 as i64,
@@ -514,14 +521,6 @@ impl WriteTx<'_> {
                 entry.message_id,
                 entry.trust.as_str(),
             ])?;
-        Ok(())
-    }
-
-    /// Remembers that `message_id` belongs to `incident`; the first claim wins.
-    pub fn add_thread_ref(&self, message_id: &str, incident: IncidentNumber) -> StoreResult<()> {
-        self.transaction
-            .prepare_cached("INSERT OR IGNORE INTO thread_refs (message_id, incident) VALUES (?1, ?2)")?
-            .execute(params![message_id, incident.0 as i64])?;
         Ok(())
     }
 
@@ -543,9 +542,6 @@ impl WriteTx<'_> {
                 time_text(now),
             ],
         )?;
-        if let Some(incident) = mail.incident {
-            self.add_thread_ref(&mail.message_id, incident)?;
-        }
         Ok(self.transaction.last_insert_rowid())
     }
 

@@ -19,6 +19,7 @@ CREATE TABLE incidents (
     thread_root TEXT NOT NULL
 ) STRICT;
 CREATE INDEX incidents_title_key ON incidents (title_key);
+CREATE INDEX incidents_thread_root ON incidents (thread_root);
 
 -- Every message received, raw, whatever its outcome.
 CREATE TABLE messages (
@@ -47,23 +48,17 @@ CREATE TABLE attachments (
 ) STRICT;
 CREATE INDEX attachments_message ON attachments (message);
 
--- Append-only.
+-- Append-only; clustered by incident so that an entry writes one b-tree.
 CREATE TABLE timeline (
-    id         INTEGER PRIMARY KEY,
     incident   INTEGER NOT NULL REFERENCES incidents (number),
+    seq        INTEGER NOT NULL,
     at         TEXT NOT NULL,
     author     TEXT NOT NULL,
     kind       TEXT NOT NULL,
     text       TEXT NOT NULL,
     message_id TEXT,
-    trust      TEXT NOT NULL
-) STRICT;
-CREATE INDEX timeline_incident ON timeline (incident, id);
-
--- Every Message-ID that belongs to an incident: received, sent, thread root.
-CREATE TABLE thread_refs (
-    message_id TEXT PRIMARY KEY,
-    incident   INTEGER NOT NULL REFERENCES incidents (number)
+    trust      TEXT NOT NULL,
+    PRIMARY KEY (incident, seq)
 ) STRICT, WITHOUT ROWID;
 
 -- Outgoing mail, queued in the transaction that caused it.
