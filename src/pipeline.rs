@@ -361,7 +361,6 @@ fn append_entry(
         trust: Trust::Staff,
     };
     transaction.append_timeline(incident, &entry)
-
 }
 
 /// Written under a temporary name and renamed, so a reader never sees a

@@ -93,9 +93,13 @@ named_enum!(
 );
 
 named_enum!(
-    /// How far an entry's author is trusted: staff is an allowed sender.
+    /// How far an entry's author is trusted: `staff` is an authenticated
+    /// allowed sender, `partner` an outside firm whose updates count,
+    /// `external` anyone else, `unverified` staff mail that failed the
+    /// sender checks.
     Trust {
         Staff = "staff",
+        Partner = "partner",
         External = "external",
         Unverified = "unverified",
     }
@@ -104,12 +108,42 @@ named_enum!(
 named_enum!(EntryKind {
     Declared = "declared",
     Update = "update",
+    Command = "command",
+    Note = "note",
+});
+
+named_enum!(
+    /// Roles beside the lead; `unassign lead` clears the lead itself.
+    Role {
+        Scribe = "scribe",
+        InternalComms = "internal-comms",
+        ExternalComms = "external-comms",
+        Legal = "legal",
+        Technical = "technical",
+    }
+);
+
+named_enum!(
+    /// The parallel work streams of a response.
+    Stream {
+        Technical = "technical",
+        InternalComms = "internal-comms",
+        ExternalComms = "external-comms",
+        Legal = "legal",
+    }
+);
+
+named_enum!(TaskState {
+    Open = "open",
+    Done = "done",
+    Dropped = "dropped",
 });
 
 named_enum!(
     /// Why a mail was sent; the `kind` of an outbox row.
     MailKind {
         Ack = "ack",
+        Transcript = "transcript",
         Notice = "notice",
     }
 );

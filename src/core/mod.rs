@@ -5,6 +5,7 @@
 //! lettre, tera, tokio or mail-parser. Time and the store's answers are
 //! parameters. `tests/it/tidy.rs` enforces it.
 
+pub mod command;
 pub mod incident;
 pub mod mail;
 pub mod quote;

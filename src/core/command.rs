@@ -1,0 +1,620 @@
+//! The command language: what a mail asks sitrep to do, read from the end of
+//! its subject and from a block at the top of the new text.
+//!
+//! `parse` never fails: it returns every line it took for a command, each
+//! understood or with the problem a person needs to fix it, and the subject
+//! and update text with those lines taken out. Prose stays prose: a line
+//! becomes a command only when it reads as one, and quoted history and
+//! signatures never reach this module (see `quote`).
+
+use std::sync::LazyLock;
+
+use jiff::{SignedDuration, Timestamp};
+use regex::Regex;
+
+use super::incident::{Phase, Role, Severity, Status, Stream};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Severity(Severity),
+    Title(String),
+    Lead(Who),
+    Role(Role, Who),
+    /// `None` clears the lead.
+    Unassign(Option<Role>),
+    Phase(Phase),
+    Milestone(Milestone),
+    Status(Status),
+    Close(Option<String>),
+    Reopen,
+    Scope(String),
+    Impact(String),
+    Detected(When),
+    Started(When),
+    StreamStatus(Stream, String),
+    StreamLead(Stream, Who),
+    Task {
+        text: String,
+        owner: Option<Who>,
+        due: Option<When>,
+    },
+    Done(u32),
+    Drop(u32),
+    Notify {
+        add: bool,
+        address: String,
+    },
+    Quiet,
+    Note(String),
+    Help,
+    Card,
+}
+
+/// The milestone shortcuts, which also move the phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Milestone {
+    Contained,
+    Eradicated,
+    Recovered,
+}
+
+/// A person as written; resolved against the sender and `[people]` later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Me,
+    Address(String),
+    Name(String),
+}
+
+/// A time as written; resolved in the configured time zone later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Now,
+    Today { hour: i8, minute: i8 },
+    Yesterday { hour: i8, minute: i8 },
+    Ago(SignedDuration),
+    At(Timestamp),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Subject,
+    Body,
+}
+
+/// One command as written, and what it was understood as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub origin: Origin,
+    pub written: String,
+    pub command: Result<Command, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub lines: Vec<Line>,
+    /// The subject without its command group and hashtags.
+    pub subject: String,
+    /// The update text without the command block.
+    pub text: String,
+}
+
+/// Reads the commands of a mail: the subject's trailing `[...]` group and
+/// hashtags, then the block at the top of the new text.
+pub fn parse(subject: &str, text: &str) -> Parsed {
+    let (subject, mut lines) = parse_subject(subject);
+    let (text, body_lines) = parse_body(text);
+    lines.extend(body_lines);
+    Parsed { lines, subject, text }
+}
+
+/// Every verb with its spellings; the first is the one the help shows.
+const VERBS: &[(Verb, &[&str])] = &[
+    (Verb::Severity, &["severity", "sev", "priority", "prio"]),
+    (Verb::Title, &["title", "rename"]),
+    (Verb::Lead, &["lead", "owner", "ic", "commander"]),
+    (Verb::Role, &["role"]),
+    (Verb::Unassign, &["unassign"]),
+    (Verb::Phase, &["phase"]),
+    (Verb::Contained, &["contained"]),
+    (Verb::Eradicated, &["eradicated"]),
+    (Verb::Recovered, &["recovered"]),
+    (Verb::Status, &["status", "state"]),
+    (Verb::Close, &["close"]),
+    (Verb::Closed, &["closed", "resolved"]),
+    (Verb::Reopen, &["reopen"]),
+    (Verb::Scope, &["scope"]),
+    (Verb::Impact, &["impact"]),
+    (Verb::Detected, &["detected"]),
+    (Verb::Started, &["started"]),
+    (Verb::Stream, &["stream", "workstream"]),
+    (Verb::Task, &["task", "todo"]),
+    (Verb::Done, &["done"]),
+    (Verb::Drop, &["drop"]),
+    (Verb::Notify, &["notify"]),
+    (Verb::Quiet, &["quiet"]),
+    (Verb::Note, &["note"]),
+    (Verb::Help, &["help"]),
+    (Verb::Card, &["status?", "card"]),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Severity,
+    Title,
+    Lead,
+    Role,
+    Unassign,
+    Phase,
+    Contained,
+    Eradicated,
+    Recovered,
+    Status,
+    Close,
+    Closed,
+    Reopen,
+    Scope,
+    Impact,
+    Detected,
+    Started,
+    Stream,
+    Task,
+    Done,
+    Drop,
+    Notify,
+    Quiet,
+    Note,
+    Help,
+    Card,
+}
+
+fn verb_named(word: &str) -> Option<Verb> {
+    VERBS.iter().find(|(_, names)| names.contains(&word)).map(|(verb, _)| *verb)
+}
+
+/// The nearest spelling of a verb, for "did you mean".
+fn nearest_verb(word: &str) -> Option<(&'static str, Verb)> {
+    if word.chars().count() < 3 {
+        return None;
+    }
+    VERBS
+        .iter()
+        .flat_map(|(verb, names)| names.iter().map(move |name| (*name, *verb)))
+        .filter(|(name, _)| name.len() >= 4)
+        .map(|(name, verb)| (strsim::damerau_levenshtein(word, name), name, verb))
+        .filter(|(distance, _, _)| *distance <= 2)
+        .min_by_key(|(distance, _, _)| *distance)
+        .map(|(_, name, verb)| (name, verb))
+}
+
+/// How a line is written, which decides how much benefit of the doubt it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Form {
+    /// `/sev 1` or `#sev1`: unmistakably meant as a command.
+    marked: bool,
+    /// `Severity: high`, the RT spelling.
+    colon: bool,
+}
+
+enum Reading {
+    /// Not a command: prose.
+    Prose,
+    Command(Result<Command, String>),
+}
+
+/// Reads one line. `in_block`: it follows a recognised command, so a failed
+/// reading is reported rather than taken for prose.
+fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
+    let trimmed = line.trim();
+    let (marked, unmarked) = match trimmed.strip_prefix('/').or_else(|| trimmed.strip_prefix('#')) {
+        Some(rest) if !rest.starts_with(char::is_whitespace) && !rest.is_empty() => (true, rest),
+        _ => (false, trimmed),
+    };
+    // "Contained." and "Done!" are one-word commands with punctuation.
+    let unmarked =
+        if unmarked.split_whitespace().count() == 1 { unmarked.trim_end_matches(['.', '!']) } else { unmarked };
+    let (word, rest, colon) = split_verb(unmarked);
+    let form = Form { marked: marked || origin == Origin::Subject, colon };
+    let word = word.to_lowercase();
+    let words = trimmed.split_whitespace().count();
+    // A short line, a marked one or one inside a block is meant as a command;
+    // anything else must read perfectly to be taken as one.
+    let insistent = form.marked || in_block || words <= 3;
+    if let Some(command) = shorthand(&word, rest) {
+        return Reading::Command(Ok(command));
+    }
+    match verb_named(&word) {
+        Some(verb) => match arguments(verb, rest, form, in_block) {
+            Ok(command) => Reading::Command(Ok(command)),
+            Err(problem) if insistent && !(colon && !in_block && !form.marked) => {
+                Reading::Command(Err(format!("{word}: {problem}")))
+            }
+            Err(_) => Reading::Prose,
+        },
+        None => match nearest_verb(&word) {
+            Some((name, verb)) if insistent && arguments(verb, rest, form, true).is_ok() => {
+                Reading::Command(Err(format!("unknown command `{word}`; did you mean `{name}`?")))
+            }
+            _ => Reading::Prose,
+        },
+    }
+}
+
+/// `Severity: high` → ("Severity", "high", true); `sev high` → ("sev", "high", false).
+fn split_verb(line: &str) -> (&str, &str, bool) {
+    let first_end = line.find(char::is_whitespace).unwrap_or(line.len());
+    let first = &line[..first_end];
+    if let Some(colon) = first.find(':') {
+        let word = &first[..colon];
+        if !word.is_empty() && word.chars().all(|c| c.is_alphabetic() || c == '-' || c == '?') {
+            return (word, line[colon + 1..].trim(), true);
+        }
+    }
+    // "Severity : high"
+    let rest = line[first_end..].trim_start();
+    if let Some(after) = rest.strip_prefix(':') {
+        return (first, after.trim(), true);
+    }
+    (first, rest.trim(), false)
+}
+
+/// `sev1`..`sev4`, `p1`..`p4`, `critical` alone, `done` alone.
+fn shorthand(word: &str, rest: &str) -> Option<Command> {
+    if !rest.is_empty() {
+        return None;
+    }
+    if let Some(severity) = severity_value(word).filter(|_| word.starts_with("sev") || word.starts_with('p')) {
+        return Some(Command::Severity(severity));
+    }
+    (word == "done").then_some(Command::Close(None))
+}
+
+fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Command, String> {
+    let explicit = form.marked || form.colon || in_block;
+    match verb {
+        Verb::Severity => severity_value(&rest.to_lowercase())
+            .map(Command::Severity)
+            .ok_or_else(|| "say critical, high, medium or low (or sev1 to sev4)".to_string()),
+        Verb::Title => text(rest, "give the new title").map(Command::Title),
+        Verb::Lead => who(rest).map(Command::Lead),
+        Verb::Role => {
+            let (role, remainder) = role_prefix(rest).ok_or_else(|| format!("name a role: {}", role_names()))?;
+            who(remainder).map(|who| Command::Role(role, who))
+        }
+        Verb::Unassign => {
+            if rest.eq_ignore_ascii_case("lead") {
+                return Ok(Command::Unassign(None));
+            }
+            match role_prefix(rest) {
+                Some((role, "")) => Ok(Command::Unassign(Some(role))),
+                _ => Err(format!("name a role: lead, {}", role_names())),
+            }
+        }
+        Verb::Phase => phase_value(rest)
+            .map(Command::Phase)
+            .ok_or_else(|| "say detection, containment, eradication, recovery or post-incident".to_string()),
+        Verb::Contained => alone(rest, Command::Milestone(Milestone::Contained)),
+        Verb::Eradicated => alone(rest, Command::Milestone(Milestone::Eradicated)),
+        Verb::Recovered => alone(rest, Command::Milestone(Milestone::Recovered)),
+        Verb::Status => rest
+            .to_lowercase()
+            .parse::<Status>()
+            .map(Command::Status)
+            .map_err(|_| "say open, investigating, contained, monitoring or closed".to_string()),
+        // A reason only in an explicit form: "Close the firewall port" is prose.
+        Verb::Close if rest.is_empty() => Ok(Command::Close(None)),
+        Verb::Close if explicit => Ok(Command::Close(Some(rest.to_string()))),
+        Verb::Close => Err("write `close: <reason>` to give a reason".to_string()),
+        Verb::Closed => alone(rest, Command::Close(None)),
+        Verb::Reopen => alone(rest, Command::Reopen),
+        Verb::Scope => text(rest, "describe the scope").map(Command::Scope),
+        Verb::Impact => text(rest, "describe the impact").map(Command::Impact),
+        Verb::Detected => when(rest).map(Command::Detected),
+        Verb::Started => when(rest).map(Command::Started),
+        Verb::Stream => stream_arguments(rest),
+        Verb::Task => task_arguments(rest),
+        Verb::Done => task_number(rest).map(Command::Done),
+        Verb::Drop => task_number(rest).map(Command::Drop),
+        Verb::Notify => notify_arguments(rest),
+        Verb::Quiet => alone(rest, Command::Quiet),
+        // "Note: …" at the top of a mail is how people start ordinary prose.
+        Verb::Note if form.colon && !form.marked && !in_block => Err("write `note <text>`".to_string()),
+        Verb::Note => text(rest, "write the note").map(Command::Note),
+        Verb::Help => alone(rest, Command::Help),
+        Verb::Card => alone(rest, Command::Card),
+    }
+}
+
+fn alone(rest: &str, command: Command) -> Result<Command, String> {
+    if rest.is_empty() { Ok(command) } else { Err("takes nothing after it".to_string()) }
+}
+
+fn text(rest: &str, missing: &str) -> Result<String, String> {
+    if rest.is_empty() { Err(missing.to_string()) } else { Ok(rest.to_string()) }
+}
+
+fn severity_value(value: &str) -> Option<Severity> {
+    match value.trim() {
+        "critical" | "crit" | "1" | "sev1" | "p1" => Some(Severity::Critical),
+        "high" | "2" | "sev2" | "p2" => Some(Severity::High),
+        "medium" | "med" | "3" | "sev3" | "p3" => Some(Severity::Medium),
+        "low" | "4" | "sev4" | "p4" => Some(Severity::Low),
+        _ => None,
+    }
+}
+
+fn phase_value(value: &str) -> Option<Phase> {
+    match value.trim().to_lowercase().replace(['_', ' '], "-").as_str() {
+        "detection" | "detection-and-analysis" | "analysis" => Some(Phase::Detection),
+        "containment" => Some(Phase::Containment),
+        "eradication" => Some(Phase::Eradication),
+        "recovery" => Some(Phase::Recovery),
+        "post-incident" | "postincident" | "lessons-learned" => Some(Phase::PostIncident),
+        _ => None,
+    }
+}
+
+const ROLE_SPELLINGS: &[(Role, &[&str])] = &[
+    (Role::Scribe, &["scribe"]),
+    (Role::InternalComms, &["internal-comms", "internal comms", "internal communications", "internal"]),
+    (Role::ExternalComms, &["external-comms", "external comms", "external communications", "external", "pr"]),
+    (Role::Legal, &["legal", "counsel"]),
+    (Role::Technical, &["technical", "tech", "technical lead", "tech lead"]),
+];
+
+fn role_names() -> String {
+    Role::ALL.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The role at the start of `text`, longest spelling first, and the rest.
+fn role_prefix(text: &str) -> Option<(Role, &str)> {
+    let lowered = text.to_lowercase();
+    let mut best: Option<(Role, usize)> = None;
+    for (role, spellings) in ROLE_SPELLINGS {
+        for spelling in *spellings {
+            let matches = lowered.starts_with(spelling)
+                && lowered[spelling.len()..].chars().next().is_none_or(char::is_whitespace);
+            if matches && best.is_none_or(|(_, length)| spelling.len() > length) {
+                best = Some((*role, spelling.len()));
+            }
+        }
+    }
+    best.map(|(role, length)| (role, text[length..].trim()))
+}
+
+const STREAM_SPELLINGS: &[(Stream, &[&str])] = &[
+    (Stream::Technical, &["technical", "tech"]),
+    (Stream::InternalComms, &["internal-comms", "internal comms", "internal"]),
+    (Stream::ExternalComms, &["external-comms", "external comms", "external"]),
+    (Stream::Legal, &["legal", "regulatory", "legal-regulatory"]),
+];
+
+fn stream_arguments(rest: &str) -> Result<Command, String> {
+    let lowered = rest.to_lowercase();
+    let mut best: Option<(Stream, usize)> = None;
+    for (stream, spellings) in STREAM_SPELLINGS {
+        for spelling in *spellings {
+            let matches = lowered.starts_with(spelling)
+                && lowered[spelling.len()..].chars().next().is_none_or(char::is_whitespace);
+            if matches && best.is_none_or(|(_, length)| spelling.len() > length) {
+                best = Some((*stream, spelling.len()));
+            }
+        }
+    }
+    let Some((stream, length)) = best else {
+        return Err("name a stream: technical, internal-comms, external-comms or legal".to_string());
+    };
+    let remainder = rest[length..].trim();
+    if let Some(person) = remainder.strip_prefix("lead ").or_else(|| remainder.strip_prefix("Lead ")) {
+        return who(person).map(|who| Command::StreamLead(stream, who));
+    }
+    text(remainder, "say where the stream stands").map(|status| Command::StreamStatus(stream, status))
+}
+
+fn task_arguments(rest: &str) -> Result<Command, String> {
+    let mut text_part = rest;
+    let mut due = None;
+    let lowered = rest.to_lowercase();
+    if let Some(position) = lowered.rfind(" due ") {
+        due = Some(when(&rest[position + 5..])?);
+        text_part = &rest[..position];
+    }
+    let mut owner = None;
+    let mut words: Vec<&str> = Vec::new();
+    for word in text_part.split_whitespace() {
+        match word.strip_prefix('@') {
+            Some(person) if owner.is_none() && !person.is_empty() => owner = Some(who(person)?),
+            _ => words.push(word),
+        }
+    }
+    let description = words.join(" ");
+    if description.is_empty() {
+        return Err("describe the task".to_string());
+    }
+    Ok(Command::Task { text: description, owner, due })
+}
+
+fn task_number(rest: &str) -> Result<u32, String> {
+    rest.trim()
+        .trim_start_matches('#')
+        .parse::<u32>()
+        .ok()
+        .filter(|&number| number > 0)
+        .ok_or_else(|| "give the task number, e.g. `done 2`".to_string())
+}
+
+fn notify_arguments(rest: &str) -> Result<Command, String> {
+    let (add, address) = match rest.chars().next() {
+        Some('+') => (true, rest[1..].trim()),
+        Some('-') => (false, rest[1..].trim()),
+        _ => (true, rest.trim()),
+    };
+    match who(address)? {
+        Who::Address(address) => Ok(Command::Notify { add, address }),
+        _ => Err("give an address: `notify +name@company.test` or `notify -name@company.test`".to_string()),
+    }
+}
+
+/// `me`, an address (with or without angle brackets), or a name.
+fn who(text: &str) -> Result<Who, String> {
+    let text = text.trim().trim_start_matches('@');
+    if text.is_empty() {
+        return Err("say who: `me`, an address or a name".to_string());
+    }
+    if text.eq_ignore_ascii_case("me") || text.eq_ignore_ascii_case("myself") {
+        return Ok(Who::Me);
+    }
+    let bare = text.trim_start_matches('<').trim_end_matches('>');
+    if bare.contains('@') {
+        let valid = bare.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !bare.chars().any(char::is_whitespace)
+        });
+        return if valid { Ok(Who::Address(bare.to_lowercase())) } else { Err(format!("`{bare}` is not an address")) };
+    }
+    if text.split_whitespace().count() > 3 || !text.chars().all(|c| c.is_alphanumeric() || " .'-".contains(c)) {
+        return Err(format!("`{text}` is not a person: say `me`, an address or a name"));
+    }
+    Ok(Who::Name(text.to_lowercase()))
+}
+
+static CLOCK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:(today|yesterday)\s+)?(\d{1,2})[:.h](\d{2})$").expect("valid pattern"));
+static AGO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d{1,4})\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?)\s+ago$").expect("valid pattern")
+});
+
+/// `now`, `14:05`, `yesterday 14:05`, `30m ago`, or RFC 3339.
+fn when(text: &str) -> Result<When, String> {
+    let lowered = text.trim().to_lowercase();
+    if lowered == "now" {
+        return Ok(When::Now);
+    }
+    if let Some(captures) = CLOCK.captures(&lowered) {
+        let hour: i8 = captures[2].parse().unwrap_or(99);
+        let minute: i8 = captures[3].parse().unwrap_or(99);
+        if !(0..24).contains(&hour) || !(0..60).contains(&minute) {
+            return Err(format!("`{text}` is not a time of day"));
+        }
+        return Ok(match captures.get(1).map(|m| m.as_str()) {
+            Some("yesterday") => When::Yesterday { hour, minute },
+            _ => When::Today { hour, minute },
+        });
+    }
+    if let Some(captures) = AGO.captures(&lowered) {
+        let amount: i64 = captures[1].parse().unwrap_or(0);
+        let unit = match &captures[2][..1] {
+            "m" => 60,
+            "h" => 3600,
+            _ => 86_400,
+        };
+        return Ok(When::Ago(SignedDuration::from_secs(amount * unit)));
+    }
+    text.trim()
+        .parse::<Timestamp>()
+        .map(When::At)
+        .map_err(|_| format!("`{text}` is not a time: say now, 14:05, yesterday 14:05, 30m ago or 2026-11-27T14:05Z"))
+}
+
+static BRACKET_GROUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[([^\[\]]*)\]\s*$").expect("valid pattern"));
+static HASHTAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\s)#([\w?-]+)\s*$").expect("valid pattern"));
+
+/// Takes trailing `[...]` groups and `#hashtags` off the subject while they
+/// read as commands.
+fn parse_subject(subject: &str) -> (String, Vec<Line>) {
+    let mut remaining = subject.trim_end().to_string();
+    let mut groups: Vec<Vec<Line>> = Vec::new();
+    loop {
+        if let Some(captures) = HASHTAG.captures(&remaining) {
+            let tag = captures[1].to_string();
+            if let Reading::Command(command) = read_line(&tag, false, Origin::Subject) {
+                let start = captures.get(0).map_or(0, |m| m.start());
+                remaining.truncate(start);
+                groups.push(vec![Line { origin: Origin::Subject, written: format!("#{tag}"), command }]);
+                continue;
+            }
+        }
+        if let Some(captures) = BRACKET_GROUP.captures(&remaining) {
+            let items: Vec<&str> =
+                captures[1].split([';', ',']).map(str::trim).filter(|item| !item.is_empty()).collect();
+            let readings: Vec<(String, Reading)> =
+                items.iter().map(|item| (item.to_string(), read_line(item, false, Origin::Subject))).collect();
+            if !readings.is_empty() && readings.iter().any(|(_, reading)| matches!(reading, Reading::Command(_))) {
+                let start = captures.get(0).map_or(0, |m| m.start());
+                remaining.truncate(start);
+                let lines = readings
+                    .into_iter()
+                    .map(|(written, reading)| Line {
+                        origin: Origin::Subject,
+                        command: match reading {
+                            Reading::Command(command) => command,
+                            Reading::Prose => Err(format!("`{written}` is not a command")),
+                        },
+                        written,
+                    })
+                    .collect();
+                groups.push(lines);
+                continue;
+            }
+        }
+        break;
+    }
+    // Groups were taken from the end; give them back in written order.
+    let lines = groups.into_iter().rev().flatten().collect();
+    (remaining.trim_end().to_string(), lines)
+}
+
+static GREETING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:hi|hello|hey|dear|morning|good\s+(?:morning|afternoon|evening)|all|team|folks|hallo|bonjour|hola)\b[\w\s,.!-]{0,40}$")
+        .expect("valid pattern")
+});
+
+fn is_block_end(line: &str) -> bool {
+    let lowered = line.trim().trim_end_matches(['.', '!', ',']).to_lowercase();
+    matches!(lowered.as_str(), "thanks" | "thank you" | "thx" | "cheers" | "--" | "-- ")
+}
+
+/// The command block at the top of the text, after an optional greeting.
+fn parse_body(text: &str) -> (String, Vec<Line>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut start = lines.iter().position(|line| !line.trim().is_empty()).unwrap_or(lines.len());
+    let first_is_command = |index: usize| {
+        lines.get(index).is_some_and(|line| matches!(read_line(line, false, Origin::Body), Reading::Command(_)))
+    };
+    if start < lines.len() && GREETING.is_match(lines[start].trim()) && !first_is_command(start) {
+        let next = (start + 1..lines.len()).find(|&index| !lines[index].trim().is_empty());
+        match next {
+            Some(next) if first_is_command(next) => start = next,
+            _ => return (text.to_string(), Vec::new()),
+        }
+    }
+    let mut commands = Vec::new();
+    let mut index = start;
+    while index < lines.len() {
+        let line = lines[index];
+        if line.trim().is_empty() || is_block_end(line) {
+            if is_block_end(line) && !commands.is_empty() {
+                index += 1;
+            }
+            break;
+        }
+        match read_line(line, !commands.is_empty(), Origin::Body) {
+            Reading::Command(command) => {
+                commands.push(Line { origin: Origin::Body, written: line.trim().to_string(), command });
+                index += 1;
+            }
+            Reading::Prose => break,
+        }
+    }
+    if commands.is_empty() {
+        return (text.to_string(), Vec::new());
+    }
+    let remaining = lines[index..].join("\n");
+    (remaining.trim().to_string(), commands)
+}
+
+/// The reference card: every verb with its spellings and an example, the
+/// text of the `help` reply and of `docs/commands.md`.
+pub const REFERENCE: &str = include_str!("../../docs/commands.md");
+
+#[cfg(test)]
+mod tests;

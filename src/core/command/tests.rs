@@ -1,0 +1,302 @@
+use super::*;
+use crate::core::incident::{Phase, Role, Severity, Status, Stream};
+
+/// What one command line should become: understood, or refused with a
+/// message containing the given words.
+enum Expect {
+    Is(Command),
+    Refused(&'static str),
+}
+use Expect::{Is, Refused};
+
+#[track_caller]
+fn check_lines(lines: &[Line], expected: &[Expect], context: &str) {
+    assert_eq!(lines.len(), expected.len(), "{context}: got {lines:#?}");
+    for (line, expect) in lines.iter().zip(expected) {
+        match (expect, &line.command) {
+            (Is(command), Ok(got)) => assert_eq!(got, command, "{context}: {}", line.written),
+            (Refused(words), Err(problem)) => {
+                assert!(problem.contains(words), "{context}: {} gave {problem:?}, expected {words:?}", line.written)
+            }
+            (Is(_), Err(problem)) => panic!("{context}: {} refused: {problem}", line.written),
+            (Refused(_), Ok(got)) => panic!("{context}: {} accepted as {got:?}", line.written),
+        }
+    }
+}
+
+/// The body as a whole; `rest` is the update text left over.
+#[track_caller]
+fn body(text: &str, expected: &[Expect], rest: &str) {
+    let parsed = parse("Re: [INC-1] Phishing", text);
+    check_lines(&parsed.lines, expected, text);
+    assert_eq!(parsed.text, rest, "update text of {text:?}");
+    assert_eq!(parsed.subject, "Re: [INC-1] Phishing");
+}
+
+#[track_caller]
+fn one(line: &str, expected: Command) {
+    body(line, &[Is(expected)], "");
+}
+
+#[track_caller]
+fn refused(line: &str, words: &'static str) {
+    body(line, &[Refused(words)], "");
+}
+
+/// Not a command at all: the text stays whole.
+#[track_caller]
+fn prose(text: &str) {
+    body(text, &[], text.trim());
+}
+
+#[track_caller]
+fn subject(subject: &str, expected: &[Expect], title: &str) {
+    let parsed = parse(subject, "");
+    check_lines(&parsed.lines, expected, subject);
+    assert_eq!(parsed.subject, title, "subject left of {subject:?}");
+}
+
+fn address(text: &str) -> Who {
+    Who::Address(text.to_string())
+}
+
+#[test]
+fn severity_in_every_spelling() {
+    for line in [
+        "severity critical",
+        "Severity: critical",
+        "SEVERITY CRITICAL",
+        "sev 1",
+        "sev critical",
+        "sev1",
+        "/sev 1",
+        "#sev1",
+        "priority critical",
+        "prio 1",
+        "p1",
+        "Severity : crit",
+    ] {
+        one(line, Command::Severity(Severity::Critical));
+    }
+    one("sev high", Command::Severity(Severity::High));
+    one("severity: medium", Command::Severity(Severity::Medium));
+    one("sev4", Command::Severity(Severity::Low));
+    refused("sev extreme", "critical, high, medium or low");
+    refused("/severity", "critical, high, medium or low");
+}
+
+#[test]
+fn people_and_roles() {
+    one("lead me", Command::Lead(Who::Me));
+    one("Lead: me", Command::Lead(Who::Me));
+    one("owner alice@company.test", Command::Lead(address("alice@company.test")));
+    one("ic <Alice@Company.test>", Command::Lead(address("alice@company.test")));
+    one("lead Alice", Command::Lead(Who::Name("alice".into())));
+    one("role scribe me", Command::Role(Role::Scribe, Who::Me));
+    one("role internal comms bob@company.test", Command::Role(Role::InternalComms, address("bob@company.test")));
+    one("role external-comms carol", Command::Role(Role::ExternalComms, Who::Name("carol".into())));
+    one("role legal me", Command::Role(Role::Legal, Who::Me));
+    one("role tech lead dave", Command::Role(Role::Technical, Who::Name("dave".into())));
+    one("unassign scribe", Command::Unassign(Some(Role::Scribe)));
+    one("unassign lead", Command::Unassign(None));
+    refused("role janitor me", "name a role");
+    refused("unassign everyone", "name a role");
+    refused("lead", "say who");
+    refused("lead bob@", "is not an address");
+}
+
+#[test]
+fn phases_milestones_status_and_closing() {
+    one("phase containment", Command::Phase(Phase::Containment));
+    one("Phase: post incident", Command::Phase(Phase::PostIncident));
+    one("/phase eradication", Command::Phase(Phase::Eradication));
+    one("contained", Command::Milestone(Milestone::Contained));
+    one("Contained.", Command::Milestone(Milestone::Contained));
+    one("#eradicated", Command::Milestone(Milestone::Eradicated));
+    one("recovered", Command::Milestone(Milestone::Recovered));
+    one("status monitoring", Command::Status(Status::Monitoring));
+    one("Status: investigating", Command::Status(Status::Investigating));
+    one("close", Command::Close(None));
+    one("closed", Command::Close(None));
+    one("Resolved!", Command::Close(None));
+    one("done", Command::Close(None));
+    one(
+        "close: false positive, a test mail from IT",
+        Command::Close(Some("false positive, a test mail from IT".into())),
+    );
+    one("/close duplicate of INC-2", Command::Close(Some("duplicate of INC-2".into())));
+    one("reopen", Command::Reopen);
+    refused("phase lunch", "detection, containment");
+    refused("status great", "open, investigating");
+}
+
+#[test]
+fn facts_and_times() {
+    one("scope payroll server and the HR share", Command::Scope("payroll server and the HR share".into()));
+    one("Scope: FS01", Command::Scope("FS01".into()));
+    one("impact payroll runs a day late", Command::Impact("payroll runs a day late".into()));
+    one("detected 14:05", Command::Detected(When::Today { hour: 14, minute: 5 }));
+    one("detected yesterday 23:40", Command::Detected(When::Yesterday { hour: 23, minute: 40 }));
+    one("started 30m ago", Command::Started(When::Ago(SignedDuration::from_mins(30))));
+    one("started 2 hours ago", Command::Started(When::Ago(SignedDuration::from_hours(2))));
+    one("detected now", Command::Detected(When::Now));
+    one("detected 2026-11-27T09:40:00Z", Command::Detected(When::At("2026-11-27T09:40:00Z".parse().unwrap())));
+    refused("detected 25:00", "not a time of day");
+    refused("started last week", "not a time");
+    refused("scope", "describe the scope");
+}
+
+#[test]
+fn streams_and_tasks() {
+    one("stream technical reimaging LT-042", Command::StreamStatus(Stream::Technical, "reimaging LT-042".into()));
+    one("stream legal lead carol", Command::StreamLead(Stream::Legal, Who::Name("carol".into())));
+    one(
+        "stream internal comms all-staff mail sent",
+        Command::StreamStatus(Stream::InternalComms, "all-staff mail sent".into()),
+    );
+    one("stream external-comms lead me", Command::StreamLead(Stream::ExternalComms, Who::Me));
+    one("task call the insurer", Command::Task { text: "call the insurer".into(), owner: None, due: None });
+    one(
+        "task call the insurer @alice due 17:00",
+        Command::Task {
+            text: "call the insurer".into(),
+            owner: Some(Who::Name("alice".into())),
+            due: Some(When::Today { hour: 17, minute: 0 }),
+        },
+    );
+    one(
+        "Task: rotate keys @bob@company.test",
+        Command::Task { text: "rotate keys".into(), owner: Some(address("bob@company.test")), due: None },
+    );
+    one("done 2", Command::Done(2));
+    one("done #3", Command::Done(3));
+    one("drop 1", Command::Drop(1));
+    refused("stream marketing busy", "name a stream");
+    refused("drop it", "task number");
+    refused("/task call @alice due tomorrowish", "not a time");
+}
+
+#[test]
+fn notify_quiet_note_help_card() {
+    one("notify +ceo@company.test", Command::Notify { add: true, address: "ceo@company.test".into() });
+    one("notify -ceo@company.test", Command::Notify { add: false, address: "ceo@company.test".into() });
+    one("notify cfo@company.test", Command::Notify { add: true, address: "cfo@company.test".into() });
+    one("quiet", Command::Quiet);
+    one(
+        "note the CFO asked not to involve the bank yet",
+        Command::Note("the CFO asked not to involve the bank yet".into()),
+    );
+    one("help", Command::Help);
+    one("/help", Command::Help);
+    one("status?", Command::Card);
+    refused("notify +ceo", "give an address");
+}
+
+#[test]
+fn typos_get_a_suggestion() {
+    refused("sevrity high", "did you mean `severity`");
+    refused("leed me", "did you mean `lead`");
+    refused("/contaned", "did you mean `contained`");
+    refused("reopne", "did you mean `reopen`");
+}
+
+#[test]
+fn a_block_takes_several_lines_and_stops_at_prose() {
+    body(
+        "sev 1\nlead me\nscope FS01\n\nWe found the ransom note at 01:50.",
+        &[Is(Command::Severity(Severity::Critical)), Is(Command::Lead(Who::Me)), Is(Command::Scope("FS01".into()))],
+        "We found the ransom note at 01:50.",
+    );
+    body(
+        "Hi all,\nsev 2\ncontained\nThe laptop is off the network.",
+        &[Is(Command::Severity(Severity::High)), Is(Command::Milestone(Milestone::Contained))],
+        "The laptop is off the network.",
+    );
+    body("lead me\nthanks\nAlice", &[Is(Command::Lead(Who::Me))], "Alice");
+    body("lead me\n--\nAlice", &[Is(Command::Lead(Who::Me))], "Alice");
+}
+
+#[test]
+fn a_bad_line_inside_a_block_is_reported_not_taken_for_prose() {
+    body(
+        "sev 1\nStatus: we are on it\nlead me",
+        &[Is(Command::Severity(Severity::Critical)), Refused("open, investigating"), Is(Command::Lead(Who::Me))],
+        "",
+    );
+}
+
+#[test]
+fn conflicting_commands_are_all_kept_in_order() {
+    body("sev 1\nsev 3", &[Is(Command::Severity(Severity::Critical)), Is(Command::Severity(Severity::Medium))], "");
+    body("close\nreopen", &[Is(Command::Close(None)), Is(Command::Reopen)], "");
+}
+
+#[test]
+fn prose_is_never_a_command() {
+    for text in [
+        "14:05: rebooted FS01, no change.",
+        "Status: we are working on it and will report back.",
+        "Update: the VPN is back.",
+        "Note: nothing new since the last mail from the vendor.",
+        "Close the firewall port 445 on the edge, please.",
+        "Done with the first pass, starting on the second.",
+        "Load balancer is down again.",
+        "Lead times for the vendor are two days.",
+        "Contained the worm on FS01 an hour ago.",
+        "Hi all,\nthe vendor called back.",
+        "All hands: please stay off the VPN.",
+        "We are contained now.",
+        "The attacker wrote: pay 2 BTC.",
+        "Phase two of the rollout is paused.",
+        "Started the reimage at 14:00 and it takes an hour.",
+    ] {
+        prose(text);
+    }
+}
+
+#[test]
+fn commands_below_prose_are_text() {
+    body("We looked at the logs.\nsev 1", &[], "We looked at the logs.\nsev 1");
+}
+
+#[test]
+fn subject_groups_and_hashtags() {
+    subject(
+        "Ransomware on FS01 [sev1; lead me]",
+        &[Is(Command::Severity(Severity::Critical)), Is(Command::Lead(Who::Me))],
+        "Ransomware on FS01",
+    );
+    subject("Ransomware [severity: high]", &[Is(Command::Severity(Severity::High))], "Ransomware");
+    subject("Re: [INC-4] Phishing #sev1", &[Is(Command::Severity(Severity::Critical))], "Re: [INC-4] Phishing");
+    subject(
+        "Re: [INC-4] Phishing #contained #close",
+        &[Is(Command::Milestone(Milestone::Contained)), Is(Command::Close(None))],
+        "Re: [INC-4] Phishing",
+    );
+    subject("Phishing [sev1] #quiet", &[Is(Command::Severity(Severity::Critical)), Is(Command::Quiet)], "Phishing");
+    subject(
+        "Phishing [sev1; sevrity 2]",
+        &[Is(Command::Severity(Severity::Critical)), Refused("did you mean")],
+        "Phishing",
+    );
+}
+
+#[test]
+fn subjects_without_commands_are_left_alone() {
+    for text in [
+        "Re: [INC-4] Phishing",
+        "Fwd: Invoice [EXTERNAL]",
+        "Your mailbox is full [Action Required]",
+        "Security review #security",
+        "Meeting notes [draft]",
+    ] {
+        subject(text, &[], text);
+    }
+}
+
+#[test]
+fn the_reference_names_every_verb() {
+    for (_, names) in VERBS {
+        assert!(REFERENCE.contains(&format!("`{}", names[0])), "docs/commands.md lacks `{}`", names[0]);
+    }
+}
