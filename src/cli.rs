@@ -10,9 +10,10 @@ use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::core::incident::IncidentNumber;
+use crate::core::incident::{Incident, Stream, StreamState};
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
-use crate::render::{AckView, NoticeView, Renderer};
+use crate::render::{AckView, CommandView, NoticeView, Renderer, TranscriptView, UnverifiedView};
 use crate::store::{Store, time_text};
 use crate::{daemon, export};
 
@@ -210,6 +211,31 @@ fn check_templates(config: &Config) -> anyhow::Result<()> {
         declared_by: "someone@example.test",
         declared_at: "2026-01-01 00:00 UTC".into(),
         executives: config.executives.join(", "),
+        address: address.clone(),
+        has_commands: true,
+        commands: vec![CommandView { written: "sev 1".into(), outcome: "Severity is now critical.".into() }],
+    })?;
+    let mut sample = Incident::declare(
+        IncidentNumber(1),
+        "Sample incident".into(),
+        "someone@example.test".into(),
+        Timestamp::UNIX_EPOCH,
+        "root@example.test".into(),
+    );
+    sample.streams.insert(Stream::Legal, StreamState { lead: None, status: Some("sample".into()), updated_at: None });
+    let card = renderer.card(&sample, &config.time_zone)?;
+    renderer.transcript(&TranscriptView {
+        lines: vec![CommandView { written: "sevrity 1".into(), outcome: "Not done: sample.".into() }],
+        errors: 1,
+        count: 1,
+        card,
+        help: "sample".into(),
+        address: address.clone(),
+    })?;
+    renderer.unverified(&UnverifiedView {
+        incident: "INC-1".into(),
+        sender: "someone@example.test",
+        reason: "sample reason",
         address: address.clone(),
     })?;
     let notice = NoticeView { address, reason: "sample reason" };

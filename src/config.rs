@@ -1,12 +1,14 @@
 //! Configuration: the TOML file as written (`RawConfig`) and the validated
 //! `Config` that everything else uses. Nothing downstream sees raw strings.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use crate::core::triage::{Access, IncidentAddress};
+use crate::core::triage::{Access, ExternalPolicy, IncidentAddress};
 
 /// The configuration used when no file is given and `./sitrep.toml` is absent.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");
@@ -31,7 +33,18 @@ pub struct Config {
     pub access: Access,
     /// Whether a refused sender is told why (rate-limited, never on loops).
     pub answer_refused: bool,
+    /// May close, reopen, change stakeholders and replace the lead anywhere.
+    pub leads: Vec<String>,
+    /// As `leads`; also told about mail that failed the sender checks.
+    pub admins: Vec<String>,
+    pub external: ExternalPolicy,
     pub executives: Vec<String>,
+    /// Whether `notify +addr` may add an address outside the staff.
+    pub allow_external_notify: bool,
+    /// The organisation's time zone, for times people write ("14:05").
+    pub time_zone: TimeZone,
+    /// Names and aliases people use in commands, lowercased, to addresses.
+    pub people: BTreeMap<String, String>,
     pub trusted_authserv_id: Option<String>,
     pub limits: Limits,
     pub templates_dir: Option<PathBuf>,
@@ -74,6 +87,11 @@ pub struct Limits {
     pub max_mime_parts: usize,
     pub max_mime_depth: usize,
     pub max_text_bytes: usize,
+    /// At most this many automatic replies (acks, transcripts, notices) an hour.
+    pub replies_per_hour: u32,
+    /// The same reply to the same person about the same incident at most
+    /// once in this window.
+    pub repeat_reply_window: Duration,
 }
 
 impl Default for Limits {
@@ -84,6 +102,8 @@ impl Default for Limits {
             max_mime_parts: 1000,
             max_mime_depth: 20,
             max_text_bytes: 2 * 1024 * 1024,
+            replies_per_hour: 100,
+            repeat_reply_window: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -131,6 +151,9 @@ impl Config {
 struct RawConfig {
     address: String,
     data_dir: PathBuf,
+    time_zone: Option<String>,
+    #[serde(default)]
+    people: BTreeMap<String, String>,
     mailbox: RawMailbox,
     transport: RawTransport,
     access: RawAccess,
@@ -174,6 +197,13 @@ struct RawAccess {
     staff_domains: Vec<String>,
     #[serde(default)]
     staff_addresses: Vec<String>,
+    #[serde(default)]
+    partner_domains: Vec<String>,
+    #[serde(default)]
+    leads: Vec<String>,
+    #[serde(default)]
+    admins: Vec<String>,
+    external: Option<String>,
     answer_refused: Option<bool>,
 }
 
@@ -182,6 +212,7 @@ struct RawAccess {
 struct RawStakeholders {
     #[serde(default)]
     executives: Vec<String>,
+    allow_external_notify: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +229,8 @@ struct RawLimits {
     max_mime_parts: Option<usize>,
     max_mime_depth: Option<usize>,
     max_text_bytes: Option<usize>,
+    replies_per_hour: Option<u32>,
+    reply_window_minutes: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -251,9 +284,33 @@ impl RawConfig {
             max_mime_parts: self.limits.max_mime_parts.unwrap_or(defaults.max_mime_parts),
             max_mime_depth: self.limits.max_mime_depth.unwrap_or(defaults.max_mime_depth),
             max_text_bytes: self.limits.max_text_bytes.unwrap_or(defaults.max_text_bytes),
+            replies_per_hour: self.limits.replies_per_hour.unwrap_or(defaults.replies_per_hour),
+            repeat_reply_window: self
+                .limits
+                .reply_window_minutes
+                .map_or(defaults.repeat_reply_window, |minutes| Duration::from_secs(minutes * 60)),
         };
         if limits.max_message_bytes == 0 || limits.max_header_bytes == 0 || limits.max_text_bytes == 0 {
             return Err("limits: sizes must be greater than zero".into());
+        }
+        let partner_domains = self
+            .access
+            .partner_domains
+            .iter()
+            .map(|domain| domain_name(domain, "access.partner_domains"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let external = match self.access.external.as_deref().unwrap_or("record") {
+            "record" => ExternalPolicy::Record,
+            "reject" => ExternalPolicy::Reject,
+            other => return Err(format!("access.external: `{other}` (expected \"record\" or \"reject\")")),
+        };
+        let time_zone_name = self.time_zone.as_deref().unwrap_or("UTC");
+        let time_zone = TimeZone::get(time_zone_name)
+            .map_err(|error| format!("time_zone: `{time_zone_name}` is not a known time zone ({error})"))?;
+        let mut people = BTreeMap::new();
+        for (name, address) in &self.people {
+            let key = name.trim().to_lowercase().replace(['_', '-'], " ");
+            people.insert(key, mailbox_address(address, &format!("people.{name}"))?);
         }
         Ok(Config {
             origin: String::new(),
@@ -262,9 +319,15 @@ impl RawConfig {
             mailbox,
             transport,
             envelope_from,
-            access: Access { staff_domains, staff_addresses },
-            answer_refused: self.access.answer_refused.unwrap_or(true),
+            access: Access { staff_domains, staff_addresses, partner_domains },
+            answer_refused: self.access.answer_refused.unwrap_or(false),
+            leads: addresses(&self.access.leads, "access.leads")?,
+            admins: addresses(&self.access.admins, "access.admins")?,
+            external,
             executives: addresses(&self.stakeholders.executives, "stakeholders.executives")?,
+            allow_external_notify: self.stakeholders.allow_external_notify.unwrap_or(false),
+            time_zone,
+            people,
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),

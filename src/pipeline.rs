@@ -11,16 +11,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
-use tracing::info;
+use tracing::{error, info};
 
 use crate::compose::{self, AutoSubmitted, ComposeError, Draft};
 use crate::config::Config;
+use crate::core::auth::{self, Authority};
+use crate::core::command;
 use crate::core::incident::{EntryKind, Incident, IncidentNumber, MailKind, TimelineEntry, Trust};
 use crate::core::mail::Inbound;
 use crate::core::subject;
+use crate::core::transition::{self, Actor, Effects, Settings};
 use crate::core::triage::{self, Known, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
-use crate::render::{AckView, NoticeView, RenderError, Renderer};
+use crate::render::{
+    AckView, CommandView, NoticeView, RenderError, Renderer, TranscriptView, UnverifiedView, local_time,
+};
 use crate::store::{NewMessage, NewOutgoing, Store, StoreError, WriteTx};
 
 /// How often one address is told that its mail was refused.
@@ -137,20 +142,31 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
-        let keys = ThreadKeys::of(inbound, &self.config.address);
+        let config = &self.config;
+        let authority = auth::authority(inbound, &config.access, config.trusted_authserv_id.as_deref());
+        let keys = ThreadKeys::of(inbound, &config.address);
         let facts = thread_facts(transaction, &keys)?;
-        let decision = triage::triage(inbound, &self.config.address, &self.config.access, known, &keys, &facts);
+        let decision = triage::triage(inbound, &config.address, &authority, config.external, known, &keys, &facts);
         let outcome = decision.outcome();
         match decision {
             Triage::Declare { title } => {
                 let number = transaction.next_incident_number()?;
                 self.store_attachments(transaction, row, parsed)?;
-                let incident = self.declare(transaction, inbound, number, title, now)?;
-                Ok(IngestReport { outcome, incident: Some(incident), reason: None, stored: true })
+                self.declare(transaction, inbound, number, title, now)?;
+                Ok(IngestReport { outcome, incident: Some(number), reason: None, stored: true })
             }
-            Triage::Update { incident, .. } => {
+            Triage::Update { incident, trust, .. } => {
                 self.store_attachments(transaction, row, parsed)?;
-                append_entry(transaction, incident, inbound, EntryKind::Update, now)?;
+                match trust {
+                    Trust::Staff => self.update(transaction, inbound, incident, now)?,
+                    _ => {
+                        // Kept for the record; it changes nothing and nobody is answered.
+                        append_entry(transaction, incident, inbound, EntryKind::Update, &inbound.new_text, trust, now)?;
+                        if let Authority::Unverified(reason) = &authority {
+                            self.tell_admins_unverified(transaction, inbound, incident, reason, now)?;
+                        }
+                    }
+                }
                 Ok(IngestReport { outcome, incident: Some(incident), reason: None, stored: true })
             }
             Triage::Ignore { reason } => {
@@ -160,9 +176,131 @@ impl Pipeline {
                 if answer {
                     self.notify_sender(transaction, inbound, &reason, NoticeCause::Refused, now)?;
                 }
+                if let Authority::Unverified(why) = &authority
+                    && let Some(author) = inbound.author()
+                {
+                    let view_reason = format!("{why}; it tried to declare a new incident");
+                    self.send_unverified_notice(transaction, None, &author.address, &view_reason, inbound, now)?;
+                }
                 Ok(IngestReport { outcome, incident: None, reason: Some(reason), stored: true })
             }
         }
+    }
+
+    /// A staff update: its text on the timeline, its commands applied and
+    /// answered with a transcript.
+    fn update(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        number: IncidentNumber,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let commands = command::parse(&inbound.subject, &inbound.new_text);
+        if commands.lines.is_empty() {
+            return append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)
+                .map_err(IngestError::from);
+        }
+        let Some(mut incident) = transaction.incident(number)? else {
+            return Ok(());
+        };
+        let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
+        let effects = transition::apply(&mut incident, &commands.lines, &self.actor(author), now, &self.settings());
+        transaction.save_incident(&incident)?;
+        if !commands.text.is_empty() {
+            append_entry(transaction, number, inbound, EntryKind::Update, &commands.text, Trust::Staff, now)?;
+        }
+        record_commands(transaction, number, inbound, &effects, now)?;
+        if effects.quiet {
+            return Ok(());
+        }
+        let body = self.renderer.transcript(&TranscriptView {
+            lines: CommandView::of(&effects.applied),
+            errors: effects.errors(),
+            count: effects.applied.len(),
+            card: if effects.card { self.renderer.card(&incident, &self.config.time_zone)? } else { String::new() },
+            help: if effects.help { command::REFERENCE.to_string() } else { String::new() },
+            address: self.config.address.with_detail(None),
+        })?;
+        let original = subject::strip_prefixes(&inbound.subject);
+        let subject = match effects.errors() {
+            0 => format!("Processed: {original}"),
+            1 => format!("Processed (1 error): {original}"),
+            errors => format!("Processed ({errors} errors): {original}"),
+        };
+        let draft = Draft {
+            from: self.config.address.with_detail(None),
+            to: vec![author.to_string()],
+            cc: Vec::new(),
+            subject,
+            body,
+            message_id: compose::new_message_id(&self.config.address),
+            in_reply_to: inbound.message_id.clone(),
+            references: thread_references(&incident, inbound),
+            auto_submitted: AutoSubmitted::Replied,
+            loop_marker: self.config.address.with_detail(None),
+        };
+        self.enqueue(transaction, MailKind::Transcript, Some(number), draft, now)
+    }
+
+    fn actor<'a>(&self, address: &'a str) -> Actor<'a> {
+        let privileged = self.config.leads.iter().chain(&self.config.admins).any(|listed| listed == address);
+        Actor { address, privileged }
+    }
+
+    fn settings(&self) -> Settings<'_> {
+        Settings {
+            time_zone: &self.config.time_zone,
+            people: &self.config.people,
+            access: &self.config.access,
+            allow_external_notify: self.config.allow_external_notify,
+        }
+    }
+
+    fn tell_admins_unverified(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        incident: IncidentNumber,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let sender = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or("an unknown sender");
+        self.send_unverified_notice(transaction, Some(incident), sender, reason, inbound, now)
+    }
+
+    fn send_unverified_notice(
+        &self,
+        transaction: &WriteTx<'_>,
+        incident: Option<IncidentNumber>,
+        sender: &str,
+        reason: &str,
+        inbound: &Inbound,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let about = incident.map_or_else(|| self.config.address.with_detail(None), |number| number.to_string());
+        let body = self.renderer.unverified(&UnverifiedView {
+            incident: about.clone(),
+            sender,
+            reason,
+            address: self.config.address.with_detail(None),
+        })?;
+        for admin in &self.config.admins {
+            let draft = Draft {
+                from: self.config.address.with_detail(None),
+                to: vec![admin.clone()],
+                cc: Vec::new(),
+                subject: format!("Unverified mail to {about} from {sender}"),
+                body: body.clone(),
+                message_id: compose::new_message_id(&self.config.address),
+                in_reply_to: None,
+                references: inbound.message_id.iter().cloned().collect(),
+                auto_submitted: AutoSubmitted::Generated,
+                loop_marker: self.config.address.with_detail(None),
+            };
+            self.enqueue(transaction, MailKind::Notice, incident, draft, now)?;
+        }
+        Ok(())
     }
 
     fn quarantine(
@@ -191,24 +329,31 @@ impl Pipeline {
         number: IncidentNumber,
         title: String,
         now: Timestamp,
-    ) -> Result<IncidentNumber, IngestError> {
+    ) -> Result<(), IngestError> {
         let declarer = inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default();
-        let incident = Incident::declare(number, title, declarer, now, compose::new_message_id(&self.config.address));
+        let mut incident =
+            Incident::declare(number, title, declarer.clone(), now, compose::new_message_id(&self.config.address));
+        let commands = command::parse(&inbound.subject, &inbound.new_text);
+        let effects = transition::apply(&mut incident, &commands.lines, &self.actor(&declarer), now, &self.settings());
         transaction.insert_incident(&incident)?;
-        append_entry(transaction, number, inbound, EntryKind::Declared, now)?;
+        append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
+        record_commands(transaction, number, inbound, &effects, now)?;
+        if effects.quiet {
+            return Ok(());
+        }
         let Some((to, cc)) = triage::ack_recipients(inbound, &self.config.address, &self.config.access) else {
-            return Ok(number);
+            return Ok(());
         };
         let body = self.renderer.ack(&AckView {
             incident: number.to_string(),
             title: &incident.title,
             declared_by: &incident.declared_by,
-            declared_at: incident.declared_at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+            declared_at: local_time(incident.declared_at, &self.config.time_zone),
             executives: self.config.executives.join(", "),
             address: self.config.address.with_detail(None),
+            has_commands: !effects.applied.is_empty(),
+            commands: CommandView::of(&effects.applied),
         })?;
-        let mut references = vec![incident.thread_root.clone()];
-        references.extend(inbound.message_id.clone());
         let draft = Draft {
             from: self.config.address.with_detail(None),
             to: vec![to],
@@ -217,12 +362,11 @@ impl Pipeline {
             body,
             message_id: compose::new_message_id(&self.config.address),
             in_reply_to: inbound.message_id.clone(),
-            references,
+            references: thread_references(&incident, inbound),
             auto_submitted: AutoSubmitted::Replied,
             loop_marker: self.config.address.with_detail(None),
         };
-        self.enqueue(transaction, MailKind::Ack, Some(number), draft, now)?;
-        Ok(number)
+        self.enqueue(transaction, MailKind::Ack, Some(number), draft, now)
     }
 
     fn notify_sender(
@@ -234,8 +378,11 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let Some(sender) = inbound.author().map(|mailbox| mailbox.address.clone()) else { return Ok(()) };
+        // Staff are always told; an outsider only if configured, since a
+        // reply confirms that the address is watched.
+        let outsider = !self.config.access.is_staff(&sender);
         let interval = match cause {
-            NoticeCause::Refused if !self.config.answer_refused => return Ok(()),
+            NoticeCause::Refused if outsider && !self.config.answer_refused => return Ok(()),
             NoticeCause::Refused => REFUSED_NOTICE_INTERVAL,
             NoticeCause::Quarantined => QUARANTINE_NOTICE_INTERVAL,
         };
@@ -265,6 +412,8 @@ impl Pipeline {
         self.enqueue(transaction, MailKind::Notice, None, draft, now)
     }
 
+    /// Queues an automatic reply, unless the same one went out recently or
+    /// the hourly cap on automatic replies is reached.
     fn enqueue(
         &self,
         transaction: &WriteTx<'_>,
@@ -273,6 +422,20 @@ impl Pipeline {
         draft: Draft,
         now: Timestamp,
     ) -> Result<(), IngestError> {
+        let limits = &self.config.limits;
+        let window = SignedDuration::try_from(limits.repeat_reply_window).unwrap_or(SignedDuration::from_hours(1));
+        if transaction.same_mail_since(kind, &draft.to, incident, &draft.body, now - window)? {
+            info!(kind = kind.as_str(), "identical reply sent recently; not repeated");
+            return Ok(());
+        }
+        if transaction.automatic_replies_since(now - SignedDuration::from_hours(1))? >= limits.replies_per_hour {
+            error!(
+                kind = kind.as_str(),
+                cap = limits.replies_per_hour,
+                "hourly cap on automatic replies reached; reply dropped"
+            );
+            return Ok(());
+        }
         let raw = compose::compose(&draft, now)?;
         transaction.enqueue(
             &NewOutgoing {
@@ -350,17 +513,41 @@ fn append_entry(
     incident: IncidentNumber,
     inbound: &Inbound,
     kind: EntryKind,
+    text: &str,
+    trust: Trust,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let entry = TimelineEntry {
         at: now,
         author: inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default(),
         kind,
-        text: inbound.new_text.clone(),
+        text: text.to_string(),
         message_id: inbound.message_id.clone(),
-        trust: Trust::Staff,
+        trust,
     };
     transaction.append_timeline(incident, &entry)
+}
+
+/// Every command that changed something goes on the timeline, with who and when.
+fn record_commands(
+    transaction: &WriteTx<'_>,
+    incident: IncidentNumber,
+    inbound: &Inbound,
+    effects: &Effects,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    for (kind, text) in effects.applied.iter().filter_map(|applied| applied.entry.as_ref()) {
+        append_entry(transaction, incident, inbound, *kind, text, Trust::Staff, now)?;
+    }
+    Ok(())
+}
+
+/// The incident's root first, so every client threads the whole incident,
+/// then the message being answered.
+fn thread_references(incident: &Incident, inbound: &Inbound) -> Vec<String> {
+    let mut references = vec![incident.thread_root.clone()];
+    references.extend(inbound.message_id.clone());
+    references
 }
 
 /// Written under a temporary name and renamed, so a reader never sees a

@@ -3,13 +3,21 @@
 
 use std::path::Path;
 
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::Serialize;
 use tera::{Context, Tera};
+
+use crate::core::incident::{Incident, TaskState};
+use crate::core::transition::Applied;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("ack.txt", include_str!("../templates/ack.txt.tera")),
     ("refused.txt", include_str!("../templates/refused.txt.tera")),
     ("quarantined.txt", include_str!("../templates/quarantined.txt.tera")),
+    ("transcript.txt", include_str!("../templates/transcript.txt.tera")),
+    ("card.txt", include_str!("../templates/card.txt.tera")),
+    ("unverified.txt", include_str!("../templates/unverified.txt.tera")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +40,102 @@ pub struct AckView<'a> {
     pub declared_at: String,
     pub executives: String,
     pub address: String,
+    pub has_commands: bool,
+    pub commands: Vec<CommandView>,
+}
+
+/// One command line and what became of it.
+#[derive(Debug, Serialize)]
+pub struct CommandView {
+    pub written: String,
+    pub outcome: String,
+}
+
+impl CommandView {
+    pub fn of(applied: &[Applied]) -> Vec<CommandView> {
+        applied
+            .iter()
+            .map(|applied| CommandView {
+                written: applied.written.clone(),
+                outcome: match &applied.outcome {
+                    Ok(done) => done.clone(),
+                    Err(why) => format!("Not done: {why}."),
+                },
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TranscriptView {
+    pub lines: Vec<CommandView>,
+    pub errors: usize,
+    pub count: usize,
+    /// The incident's card, when `status?` asked for it; empty otherwise.
+    pub card: String,
+    /// The command reference, when `help` asked for it; empty otherwise.
+    pub help: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UnverifiedView<'a> {
+    pub incident: String,
+    pub sender: &'a str,
+    pub reason: &'a str,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CardView {
+    id: String,
+    title: String,
+    status: &'static str,
+    severity: &'static str,
+    phase: &'static str,
+    lead: String,
+    roles: Vec<RoleView>,
+    scope: String,
+    impact: String,
+    declared_at: String,
+    declared_by: String,
+    milestones: Vec<MilestoneView>,
+    has_streams: bool,
+    streams: Vec<StreamView>,
+    has_tasks: bool,
+    tasks: Vec<TaskView>,
+}
+
+#[derive(Debug, Serialize)]
+struct RoleView {
+    name: &'static str,
+    holder: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MilestoneView {
+    name: &'static str,
+    at: String,
+}
+
+#[derive(Debug, Serialize)]
+struct StreamView {
+    name: &'static str,
+    lead: Option<String>,
+    status: String,
+}
+
+#[derive(Debug, Serialize)]
+struct TaskView {
+    number: u32,
+    text: String,
+    owner: Option<String>,
+    due: Option<String>,
+}
+
+/// A time as people read it in the organisation's zone.
+pub fn local_time(at: Timestamp, time_zone: &TimeZone) -> String {
+    at.to_zoned_datetime(time_zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 #[derive(Debug, Serialize)]
@@ -66,6 +170,71 @@ impl Renderer {
 
     pub fn quarantined(&self, view: &NoticeView<'_>) -> Result<String, RenderError> {
         self.render("quarantined.txt", view)
+    }
+
+    pub fn transcript(&self, view: &TranscriptView) -> Result<String, RenderError> {
+        self.render("transcript.txt", view)
+    }
+
+    pub fn unverified(&self, view: &UnverifiedView<'_>) -> Result<String, RenderError> {
+        self.render("unverified.txt", view)
+    }
+
+    /// The incident's current state, for `status?`.
+    pub fn card(&self, incident: &Incident, time_zone: &TimeZone) -> Result<String, RenderError> {
+        let unknown = || "not known yet".to_string();
+        let milestones = &incident.milestones;
+        let view = CardView {
+            id: incident.number.to_string(),
+            title: incident.title.clone(),
+            status: incident.status.as_str(),
+            severity: incident.severity.map_or("not set", |severity| severity.as_str()),
+            phase: incident.phase.as_str(),
+            lead: incident.lead.clone().unwrap_or_else(|| "nobody yet".to_string()),
+            roles: incident
+                .roles
+                .iter()
+                .map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() })
+                .collect(),
+            scope: incident.scope.clone().unwrap_or_else(unknown),
+            impact: incident.impact.clone().unwrap_or_else(unknown),
+            declared_at: local_time(incident.declared_at, time_zone),
+            declared_by: incident.declared_by.clone(),
+            milestones: [
+                ("Started", milestones.started),
+                ("Detected", milestones.detected),
+                ("Contained", milestones.contained),
+                ("Eradicated", milestones.eradicated),
+                ("Recovered", milestones.recovered),
+                ("Closed", incident.closed_at),
+            ]
+            .into_iter()
+            .filter_map(|(name, at)| at.map(|at| MilestoneView { name, at: local_time(at, time_zone) }))
+            .collect(),
+            has_streams: !incident.streams.is_empty(),
+            streams: incident
+                .streams
+                .iter()
+                .map(|(stream, state)| StreamView {
+                    name: stream.as_str(),
+                    lead: state.lead.clone(),
+                    status: state.status.clone().unwrap_or_else(|| "no update yet".to_string()),
+                })
+                .collect(),
+            has_tasks: incident.tasks.iter().any(|task| task.state == TaskState::Open),
+            tasks: incident
+                .tasks
+                .iter()
+                .filter(|task| task.state == TaskState::Open)
+                .map(|task| TaskView {
+                    number: task.number,
+                    text: task.text.clone(),
+                    owner: task.owner.clone(),
+                    due: task.due.map(|due| local_time(due, time_zone)),
+                })
+                .collect(),
+        };
+        self.render("card.txt", &view)
     }
 
     fn render(&self, name: &str, view: &impl Serialize) -> Result<String, RenderError> {

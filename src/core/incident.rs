@@ -1,5 +1,6 @@
 //! Incidents and their timeline: the state sitrep keeps, as plain data.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -35,7 +36,7 @@ impl FromStr for IncidentNumber {
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -168,12 +169,48 @@ pub struct Incident {
     pub phase: Phase,
     pub lead: Option<String>,
     pub scope: Option<String>,
+    pub impact: Option<String>,
     pub declared_by: String,
     pub declared_at: Timestamp,
+    pub milestones: Milestones,
     pub closed_at: Option<Timestamp>,
     /// A Message-ID that every mail of the incident references, so that all
     /// clients group the thread even when a reply lost its parent.
     pub thread_root: String,
+    pub roles: BTreeMap<Role, String>,
+    pub streams: BTreeMap<Stream, StreamState>,
+    pub tasks: Vec<Task>,
+    /// Extra people who receive this incident's digests.
+    pub notify: Vec<String>,
+}
+
+/// When things happened, as far as anyone has said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Milestones {
+    pub started: Option<Timestamp>,
+    pub detected: Option<Timestamp>,
+    pub contained: Option<Timestamp>,
+    pub eradicated: Option<Timestamp>,
+    pub recovered: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamState {
+    pub lead: Option<String>,
+    pub status: Option<String>,
+    pub updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// Numbered from 1 per incident.
+    pub number: u32,
+    pub text: String,
+    pub owner: Option<String>,
+    pub due: Option<Timestamp>,
+    pub state: TaskState,
+    pub created_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
 }
 
 impl Incident {
@@ -193,10 +230,16 @@ impl Incident {
             phase: Phase::Detection,
             lead: None,
             scope: None,
+            impact: None,
             declared_by,
             declared_at,
+            milestones: Milestones::default(),
             closed_at: None,
             thread_root,
+            roles: BTreeMap::new(),
+            streams: BTreeMap::new(),
+            tasks: Vec::new(),
+            notify: Vec::new(),
         }
     }
 

@@ -5,9 +5,11 @@
 //! lettre, tera, tokio or mail-parser. Time and the store's answers are
 //! parameters. `tests/it/tidy.rs` enforces it.
 
+pub mod auth;
 pub mod command;
 pub mod incident;
 pub mod mail;
 pub mod quote;
 pub mod subject;
+pub mod transition;
 pub mod triage;

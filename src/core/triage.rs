@@ -3,7 +3,8 @@
 //! Pure: the store's answers (is this Message-ID known, which incident does
 //! a reference name) come in as [`Known`] and [`ThreadFacts`].
 
-use super::incident::IncidentNumber;
+use super::auth::Authority;
+use super::incident::{IncidentNumber, Trust};
 use super::mail::{Inbound, Mailbox};
 use super::subject;
 
@@ -103,13 +104,28 @@ impl IncidentAddress {
 }
 
 /// Who counts as staff: anyone at a staff domain, plus listed addresses.
+/// Partners are outside firms whose updates count but who run no commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
     pub staff_domains: Vec<String>,
     pub staff_addresses: Vec<String>,
+    pub partner_domains: Vec<String>,
+}
+
+/// What becomes of an outsider's mail to an existing incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalPolicy {
+    /// Kept on the timeline as `external`; it changes nothing.
+    Record,
+    Reject,
 }
 
 impl Access {
+    pub fn is_partner(&self, address: &str) -> bool {
+        let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+        self.partner_domains.iter().any(|partner| partner.eq_ignore_ascii_case(domain))
+    }
+
     pub fn is_staff(&self, address: &str) -> bool {
         let address = address.to_lowercase();
         let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
@@ -180,9 +196,11 @@ pub enum Triage {
     Declare {
         title: String,
     },
+    /// `trust` says whether the mail may change anything (only `Staff`).
     Update {
         incident: IncidentNumber,
         via: Via,
+        trust: Trust,
     },
     Ignore {
         reason: String,
@@ -208,7 +226,8 @@ impl Triage {
 pub fn triage(
     inbound: &Inbound,
     address: &IncidentAddress,
-    access: &Access,
+    authority: &Authority,
+    external: ExternalPolicy,
     known: &Known,
     keys: &ThreadKeys,
     facts: &ThreadFacts,
@@ -222,29 +241,37 @@ pub fn triage(
     if let Some(reason) = automatic_reason(inbound) {
         return Triage::Ignore { reason };
     }
-    let author = match inbound.author() {
-        Some(author) => author,
-        None => {
-            return Triage::Reject {
-                reason: format!("the From header names {} addresses, not one", inbound.from.len()),
-                answer: false,
-            };
-        }
-    };
-    if !access.is_staff(&author.address) {
+    let Some(author) = inbound.author() else {
         return Triage::Reject {
-            reason: format!("{} is not an allowed sender (not a staff domain or address)", author.address),
-            answer: true,
+            reason: format!("the From header names {} addresses, not one", inbound.from.len()),
+            answer: false,
         };
-    }
-    match thread(keys, facts) {
-        Some((incident, via)) => Triage::Update { incident, via },
-        None => match keys.tag {
+    };
+    let thread = thread(keys, facts);
+    let update = |trust| thread.map(|(incident, via)| Triage::Update { incident, via, trust });
+    match authority {
+        Authority::Staff => update(Trust::Staff).unwrap_or_else(|| match keys.tag {
             Some(tag) => Triage::Reject {
                 reason: format!("{tag} does not exist; remove the tag to declare a new incident"),
                 answer: true,
             },
             None => Triage::Declare { title: declaration_title(inbound) },
+        }),
+        // Kept where it belongs, but From may be forged: never answered.
+        Authority::Unverified(why) => update(Trust::Unverified).unwrap_or_else(|| Triage::Reject {
+            reason: format!("{} could not be verified ({why})", author.address),
+            answer: false,
+        }),
+        Authority::Partner => update(Trust::Partner).unwrap_or_else(|| Triage::Reject {
+            reason: format!("{} is a partner: partners post to incidents but do not declare them", author.address),
+            answer: true,
+        }),
+        Authority::External => match (update(Trust::External), external) {
+            (Some(update), ExternalPolicy::Record) => update,
+            _ => Triage::Reject {
+                reason: format!("{} is not an allowed sender (not a staff domain or address)", author.address),
+                answer: true,
+            },
         },
     }
 }

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::core::incident::{
-    DeliveryStatus, EntryKind, Incident, IncidentNumber, MailKind, Phase, Severity, Status, TimelineEntry, Trust,
+    DeliveryStatus, EntryKind, Incident, IncidentNumber, MailKind, Milestones, Phase, Role, Severity, Status, Stream,
+    StreamState, Task, TaskState, TimelineEntry, Trust,
 };
 use crate::core::mail::AttachmentMeta;
 use crate::core::triage::Outcome;
@@ -181,9 +182,13 @@ impl Store {
     }
 
     pub fn incidents(&self) -> StoreResult<Vec<Incident>> {
-        let mut statement = self.connection.prepare(&format!("{INCIDENT_SELECT} ORDER BY number"))?;
-        let rows = statement.query_map([], raw_incident)?;
-        rows.map(|row| row?.into_incident()).collect()
+        let mut statement = self.connection.prepare("SELECT number FROM incidents ORDER BY number")?;
+        let numbers = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let mut incidents = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            incidents.extend(incident(&self.connection, IncidentNumber(number as u64))?);
+        }
+        Ok(incidents)
     }
 
     pub fn incident(&self, number: IncidentNumber) -> StoreResult<Option<Incident>> {
@@ -485,11 +490,31 @@ impl WriteTx<'_> {
 
     pub fn insert_incident(&self, incident: &Incident) -> StoreResult<()> {
         self.transaction.execute(
-            "INSERT INTO incidents (number, title, title_key, status, severity, phase, lead, scope,
-                                    declared_by, declared_at, closed_at, thread_root)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO incidents (number, title, title_key, status, phase, declared_by, declared_at, thread_root)
+             VALUES (?1, '', '', 'open', 'detection', ?2, ?3, ?4)",
             params![
                 incident.number.0 as i64,
+                incident.declared_by,
+                time_text(incident.declared_at),
+                incident.thread_root
+            ],
+        )?;
+        self.save_incident(incident)
+    }
+
+    /// Writes the whole incident: its row, roles, streams, tasks and list.
+    pub fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
+        let number = incident.number.0 as i64;
+        let milestones = &incident.milestones;
+        self.transaction
+            .prepare_cached(
+                "UPDATE incidents SET title = ?2, title_key = ?3, status = ?4, severity = ?5, phase = ?6, lead = ?7,
+                        scope = ?8, impact = ?9, started_at = ?10, detected_at = ?11, contained_at = ?12,
+                        eradicated_at = ?13, recovered_at = ?14, closed_at = ?15
+                 WHERE number = ?1",
+            )?
+            .execute(params![
+                number,
                 incident.title,
                 crate::core::subject::title_key(&incident.title),
                 incident.status.as_str(),
@@ -497,12 +522,51 @@ impl WriteTx<'_> {
                 incident.phase.as_str(),
                 incident.lead,
                 incident.scope,
-                incident.declared_by,
-                time_text(incident.declared_at),
+                incident.impact,
+                milestones.started.map(time_text),
+                milestones.detected.map(time_text),
+                milestones.contained.map(time_text),
+                milestones.eradicated.map(time_text),
+                milestones.recovered.map(time_text),
                 incident.closed_at.map(time_text),
-                incident.thread_root,
-            ],
-        )?;
+            ])?;
+        for table in ["roles", "streams", "tasks", "notify"] {
+            self.transaction.prepare_cached(&format!("DELETE FROM {table} WHERE incident = ?1"))?.execute([number])?;
+        }
+        for (role, holder) in &incident.roles {
+            self.transaction
+                .prepare_cached("INSERT INTO roles (incident, role, holder) VALUES (?1, ?2, ?3)")?
+                .execute(params![number, role.as_str(), holder])?;
+        }
+        for (stream, state) in &incident.streams {
+            self.transaction
+                .prepare_cached(
+                    "INSERT INTO streams (incident, stream, lead, status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![number, stream.as_str(), state.lead, state.status, state.updated_at.map(time_text)])?;
+        }
+        for task in &incident.tasks {
+            self.transaction
+                .prepare_cached(
+                    "INSERT INTO tasks (incident, number, text, owner, due_at, state, created_at, closed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    number,
+                    task.number,
+                    task.text,
+                    task.owner,
+                    task.due.map(time_text),
+                    task.state.as_str(),
+                    time_text(task.created_at),
+                    task.closed_at.map(time_text),
+                ])?;
+        }
+        for address in &incident.notify {
+            self.transaction
+                .prepare_cached("INSERT INTO notify (incident, address) VALUES (?1, ?2)")?
+                .execute(params![number, address])?;
+        }
         Ok(())
     }
 
@@ -545,6 +609,40 @@ impl WriteTx<'_> {
         Ok(self.transaction.last_insert_rowid())
     }
 
+    /// How many automatic replies (acks, transcripts, notices) were queued since `since`.
+    pub fn automatic_replies_since(&self, since: Timestamp) -> StoreResult<u32> {
+        Ok(self
+            .transaction
+            .prepare_cached(
+                "SELECT COUNT(*) FROM outbox WHERE kind IN ('ack', 'transcript', 'notice') AND created_at >= ?1",
+            )?
+            .query_row([time_text(since)], |row| row.get(0))?)
+    }
+
+    /// Whether the same body of `kind` went to the same recipients about
+    /// the same incident since `since`.
+    pub fn same_mail_since(
+        &self,
+        kind: MailKind,
+        to: &[String],
+        incident: Option<IncidentNumber>,
+        body: &str,
+        since: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .transaction
+            .prepare_cached(
+                "SELECT 1 FROM outbox WHERE kind = ?1 AND recipients_to = ?2 AND incident IS ?3 AND body = ?4
+                 AND created_at >= ?5 LIMIT 1",
+            )?
+            .query_row(
+                params![kind.as_str(), join_addresses(to), incident.map(|n| n.0 as i64), body, time_text(since)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Whether a mail of `kind` went to exactly `address` since `since`.
     pub fn mailed_since(&self, kind: MailKind, address: &str, since: Timestamp) -> StoreResult<bool> {
         Ok(self
@@ -559,63 +657,113 @@ impl WriteTx<'_> {
     }
 }
 
-const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, declared_by, declared_at,
-        closed_at, thread_root FROM incidents";
+const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, impact, declared_by,
+        declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root
+        FROM incidents";
 
-struct RawIncident {
-    number: i64,
-    title: String,
-    status: String,
-    severity: Option<String>,
-    phase: String,
-    lead: Option<String>,
-    scope: Option<String>,
-    declared_by: String,
-    declared_at: String,
-    closed_at: Option<String>,
-    thread_root: String,
+fn optional_time(row: i64, text: Option<String>) -> StoreResult<Option<Timestamp>> {
+    text.map(|text| parse_time(row, &text)).transpose()
 }
 
-fn raw_incident(row: &Row<'_>) -> rusqlite::Result<RawIncident> {
-    Ok(RawIncident {
-        number: row.get(0)?,
-        title: row.get(1)?,
-        status: row.get(2)?,
-        severity: row.get(3)?,
-        phase: row.get(4)?,
-        lead: row.get(5)?,
-        scope: row.get(6)?,
-        declared_by: row.get(7)?,
-        declared_at: row.get(8)?,
-        closed_at: row.get(9)?,
-        thread_root: row.get(10)?,
-    })
-}
-
-impl RawIncident {
-    fn into_incident(self) -> StoreResult<Incident> {
-        let row = self.number;
-        Ok(Incident {
-            number: IncidentNumber(self.number as u64),
-            title: self.title,
-            status: parse_named::<Status>(row, &self.status)?,
-            severity: self.severity.map(|text| parse_named::<Severity>(row, &text)).transpose()?,
-            phase: parse_named::<Phase>(row, &self.phase)?,
-            lead: self.lead,
-            scope: self.scope,
-            declared_by: self.declared_by,
-            declared_at: parse_time(row, &self.declared_at)?,
-            closed_at: self.closed_at.map(|text| parse_time(row, &text)).transpose()?,
-            thread_root: self.thread_root,
-        })
-    }
-}
-
+/// The incident row and everything hanging off it.
 fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Option<Incident>> {
-    connection
+    let key = number.0 as i64;
+    let row = connection
         .prepare_cached(&format!("{INCIDENT_SELECT} WHERE number = ?1"))?
-        .query_row([number.0 as i64], raw_incident)
-        .optional()?
-        .map(RawIncident::into_incident)
-        .transpose()
+        .query_row([key], |row| {
+            Ok((
+                (row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, Option<String>>(3)?),
+                (row.get::<_, String>(4)?, row.get::<_, Option<String>>(5)?, row.get::<_, Option<String>>(6)?),
+                (row.get::<_, Option<String>>(7)?, row.get::<_, String>(8)?, row.get::<_, String>(9)?),
+                [
+                    row.get::<_, Option<String>>(10)?,
+                    row.get::<_, Option<String>>(11)?,
+                    row.get::<_, Option<String>>(12)?,
+                    row.get::<_, Option<String>>(13)?,
+                    row.get::<_, Option<String>>(14)?,
+                    row.get::<_, Option<String>>(15)?,
+                ],
+                row.get::<_, String>(16)?,
+            ))
+        })
+        .optional()?;
+    let Some(((title, status, severity), (phase, lead, scope), (impact, declared_by, declared_at), times, root)) = row
+    else {
+        return Ok(None);
+    };
+    let [started, detected, contained, eradicated, recovered, closed] = times;
+    let mut incident = Incident {
+        number,
+        title,
+        status: parse_named::<Status>(key, &status)?,
+        severity: severity.map(|text| parse_named::<Severity>(key, &text)).transpose()?,
+        phase: parse_named::<Phase>(key, &phase)?,
+        lead,
+        scope,
+        impact,
+        declared_by,
+        declared_at: parse_time(key, &declared_at)?,
+        milestones: Milestones {
+            started: optional_time(key, started)?,
+            detected: optional_time(key, detected)?,
+            contained: optional_time(key, contained)?,
+            eradicated: optional_time(key, eradicated)?,
+            recovered: optional_time(key, recovered)?,
+        },
+        closed_at: optional_time(key, closed)?,
+        thread_root: root,
+        roles: Default::default(),
+        streams: Default::default(),
+        tasks: Vec::new(),
+        notify: Vec::new(),
+    };
+    let mut roles = connection.prepare_cached("SELECT role, holder FROM roles WHERE incident = ?1")?;
+    for row in roles.query_map([key], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
+        let (role, holder) = row?;
+        incident.roles.insert(parse_named::<Role>(key, &role)?, holder);
+    }
+    let mut streams =
+        connection.prepare_cached("SELECT stream, lead, status, updated_at FROM streams WHERE incident = ?1")?;
+    for row in streams.query_map([key], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, Option<String>>(1)?,
+            row.get::<_, Option<String>>(2)?,
+            row.get::<_, Option<String>>(3)?,
+        ))
+    })? {
+        let (stream, lead, status, updated_at) = row?;
+        let state = StreamState { lead, status, updated_at: optional_time(key, updated_at)? };
+        incident.streams.insert(parse_named::<Stream>(key, &stream)?, state);
+    }
+    let mut tasks = connection.prepare_cached(
+        "SELECT number, text, owner, due_at, state, created_at, closed_at FROM tasks WHERE incident = ?1 ORDER BY number",
+    )?;
+    for row in tasks.query_map([key], |row| {
+        Ok((
+            row.get::<_, u32>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Option<String>>(2)?,
+            row.get::<_, Option<String>>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, String>(5)?,
+            row.get::<_, Option<String>>(6)?,
+        ))
+    })? {
+        let (task_number, text, owner, due, state, created, closed) = row?;
+        incident.tasks.push(Task {
+            number: task_number,
+            text,
+            owner,
+            due: optional_time(key, due)?,
+            state: parse_named::<TaskState>(key, &state)?,
+            created_at: parse_time(key, &created)?,
+            closed_at: optional_time(key, closed)?,
+        });
+    }
+    let mut notify = connection.prepare_cached("SELECT address FROM notify WHERE incident = ?1 ORDER BY address")?;
+    for row in notify.query_map([key], |row| row.get::<_, String>(0))? {
+        incident.notify.push(row?);
+    }
+    Ok(Some(incident))
 }

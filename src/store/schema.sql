@@ -11,15 +11,56 @@ CREATE TABLE incidents (
     status      TEXT NOT NULL,
     severity    TEXT,
     phase       TEXT NOT NULL,
-    lead        TEXT,
-    scope       TEXT,
-    declared_by TEXT NOT NULL,
-    declared_at TEXT NOT NULL,
-    closed_at   TEXT,
-    thread_root TEXT NOT NULL
+    lead          TEXT,
+    scope         TEXT,
+    impact        TEXT,
+    declared_by   TEXT NOT NULL,
+    declared_at   TEXT NOT NULL,
+    started_at    TEXT,
+    detected_at   TEXT,
+    contained_at  TEXT,
+    eradicated_at TEXT,
+    recovered_at  TEXT,
+    closed_at     TEXT,
+    thread_root   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX incidents_title_key ON incidents (title_key);
 CREATE INDEX incidents_thread_root ON incidents (thread_root);
+
+CREATE TABLE roles (
+    incident INTEGER NOT NULL REFERENCES incidents (number),
+    role     TEXT NOT NULL,
+    holder   TEXT NOT NULL,
+    PRIMARY KEY (incident, role)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE streams (
+    incident   INTEGER NOT NULL REFERENCES incidents (number),
+    stream     TEXT NOT NULL,
+    lead       TEXT,
+    status     TEXT,
+    updated_at TEXT,
+    PRIMARY KEY (incident, stream)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tasks (
+    incident   INTEGER NOT NULL REFERENCES incidents (number),
+    number     INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    owner      TEXT,
+    due_at     TEXT,
+    state      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    closed_at  TEXT,
+    PRIMARY KEY (incident, number)
+) STRICT, WITHOUT ROWID;
+
+-- Extra digest recipients of one incident.
+CREATE TABLE notify (
+    incident INTEGER NOT NULL REFERENCES incidents (number),
+    address  TEXT NOT NULL,
+    PRIMARY KEY (incident, address)
+) STRICT, WITHOUT ROWID;
 
 -- Every message received, raw, whatever its outcome.
 CREATE TABLE messages (

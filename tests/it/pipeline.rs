@@ -137,8 +137,16 @@ fn our_own_mail_coming_back_is_ignored() {
 }
 
 #[test]
-fn outsiders_are_refused_and_told_once_a_week() {
+fn outsiders_get_no_reply_by_default() {
     let mut harness = Harness::new();
+    let report = harness.feed(&mail("Mallory <mallory@evil.test>", "Invoice overdue").id("o1@evil.test").bytes());
+    assert_eq!(report.outcome, Outcome::Rejected);
+    assert!(harness.export().outbox.is_empty(), "a reply would confirm that the address is watched");
+}
+
+#[test]
+fn outsiders_are_refused_and_told_once_a_week_when_configured() {
+    let mut harness = Harness::with_config(|text| text.replace("[access]", "[access]\nanswer_refused = true"));
     let outsider = mail("Mallory <mallory@evil.test>", "Invoice overdue");
     let first = harness.feed(&outsider.clone().id("o1@evil.test").bytes());
     assert_eq!(first.outcome, Outcome::Rejected);

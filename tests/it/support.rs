@@ -54,8 +54,13 @@ impl Harness {
 
     /// With more TOML appended to the test config, e.g. a `[limits]` table.
     pub fn with_extra_config(extra: &str) -> Harness {
+        Harness::with_config(|text| text + extra)
+    }
+
+    /// With the test config rewritten by `edit`.
+    pub fn with_config(edit: impl FnOnce(String) -> String) -> Harness {
         let directory = tempfile::tempdir().unwrap();
-        let text = config_text(directory.path()) + extra;
+        let text = edit(config_text(directory.path()));
         let config = Config::parse(&text, "test", directory.path()).unwrap();
         let store = Store::open(&config.database_path()).unwrap();
         Harness {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::core::incident::Trust;
 use crate::core::mail::BodySource;
 
 fn mailbox(address: &str) -> Mailbox {
@@ -37,13 +38,26 @@ fn address() -> IncidentAddress {
 }
 
 fn access() -> Access {
-    Access { staff_domains: vec!["company.test".to_string()], staff_addresses: vec!["mssp@partner.test".to_string()] }
+    Access {
+        staff_domains: vec!["company.test".to_string()],
+        staff_addresses: vec!["mssp@partner.test".to_string()],
+        partner_domains: vec!["ir-firm.test".to_string()],
+    }
+}
+
+fn decide(inbound: &Inbound, known: &Known, facts: &ThreadFacts) -> Triage {
+    decide_with(inbound, known, facts, ExternalPolicy::Record)
+}
+
+fn decide_with(inbound: &Inbound, known: &Known, facts: &ThreadFacts, external: ExternalPolicy) -> Triage {
+    let keys = ThreadKeys::of(inbound, &address());
+    let authority = crate::core::auth::authority(inbound, &access(), None);
+    triage(inbound, &address(), &authority, external, known, &keys, facts)
 }
 
 #[track_caller]
 fn check_with(inbound: &Inbound, known: &Known, facts: &ThreadFacts, expected: Triage) {
-    let keys = ThreadKeys::of(inbound, &address());
-    assert_eq!(triage(inbound, &address(), &access(), known, &keys, facts), expected);
+    assert_eq!(decide(inbound, known, facts), expected);
 }
 
 #[track_caller]
@@ -53,8 +67,7 @@ fn check(inbound: &Inbound, expected: Triage) {
 
 #[track_caller]
 fn check_ignored(inbound: &Inbound, reason_part: &str) {
-    let keys = ThreadKeys::of(inbound, &address());
-    match triage(inbound, &address(), &access(), &Known::default(), &keys, &ThreadFacts::default()) {
+    match decide(inbound, &Known::default(), &ThreadFacts::default()) {
         Triage::Ignore { reason } => assert!(reason.contains(reason_part), "reason {reason:?}"),
         other => panic!("expected ignore, got {other:?}"),
     }
@@ -77,14 +90,7 @@ fn empty_subject_takes_the_first_line_as_title() {
 #[test]
 fn outsiders_are_rejected_and_told() {
     let keys_mail = mail("mallory@evil.test", "Invoice");
-    match triage(
-        &keys_mail,
-        &address(),
-        &access(),
-        &Known::default(),
-        &ThreadKeys::of(&keys_mail, &address()),
-        &ThreadFacts::default(),
-    ) {
+    match decide(&keys_mail, &Known::default(), &ThreadFacts::default()) {
         Triage::Reject { reason, answer } => {
             assert!(reason.contains("mallory@evil.test"));
             assert!(answer);
@@ -98,14 +104,7 @@ fn several_from_addresses_are_rejected_without_answer() {
     let mut inbound = mail("alice@company.test", "x");
     inbound.from.push(mailbox("bob@company.test"));
     assert!(matches!(
-        triage(
-            &inbound,
-            &address(),
-            &access(),
-            &Known::default(),
-            &ThreadKeys::of(&inbound, &address()),
-            &ThreadFacts::default()
-        ),
+        decide(&inbound, &Known::default(), &ThreadFacts::default()),
         Triage::Reject { answer: false, .. }
     ));
 }
@@ -158,10 +157,9 @@ fn our_own_mail_and_duplicates_are_ignored() {
     foreign.message_id = Some("sitrep.abc@elsewhere.test".into());
     check(&foreign, Triage::Declare { title: "x".into() });
     let inbound = mail("alice@company.test", "x");
-    let keys = ThreadKeys::of(&inbound, &address());
     let duplicate = Known { duplicate_of: Some(4) };
     assert_eq!(
-        triage(&inbound, &address(), &access(), &duplicate, &keys, &ThreadFacts::default()),
+        decide(&inbound, &duplicate, &ThreadFacts::default()),
         Triage::Ignore { reason: "duplicate Message-ID of stored message 4".into() }
     );
 }
@@ -171,19 +169,34 @@ fn threading_follows_tag_then_references_then_plus_then_title() {
     let n = IncidentNumber;
     let tagged = mail("bob@company.test", "Re: [INC-2] Phishing");
     let all = ThreadFacts { tag_exists: true, referenced: Some(n(3)), plus_exists: true, open_with_title: vec![n(5)] };
-    check_with(&tagged, &Known::default(), &all, Triage::Update { incident: n(2), via: Via::Tag });
+    check_with(&tagged, &Known::default(), &all, Triage::Update { incident: n(2), via: Via::Tag, trust: Trust::Staff });
 
     let untagged = mail("bob@company.test", "Re: Phishing");
     let referenced = ThreadFacts { referenced: Some(n(3)), ..all.clone() };
-    check_with(&untagged, &Known::default(), &referenced, Triage::Update { incident: n(3), via: Via::Reference });
+    check_with(
+        &untagged,
+        &Known::default(),
+        &referenced,
+        Triage::Update { incident: n(3), via: Via::Reference, trust: Trust::Staff },
+    );
 
     let mut plus = mail("bob@company.test", "Re: Phishing");
     plus.to = vec![mailbox("incident+4@company.test")];
     let plus_facts = ThreadFacts { referenced: None, plus_exists: true, ..all.clone() };
-    check_with(&plus, &Known::default(), &plus_facts, Triage::Update { incident: n(4), via: Via::PlusAddress });
+    check_with(
+        &plus,
+        &Known::default(),
+        &plus_facts,
+        Triage::Update { incident: n(4), via: Via::PlusAddress, trust: Trust::Staff },
+    );
 
     let title_facts = ThreadFacts { open_with_title: vec![n(5)], ..ThreadFacts::default() };
-    check_with(&untagged, &Known::default(), &title_facts, Triage::Update { incident: n(5), via: Via::Title });
+    check_with(
+        &untagged,
+        &Known::default(),
+        &title_facts,
+        Triage::Update { incident: n(5), via: Via::Title, trust: Trust::Staff },
+    );
 
     let ambiguous = ThreadFacts { open_with_title: vec![n(5), n(6)], ..ThreadFacts::default() };
     check_with(&untagged, &Known::default(), &ambiguous, Triage::Declare { title: "Phishing".into() });
@@ -197,10 +210,31 @@ fn a_new_mail_with_an_open_incident_title_is_a_new_declaration() {
 }
 
 #[test]
+fn outsiders_and_partners_are_recorded_but_never_declare() {
+    let facts = ThreadFacts { tag_exists: true, ..ThreadFacts::default() };
+    let vendor = mail("vendor@outside.test", "Re: [INC-1] Phishing");
+    assert_eq!(
+        decide(&vendor, &Known::default(), &facts),
+        Triage::Update { incident: IncidentNumber(1), via: Via::Tag, trust: Trust::External }
+    );
+    assert!(matches!(decide_with(&vendor, &Known::default(), &facts, ExternalPolicy::Reject), Triage::Reject { .. }));
+    let partner = mail("analyst@ir-firm.test", "Re: [INC-1] Phishing");
+    assert_eq!(
+        decide(&partner, &Known::default(), &facts),
+        Triage::Update { incident: IncidentNumber(1), via: Via::Tag, trust: Trust::Partner }
+    );
+    let new_partner = mail("analyst@ir-firm.test", "New thing");
+    assert!(matches!(
+        decide(&new_partner, &Known::default(), &ThreadFacts::default()),
+        Triage::Reject { answer: true, .. }
+    ));
+}
+
+#[test]
 fn an_unknown_tag_is_refused() {
     let inbound = mail("bob@company.test", "Re: [INC-9] Phishing");
     assert!(matches!(
-        triage(&inbound, &address(), &access(), &Known::default(), &ThreadKeys::of(&inbound, &address()), &ThreadFacts::default()),
+        decide(&inbound, &Known::default(), &ThreadFacts::default()),
         Triage::Reject { answer: true, reason } if reason.contains("INC-9 does not exist")
     ));
 }

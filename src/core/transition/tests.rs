@@ -1,0 +1,159 @@
+use super::*;
+use crate::core::command;
+use crate::core::incident::{IncidentNumber, Severity};
+
+const NOW: &str = "2026-11-27T14:30:00Z";
+
+fn incident() -> Incident {
+    Incident::declare(
+        IncidentNumber(1),
+        "Phishing".into(),
+        "alice@company.test".into(),
+        "2026-11-27T14:00:00Z".parse().unwrap(),
+        "root@company.test".into(),
+    )
+}
+
+fn access() -> Access {
+    Access { staff_domains: vec!["company.test".into()], staff_addresses: Vec::new(), partner_domains: Vec::new() }
+}
+
+/// Applies the body's commands as `actor` (privileged when `admin`).
+fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects {
+    let people = BTreeMap::from([("carol".to_string(), "carol@company.test".to_string())]);
+    let time_zone = TimeZone::get("Europe/Berlin").unwrap();
+    let settings = Settings { time_zone: &time_zone, people: &people, access: &access(), allow_external_notify: false };
+    let parsed = command::parse("Re: [INC-1] Phishing", body);
+    apply(incident, &parsed.lines, &Actor { address: actor, privileged: admin }, NOW.parse().unwrap(), &settings)
+}
+
+fn outcomes(effects: &Effects) -> Vec<Result<String, String>> {
+    effects.applied.iter().map(|applied| applied.outcome.clone()).collect()
+}
+
+#[test]
+fn the_last_of_two_conflicting_commands_wins_and_says_so() {
+    let mut incident = incident();
+    let effects = run(&mut incident, "sev 1\nsev 3", "bob@company.test", false);
+    assert_eq!(incident.severity, Some(Severity::Medium));
+    let second = effects.applied[1].outcome.as_ref().unwrap();
+    assert!(second.contains("replaces `sev 1`") && second.contains("last one wins"), "{second}");
+}
+
+#[test]
+fn anyone_on_staff_takes_an_empty_lead_but_only_steerers_replace_it() {
+    let mut incident = incident();
+    run(&mut incident, "lead me", "bob@company.test", false);
+    assert_eq!(incident.lead.as_deref(), Some("bob@company.test"));
+    let refused = run(&mut incident, "lead me", "dave@company.test", false);
+    assert!(outcomes(&refused)[0].as_ref().unwrap_err().contains("only the incident lead"));
+    assert_eq!(incident.lead.as_deref(), Some("bob@company.test"));
+    run(&mut incident, "lead carol", "bob@company.test", false);
+    assert_eq!(incident.lead.as_deref(), Some("carol@company.test"));
+    run(&mut incident, "lead dave@company.test", "admin@company.test", true);
+    assert_eq!(incident.lead.as_deref(), Some("dave@company.test"));
+}
+
+#[test]
+fn closing_and_reopening_need_the_lead_or_an_admin() {
+    let mut incident = incident();
+    let refused = run(&mut incident, "close", "bob@company.test", false);
+    assert!(outcomes(&refused)[0].is_err());
+    assert_eq!(incident.status, Status::Open);
+    run(&mut incident, "lead me", "bob@company.test", false);
+    let closed = run(&mut incident, "close: false alarm", "bob@company.test", false);
+    assert_eq!(outcomes(&closed)[0], Ok("Closed: false alarm.".to_string()));
+    assert_eq!((incident.status, incident.phase), (Status::Closed, Phase::PostIncident));
+    assert_eq!(incident.closed_at, Some(NOW.parse().unwrap()));
+    assert!(run(&mut incident, "reopen", "dave@company.test", false).applied[0].outcome.is_err());
+    run(&mut incident, "reopen", "admin@company.test", true);
+    assert_eq!((incident.status, incident.closed_at), (Status::Investigating, None));
+}
+
+#[test]
+fn milestones_record_the_time_and_move_the_phase() {
+    let mut incident = incident();
+    run(&mut incident, "contained", "bob@company.test", false);
+    assert_eq!(incident.milestones.contained, Some(NOW.parse().unwrap()));
+    assert_eq!((incident.phase, incident.status), (Phase::Eradication, Status::Contained));
+    run(&mut incident, "recovered", "bob@company.test", false);
+    assert_eq!((incident.phase, incident.status), (Phase::PostIncident, Status::Monitoring));
+}
+
+#[test]
+fn times_are_read_in_the_configured_zone() {
+    let mut incident = incident();
+    // 14:30 UTC is 15:30 in Berlin: 15:05 today has passed, 16:00 has not.
+    run(&mut incident, "detected 15:05\nstarted 16:00", "bob@company.test", false);
+    assert_eq!(incident.milestones.detected, Some("2026-11-27T14:05:00Z".parse().unwrap()));
+    assert_eq!(incident.milestones.started, Some("2026-11-26T15:00:00Z".parse().unwrap()));
+    run(&mut incident, "detected 2h ago", "bob@company.test", false);
+    assert_eq!(incident.milestones.detected, Some("2026-11-27T12:30:00Z".parse().unwrap()));
+    let future = run(&mut incident, "started 2026-12-01T00:00:00Z", "bob@company.test", false);
+    assert!(outcomes(&future)[0].as_ref().unwrap_err().contains("future"));
+}
+
+#[test]
+fn tasks_are_numbered_owned_and_closed() {
+    let mut incident = incident();
+    run(&mut incident, "task call the insurer @carol due 09:00\ntask rotate keys", "bob@company.test", false);
+    assert_eq!(incident.tasks.len(), 2);
+    let first = &incident.tasks[0];
+    assert_eq!((first.number, first.owner.as_deref()), (1, Some("carol@company.test")));
+    // 09:00 Berlin has passed today, so the deadline is tomorrow's.
+    assert_eq!(first.due, Some("2026-11-28T08:00:00Z".parse().unwrap()));
+    run(&mut incident, "done 1\ndrop 2", "bob@company.test", false);
+    assert_eq!((incident.tasks[0].state, incident.tasks[1].state), (TaskState::Done, TaskState::Dropped));
+    let again = run(&mut incident, "done 1\ndone 7", "bob@company.test", false);
+    assert!(outcomes(&again).iter().all(Result::is_err));
+}
+
+#[test]
+fn people_must_be_known_staff() {
+    let mut incident = incident();
+    let effects = run(
+        &mut incident,
+        "role scribe zed\nrole legal vendor@outside.test\nrole scribe carol",
+        "bob@company.test",
+        false,
+    );
+    let results = outcomes(&effects);
+    assert!(results[0].as_ref().unwrap_err().contains("[people]"));
+    assert!(results[1].as_ref().unwrap_err().contains("not staff"));
+    assert_eq!(incident.roles.get(&Role::Scribe).map(String::as_str), Some("carol@company.test"));
+}
+
+#[test]
+fn notify_is_for_steerers_and_internal_addresses() {
+    let mut incident = incident();
+    assert!(run(&mut incident, "notify +cfo@company.test", "bob@company.test", false).applied[0].outcome.is_err());
+    run(&mut incident, "notify +cfo@company.test", "admin@company.test", true);
+    assert_eq!(incident.notify, ["cfo@company.test"]);
+    let outside = run(&mut incident, "notify +press@news.test", "admin@company.test", true);
+    assert!(outcomes(&outside)[0].as_ref().unwrap_err().contains("outside the organisation"));
+    run(&mut incident, "notify -cfo@company.test", "admin@company.test", true);
+    assert!(incident.notify.is_empty());
+}
+
+#[test]
+fn parse_errors_pass_through_and_flags_are_set() {
+    let mut incident = incident();
+    let effects =
+        run(&mut incident, "sevrity 1\nquiet\nhelp\nstatus?\nnote keep the bank out of it", "bob@company.test", false);
+    assert_eq!(effects.errors(), 1);
+    assert!(effects.quiet && effects.help && effects.card);
+    let note = &effects.applied[4];
+    assert_eq!(note.entry, Some((EntryKind::Note, "keep the bank out of it".to_string())));
+    assert_eq!(effects.applied[1].entry, None);
+}
+
+#[test]
+fn streams_keep_a_lead_and_a_status() {
+    let mut incident = incident();
+    run(&mut incident, "stream legal lead carol\nstream legal regulator informed", "bob@company.test", false);
+    let legal = &incident.streams[&crate::core::incident::Stream::Legal];
+    assert_eq!(
+        (legal.lead.as_deref(), legal.status.as_deref()),
+        (Some("carol@company.test"), Some("regulator informed"))
+    );
+}
