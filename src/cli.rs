@@ -13,8 +13,8 @@ use crate::core::incident::IncidentNumber;
 use crate::core::incident::{Incident, Stream, StreamState};
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
-use crate::render::{AckView, CommandView, NoticeView, Renderer, TranscriptView, UnverifiedView};
-use crate::store::{Store, time_text};
+use crate::render::{AckView, CommandView, NoticeView, Renderer, TranscriptView, UnverifiedView, local_time};
+use crate::store::Store;
 use crate::{daemon, export};
 
 /// sysexits.h codes, which MTAs and systemd understand.
@@ -155,21 +155,17 @@ fn show(config: &Config, id: &str) -> Result<ExitCode, Failure> {
     let incident =
         store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
     let timeline = store.timeline(number).exit_with(1)?;
-    let unknown = "unknown";
-    let mut out = String::new();
-    out.push_str(&format!("{number}: {}\n", incident.title));
-    out.push_str(&format!("  status:      {}\n", incident.status));
-    out.push_str(&format!("  severity:    {}\n", incident.severity.map_or(unknown, |s| s.as_str())));
-    out.push_str(&format!("  phase:       {}\n", incident.phase));
-    out.push_str(&format!("  lead:        {}\n", incident.lead.as_deref().unwrap_or(unknown)));
-    out.push_str(&format!("  scope:       {}\n", incident.scope.as_deref().unwrap_or(unknown)));
-    out.push_str(&format!("  declared:    {} by {}\n", time_text(incident.declared_at), incident.declared_by));
-    if let Some(closed_at) = incident.closed_at {
-        out.push_str(&format!("  closed:      {}\n", time_text(closed_at)));
-    }
+    let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
+    let mut out = renderer.card(&incident, &config.time_zone).exit_with(exit::CONFIG)?;
     out.push_str("\nTimeline:\n");
     for entry in timeline {
-        out.push_str(&format!("- {} {} ({}, {})\n", time_text(entry.at), entry.author, entry.kind, entry.trust));
+        out.push_str(&format!(
+            "- {} {} ({}, {})\n",
+            local_time(entry.at, &config.time_zone),
+            entry.author,
+            entry.kind,
+            entry.trust
+        ));
         let text = if entry.text.is_empty() { "(no text)" } else { entry.text.as_str() };
         for line in text.lines() {
             out.push_str(&format!("    {line}\n"));

@@ -2,6 +2,8 @@
 //! documented in `docs/export.md`. The only module that writes JSON; its
 //! view structs keep the domain types free of serialisation concerns.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::core::incident::{Incident, TimelineEntry};
@@ -27,10 +29,45 @@ pub struct IncidentView {
     pub phase: &'static str,
     pub lead: Option<String>,
     pub scope: Option<String>,
+    pub impact: Option<String>,
     pub declared_by: String,
     pub declared_at: String,
     pub closed_at: Option<String>,
+    pub milestones: MilestonesView,
+    /// Role name to holder.
+    pub roles: BTreeMap<&'static str, String>,
+    pub streams: Vec<StreamView>,
+    pub tasks: Vec<TaskView>,
+    pub notify: Vec<String>,
     pub timeline: Vec<TimelineView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MilestonesView {
+    pub started: Option<String>,
+    pub detected: Option<String>,
+    pub contained: Option<String>,
+    pub eradicated: Option<String>,
+    pub recovered: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamView {
+    pub name: &'static str,
+    pub lead: Option<String>,
+    pub status: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskView {
+    pub number: u32,
+    pub text: String,
+    pub owner: Option<String>,
+    pub due: Option<String>,
+    pub state: &'static str,
+    pub created_at: String,
+    pub closed_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,9 +142,42 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>) -> IncidentVi
         phase: incident.phase.as_str(),
         lead: incident.lead,
         scope: incident.scope,
+        impact: incident.impact,
         declared_by: incident.declared_by,
         declared_at: time_text(incident.declared_at),
         closed_at: incident.closed_at.map(time_text),
+        milestones: MilestonesView {
+            started: incident.milestones.started.map(time_text),
+            detected: incident.milestones.detected.map(time_text),
+            contained: incident.milestones.contained.map(time_text),
+            eradicated: incident.milestones.eradicated.map(time_text),
+            recovered: incident.milestones.recovered.map(time_text),
+        },
+        roles: incident.roles.into_iter().map(|(role, holder)| (role.as_str(), holder)).collect(),
+        streams: incident
+            .streams
+            .into_iter()
+            .map(|(stream, state)| StreamView {
+                name: stream.as_str(),
+                lead: state.lead,
+                status: state.status,
+                updated_at: state.updated_at.map(time_text),
+            })
+            .collect(),
+        tasks: incident
+            .tasks
+            .into_iter()
+            .map(|task| TaskView {
+                number: task.number,
+                text: task.text,
+                owner: task.owner,
+                due: task.due.map(time_text),
+                state: task.state.as_str(),
+                created_at: time_text(task.created_at),
+                closed_at: task.closed_at.map(time_text),
+            })
+            .collect(),
+        notify: incident.notify,
         timeline: timeline
             .into_iter()
             .map(|entry| TimelineView {

@@ -4,6 +4,7 @@
 //! a reference name) come in as [`Known`] and [`ThreadFacts`].
 
 use super::auth::Authority;
+use super::command;
 use super::incident::{IncidentNumber, Trust};
 use super::mail::{Inbound, Mailbox};
 use super::subject;
@@ -294,12 +295,15 @@ fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via
     }
 }
 
+/// The subject without prefixes, tags and commands; else the first line
+/// of the text that is not a command.
 fn declaration_title(inbound: &Inbound) -> String {
-    let title = subject::title(&inbound.subject);
+    let parsed = command::parse(&inbound.subject, &inbound.new_text);
+    let title = subject::title(&parsed.subject);
     if !title.is_empty() {
         return title;
     }
-    let first_line = inbound.new_text.lines().map(str::trim).find(|line| !line.is_empty());
+    let first_line = parsed.text.lines().map(str::trim).find(|line| !line.is_empty());
     match first_line {
         Some(line) => line.chars().take(80).collect(),
         None => "Untitled incident".to_string(),

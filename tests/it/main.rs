@@ -7,6 +7,8 @@ mod support;
 mod fixtures;
 // Ingestion scenarios through `Pipeline::ingest` on a real SQLite file.
 mod pipeline;
+// The command language by mail: transcripts, authority, spoofing, loops.
+mod commands;
 // The binary: exit codes, export, the daemon and crash recovery.
 mod cli;
 // The shipped example configuration and templates.
