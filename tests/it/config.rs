@@ -14,6 +14,10 @@ fn the_example_config_parses_with_every_key() {
     assert_eq!(config.limits, sitrep::config::Limits::default());
     assert!(config.access.is_staff("soc@mssp.test"));
     assert_eq!(config.templates_dir.as_deref(), Some(Path::new("/etc/sitrep/templates")));
+    assert_eq!(config.people.get("alice").map(String::as_str), Some("alice.morgan@company.test"));
+    assert_eq!(config.leads, ["ceo@company.test"]);
+    assert!(config.access.is_partner("someone@ir-firm.test"));
+    assert_eq!(config.time_zone.iana_name(), Some("Europe/London"));
 }
 
 #[test]
