@@ -16,7 +16,7 @@ use tracing::{error, info};
 use crate::compose::{self, AutoSubmitted, ComposeError, Draft};
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
-use crate::core::command;
+use crate::core::command::{self, Origin};
 use crate::core::incident::{EntryKind, Incident, IncidentNumber, MailKind, TimelineEntry, Trust};
 use crate::core::mail::Inbound;
 use crate::core::subject;
@@ -196,7 +196,12 @@ impl Pipeline {
         number: IncidentNumber,
         now: Timestamp,
     ) -> Result<(), IngestError> {
-        let commands = command::parse(&inbound.subject, &inbound.new_text);
+        let mut commands = command::parse(&inbound.subject, &inbound.new_text);
+        let from_subject = commands.lines.iter().any(|line| line.origin == Origin::Subject);
+        if from_subject && let Some(parent) = inbound.in_reply_to.first() {
+            let parent_subject = transaction.subject_of(parent)?;
+            commands = command::parse_reply(&inbound.subject, parent_subject.as_deref(), &inbound.new_text);
+        }
         if commands.lines.is_empty() {
             return append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)
                 .map_err(IngestError::from);

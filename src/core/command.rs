@@ -108,6 +108,21 @@ pub fn parse(subject: &str, text: &str) -> Parsed {
     Parsed { lines, subject, text }
 }
 
+/// As `parse`, for a reply: subject commands that the parent's subject
+/// already carried were written by the parent's author and travel along in
+/// every "Re:", so they are not this sender's.
+pub fn parse_reply(subject: &str, parent_subject: Option<&str>, text: &str) -> Parsed {
+    let mut parsed = parse(subject, text);
+    if let Some(parent) = parent_subject {
+        let (_, inherited) = parse_subject(parent);
+        parsed.lines.retain(|line| {
+            line.origin != Origin::Subject
+                || !inherited.iter().any(|old| old.written.eq_ignore_ascii_case(&line.written))
+        });
+    }
+    parsed
+}
+
 /// Every verb with its spellings; the first is the one the help shows.
 const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Severity, &["severity", "sev", "priority", "prio"]),

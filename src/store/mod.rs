@@ -404,6 +404,16 @@ impl WriteTx<'_> {
             .query_row([message_id], |row| row.get(0))?)
     }
 
+    /// The subject of the first stored message with this Message-ID.
+    pub fn subject_of(&self, message_id: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .transaction
+            .prepare_cached("SELECT subject FROM messages WHERE message_id = ?1 ORDER BY id LIMIT 1")?
+            .query_row([message_id], |row| row.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
     pub fn incident_exists(&self, number: IncidentNumber) -> StoreResult<bool> {
         Ok(self
             .transaction

@@ -252,3 +252,17 @@ fn replies_are_limited_per_hour_and_never_repeated() {
     assert_eq!(outbox(&harness).len(), 3, "ack + 2 transcripts reach the hourly cap of 3");
     assert_eq!(incident(&harness)["severity"], "medium", "commands still apply when replies are capped");
 }
+
+#[test]
+fn replying_to_a_subject_with_commands_does_not_repeat_them() {
+    let mut harness = Harness::new();
+    harness.feed(&mail(ALICE, "Ransomware on FS01 [sev1; lead me]").id("d@company.test").bytes());
+    let echo = mail(BOB, "Re: Ransomware on FS01 [sev1; lead me]")
+        .id("b1@company.test")
+        .header("In-Reply-To", "<d@company.test>")
+        .body("On my way.");
+    assert_eq!(harness.feed(&echo.bytes()).outcome, Outcome::Updated);
+    assert_eq!(incident(&harness)["lead"], "alice@company.test");
+    assert!(outbox(&harness).iter().all(|row| row["kind"] != "transcript"), "Bob sent no commands of his own");
+    assert_eq!(incident(&harness)["timeline"].as_array().unwrap().last().unwrap()["text"], "On my way.");
+}

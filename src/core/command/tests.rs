@@ -300,3 +300,12 @@ fn the_reference_names_every_verb() {
         assert!(REFERENCE.contains(&format!("`{}", names[0])), "docs/commands.md lacks `{}`", names[0]);
     }
 }
+
+#[test]
+fn subject_commands_inherited_from_the_parent_are_not_repeated() {
+    let reply = parse_reply("Re: Ransomware [sev1; lead me] #contained", Some("Ransomware [sev1; lead me]"), "");
+    assert_eq!(reply.subject, "Re: Ransomware");
+    check_lines(&reply.lines, &[Is(Command::Milestone(Milestone::Contained))], "reply");
+    let fresh = parse_reply("Re: Ransomware [sev1]", None, "");
+    check_lines(&fresh.lines, &[Is(Command::Severity(Severity::Critical))], "no parent");
+}
