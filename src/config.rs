@@ -53,6 +53,69 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailboxConfig {
     Maildir { path: PathBuf, poll_interval: Duration },
+    Imap(ImapConfig),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub login: ImapLogin,
+    /// The folder sitrep reads, `INBOX` by default.
+    pub folder: String,
+    pub after: AfterCommit,
+    /// How often to poll with NOOP when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// IDLE is re-issued this often (RFC 2177 asks for less than 29 minutes).
+    pub idle_rearm: Duration,
+    /// Any one command, or a silent connection, taking longer is a hang.
+    pub timeout: Duration,
+}
+
+/// How sitrep logs in to IMAP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImapLogin {
+    Password(Secret),
+    /// OAuth 2 (Microsoft 365, Google Workspace): the command prints a
+    /// fresh access token and is run at every connection.
+    XOAuth2 {
+        token_command: String,
+    },
+}
+
+/// Where a secret is read from, at each use so that rotation needs no restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    File(PathBuf),
+    /// Run with `sh -c`; its standard output, trimmed, is the secret.
+    Command(String),
+}
+
+impl Secret {
+    pub fn read(&self) -> std::io::Result<String> {
+        match self {
+            Secret::File(path) => Ok(std::fs::read_to_string(path)?.trim_end_matches(['\r', '\n']).to_string()),
+            Secret::Command(command) => run_secret_command(command),
+        }
+    }
+}
+
+/// Runs a secret or token command and returns its trimmed output.
+pub fn run_secret_command(command: &str) -> std::io::Result<String> {
+    let output = std::process::Command::new("sh").arg("-c").arg(command).output()?;
+    if !output.status.success() {
+        return Err(std::io::Error::other(format!("`{command}` exited with {}", output.status)));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// What marks a message done on the server once its transaction committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterCommit {
+    Move { folder: String },
+    Flag { keyword: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,14 +129,15 @@ pub enum TransportConfig {
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
-    pub tls: SmtpTls,
-    pub username: Option<String>,
-    pub password_file: Option<PathBuf>,
+    pub tls: TlsMode,
+    /// Username and password, when the relay wants them.
+    pub credentials: Option<(String, Secret)>,
     pub timeout: Duration,
 }
 
+/// Implicit TLS, STARTTLS, or none (allowed to loopback hosts only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
+pub enum TlsMode {
     Tls,
     StartTls,
     None,
@@ -173,6 +237,21 @@ struct RawMailbox {
     kind: String,
     path: Option<PathBuf>,
     poll_interval_ms: Option<u64>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_command: Option<String>,
+    auth: Option<String>,
+    token_command: Option<String>,
+    folder: Option<String>,
+    after: Option<String>,
+    processed_folder: Option<String>,
+    flag_keyword: Option<String>,
+    poll_interval_secs: Option<u64>,
+    idle_rearm_minutes: Option<u64>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +265,7 @@ struct RawTransport {
     tls: Option<String>,
     username: Option<String>,
     password_file: Option<PathBuf>,
+    password_command: Option<String>,
     timeout_secs: Option<u64>,
     envelope_from: Option<String>,
 }
@@ -248,7 +328,10 @@ impl RawConfig {
                 path: resolve(&required(self.mailbox.path, "mailbox.path", "maildir")?),
                 poll_interval: Duration::from_millis(self.mailbox.poll_interval_ms.unwrap_or(200).clamp(10, 60_000)),
             },
-            other => return Err(format!("mailbox.kind: `{other}` is not supported (expected \"maildir\")")),
+            "imap" => MailboxConfig::Imap(imap_config(self.mailbox, &resolve)?),
+            other => {
+                return Err(format!("mailbox.kind: `{other}` is not supported (expected \"maildir\" or \"imap\")"));
+            }
         };
         let transport = self.transport;
         let envelope_from = match transport.envelope_from {
@@ -335,31 +418,89 @@ impl RawConfig {
     }
 }
 
+fn tls_mode(value: Option<&str>, default: &str, key: &str, host: &str) -> Result<TlsMode, String> {
+    let mode = match value.unwrap_or(default) {
+        "tls" => TlsMode::Tls,
+        "starttls" => TlsMode::StartTls,
+        "none" => TlsMode::None,
+        other => return Err(format!("{key}: `{other}` (expected \"tls\", \"starttls\" or \"none\")")),
+    };
+    if mode == TlsMode::None && !["127.0.0.1", "::1", "localhost"].contains(&host) {
+        return Err(format!("{key}: \"none\" is only allowed to a loopback host, not `{host}`"));
+    }
+    Ok(mode)
+}
+
+/// A password from a file or a command; never from the configuration itself.
+fn secret(
+    file: Option<PathBuf>,
+    command: Option<String>,
+    key: &str,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Option<Secret>, String> {
+    match (file, command) {
+        (Some(_), Some(_)) => Err(format!("{key}: set password_file or password_command, not both")),
+        (Some(file), None) => Ok(Some(Secret::File(resolve(&file)))),
+        (None, Some(command)) => Ok(Some(Secret::Command(command))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn imap_config(raw: RawMailbox, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<ImapConfig, String> {
+    let host = required(raw.host, "mailbox.host", "imap")?;
+    let tls = tls_mode(raw.tls.as_deref(), "tls", "mailbox.tls", &host)?;
+    let username = required(raw.username, "mailbox.username", "imap")?;
+    let login = match raw.auth.as_deref().unwrap_or("password") {
+        "password" => secret(raw.password_file, raw.password_command, "mailbox", resolve)?
+            .map(ImapLogin::Password)
+            .ok_or("mailbox: set password_file or password_command (the password never goes in this file)")?,
+        "xoauth2" => ImapLogin::XOAuth2 {
+            token_command: raw.token_command.ok_or("mailbox.token_command: required when auth = \"xoauth2\"")?,
+        },
+        other => return Err(format!("mailbox.auth: `{other}` (expected \"password\" or \"xoauth2\")")),
+    };
+    let after = match raw.after.as_deref().unwrap_or("move") {
+        "move" => AfterCommit::Move { folder: raw.processed_folder.unwrap_or_else(|| "sitrep/processed".to_string()) },
+        "flag" => AfterCommit::Flag { keyword: raw.flag_keyword.unwrap_or_else(|| "$SitrepDone".to_string()) },
+        other => return Err(format!("mailbox.after: `{other}` (expected \"move\" or \"flag\")")),
+    };
+    let idle_rearm = Duration::from_secs(raw.idle_rearm_minutes.unwrap_or(20) * 60);
+    if idle_rearm.is_zero() || idle_rearm >= Duration::from_secs(29 * 60) {
+        return Err("mailbox.idle_rearm_minutes: must be between 1 and 28 (RFC 2177)".to_string());
+    }
+    Ok(ImapConfig {
+        port: raw.port.unwrap_or(if tls == TlsMode::Tls { 993 } else { 143 }),
+        host,
+        tls,
+        username,
+        login,
+        folder: raw.folder.unwrap_or_else(|| "INBOX".to_string()),
+        after,
+        poll_interval: Duration::from_secs(raw.poll_interval_secs.unwrap_or(60).max(1)),
+        idle_rearm,
+        timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60).max(1)),
+    })
+}
+
 fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<SmtpConfig, String> {
     let host = required(raw.host, "transport.host", "smtp")?;
-    let tls = match raw.tls.as_deref().unwrap_or("starttls") {
-        "tls" => SmtpTls::Tls,
-        "starttls" => SmtpTls::StartTls,
-        "none" => SmtpTls::None,
-        other => return Err(format!("transport.tls: `{other}` (expected \"tls\", \"starttls\" or \"none\")")),
+    let tls = tls_mode(raw.tls.as_deref(), "starttls", "transport.tls", &host)?;
+    let password = secret(raw.password_file, raw.password_command, "transport", resolve)?;
+    let credentials = match (raw.username, password) {
+        (Some(username), Some(password)) => Some((username, password)),
+        (None, None) => None,
+        _ => return Err("transport: username goes with password_file or password_command".into()),
     };
-    if tls == SmtpTls::None && !["127.0.0.1", "::1", "localhost"].contains(&host.as_str()) {
-        return Err(format!("transport.tls: \"none\" is only allowed to a loopback host, not `{host}`"));
-    }
-    if raw.username.is_some() != raw.password_file.is_some() {
-        return Err("transport: username and password_file go together".into());
-    }
     let default_port = match tls {
-        SmtpTls::Tls => 465,
-        SmtpTls::StartTls => 587,
-        SmtpTls::None => 25,
+        TlsMode::Tls => 465,
+        TlsMode::StartTls => 587,
+        TlsMode::None => 25,
     };
     Ok(SmtpConfig {
         host,
         port: raw.port.unwrap_or(default_port),
         tls,
-        username: raw.username,
-        password_file: raw.password_file.as_deref().map(resolve),
+        credentials,
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60)),
     })
 }

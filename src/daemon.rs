@@ -1,22 +1,22 @@
-//! `sitrep run`: watch the mailbox, ingest each message, mark it done at its
-//! source only after the commit, and drain the outbox.
-//!
-//! The work runs on one thread that owns the store; the async side only
-//! waits for the shutdown signal. On shutdown the message in hand is
-//! finished, then the loop returns.
+//! `sitrep run`: the mailbox worker (Maildir or IMAP) ingests each message
+//! and marks it done at its source only after the commit; the sender drains
+//! the outbox on its own connection to the store, so a down SMTP server
+//! never stops ingestion. On shutdown the message in hand is finished.
 
 use std::fs::File;
 use std::future::Future;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use jiff::Timestamp;
+use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, MailboxConfig};
+use crate::imap;
 use crate::maildir::Maildir;
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
@@ -26,53 +26,82 @@ use crate::store::Store;
 /// mark: the crash that must lose nothing and process nothing twice.
 pub const FAILPOINT_VARIABLE: &str = "SITREP_FAILPOINT";
 
+/// How often the outbox is looked at when nothing wakes the sender.
+const SEND_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Runs until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let _lock = lock(&config.lock_path())?;
-    let mut store = Store::open(&config.database_path())?;
+    let store = Store::open(&config.database_path())?;
     let sender = Sender::new(&config.transport)?;
-    let MailboxConfig::Maildir { path, poll_interval } = &config.mailbox;
-    let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
-    let poll_interval = *poll_interval;
-    info!(mailbox = %path.display(), store = %config.database_path().display(), "sitrep running");
-    let pipeline = Pipeline::new(config)?;
-
-    let stopping = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let stopping = Arc::clone(&stopping);
-        thread::Builder::new().name("sitrep-worker".into()).spawn(move || {
-            while !stopping.load(Ordering::SeqCst) {
-                if let Err(error) = pass(&pipeline, &mut store, &maildir, &sender, &stopping) {
-                    error!(error = format!("{error:#}"), "processing pass failed; retrying");
+    let sender_store = Store::open(&config.database_path())?;
+    let pipeline = Arc::new(Pipeline::new(config.clone())?);
+    let wake_sender = Arc::new(Notify::new());
+    let (stop, stopping) = watch::channel(false);
+    let sending = tokio::spawn(send_loop(sender, sender_store, Arc::clone(&wake_sender), stopping.clone()));
+    info!(store = %config.database_path().display(), "sitrep running");
+    let receiving = match &config.mailbox {
+        MailboxConfig::Maildir { path, poll_interval } => {
+            let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
+            info!(mailbox = %path.display(), "watching the Maildir");
+            let worker = maildir_worker(maildir, *poll_interval, pipeline, store, Arc::clone(&wake_sender), stopping)?;
+            tokio::task::spawn_blocking(move || {
+                if worker.join().is_err() {
+                    error!("the Maildir worker panicked");
                 }
-                thread::park_timeout(poll_interval);
-            }
-        })?
+            })
+        }
+        MailboxConfig::Imap(imap_config) => {
+            info!(host = %imap_config.host, folder = %imap_config.folder, "watching the IMAP mailbox");
+            tokio::spawn(imap::run(
+                imap_config.clone(),
+                pipeline,
+                Arc::new(Mutex::new(store)),
+                Arc::clone(&wake_sender),
+                stopping,
+            ))
+        }
     };
-    let worker_thread = worker.thread().clone();
     shutdown.await;
     info!("shutting down after the message in hand");
-    stopping.store(true, Ordering::SeqCst);
-    worker_thread.unpark();
-    tokio::task::spawn_blocking(move || worker.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the worker thread panicked"))?;
+    let _ = stop.send(true);
+    receiving.await?;
+    sending.await?;
     info!("stopped");
     Ok(())
 }
 
-/// One pass: every pending message in arrival order, then the outbox.
-fn pass(
+/// Scans `new/` on a timer; each message is committed, then moved to `cur/`.
+fn maildir_worker(
+    maildir: Maildir,
+    poll_interval: Duration,
+    pipeline: Arc<Pipeline>,
+    mut store: Store,
+    wake_sender: Arc<Notify>,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<thread::JoinHandle<()>> {
+    let worker = thread::Builder::new().name("sitrep-maildir".into()).spawn(move || {
+        while !*stopping.borrow() {
+            if let Err(error) = maildir_pass(&pipeline, &mut store, &maildir, &wake_sender, &stopping) {
+                error!(error = format!("{error:#}"), "processing pass failed; retrying");
+            }
+            thread::park_timeout(poll_interval);
+        }
+    })?;
+    Ok(worker)
+}
+
+fn maildir_pass(
     pipeline: &Pipeline,
     store: &mut Store,
     maildir: &Maildir,
-    sender: &Sender,
-    stopping: &AtomicBool,
+    wake_sender: &Notify,
+    stopping: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     for path in maildir.pending()? {
-        if stopping.load(Ordering::SeqCst) {
+        if *stopping.borrow() {
             return Ok(());
         }
         let raw = match std::fs::read(&path) {
@@ -84,13 +113,40 @@ fn pass(
         };
         let source = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         pipeline.ingest(store, &raw, &source, Timestamp::now())?;
+        wake_sender.notify_one();
         if std::env::var_os(FAILPOINT_VARIABLE).is_some_and(|value| value == "after_commit") {
             std::process::abort();
         }
         maildir.mark_done(&path).with_context(|| format!("cannot move {} to cur/", path.display()))?;
     }
-    sender.drain(store, Timestamp::now())?;
     Ok(())
+}
+
+/// Drains the outbox when woken after a commit, and every second for retries.
+async fn send_loop(sender: Sender, store: Store, wake: Arc<Notify>, mut stopping: watch::Receiver<bool>) {
+    let shared = Arc::new(Mutex::new((sender, store)));
+    loop {
+        let pass = Arc::clone(&shared);
+        let drained = tokio::task::spawn_blocking(move || {
+            let mut guard = pass.lock().map_err(|_| anyhow::anyhow!("sender lock poisoned"))?;
+            let (sender, store) = &mut *guard;
+            sender.drain(store, Timestamp::now()).map_err(anyhow::Error::from)
+        })
+        .await;
+        match drained {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => error!(error = format!("{error:#}"), "outbox pass failed; retrying"),
+            Err(error) => error!(%error, "outbox pass panicked"),
+        }
+        if *stopping.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(SEND_INTERVAL) => {}
+            _ = stopping.changed() => return,
+        }
+    }
 }
 
 /// One daemon per data directory: a second one would race the first.

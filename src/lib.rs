@@ -18,6 +18,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod export;
+pub mod imap;
 pub mod inbound;
 pub mod maildir;
 pub mod outbox;

@@ -12,7 +12,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 use tracing::{error, info, warn};
 
-use crate::config::{SmtpConfig, SmtpTls, TransportConfig};
+use crate::config::{SmtpConfig, TlsMode, TransportConfig};
 use crate::store::{PendingMail, Store, StoreError};
 
 const FIRST_RETRY: Duration = Duration::from_secs(30);
@@ -22,8 +22,8 @@ const LONGEST_RETRY: Duration = Duration::from_secs(30 * 60);
 pub enum SenderError {
     #[error("transport: cannot create {path}: {source}")]
     Directory { path: String, source: std::io::Error },
-    #[error("transport: cannot read the SMTP password from {path}: {source}")]
-    Password { path: String, source: std::io::Error },
+    #[error("transport: cannot read the SMTP password: {source}")]
+    Password { source: std::io::Error },
     #[error("transport: {0}")]
     Smtp(String),
 }
@@ -137,16 +137,15 @@ fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError> {
     let tls_parameters =
         || TlsParameters::new(config.host.clone()).map_err(|error| SenderError::Smtp(error.to_string()));
     let tls = match config.tls {
-        SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
-        SmtpTls::StartTls => Tls::Required(tls_parameters()?),
-        SmtpTls::None => Tls::None,
+        TlsMode::Tls => Tls::Wrapper(tls_parameters()?),
+        TlsMode::StartTls => Tls::Required(tls_parameters()?),
+        TlsMode::None => Tls::None,
     };
     let mut builder =
         SmtpTransport::builder_dangerous(&config.host).port(config.port).tls(tls).timeout(Some(config.timeout));
-    if let (Some(username), Some(path)) = (&config.username, &config.password_file) {
-        let password = std::fs::read_to_string(path)
-            .map_err(|source| SenderError::Password { path: path.display().to_string(), source })?;
-        builder = builder.credentials(Credentials::new(username.clone(), password.trim_end().to_string()));
+    if let Some((username, secret)) = &config.credentials {
+        let password = secret.read().map_err(|source| SenderError::Password { source })?;
+        builder = builder.credentials(Credentials::new(username.clone(), password));
     }
     Ok(builder.build())
 }

@@ -26,7 +26,7 @@ use crate::inbound::{self, Parsed};
 use crate::render::{
     AckView, CommandView, NoticeView, RenderError, Renderer, TranscriptView, UnverifiedView, local_time,
 };
-use crate::store::{NewMessage, NewOutgoing, Store, StoreError, WriteTx};
+use crate::store::{MailboxPosition, NewMessage, NewOutgoing, Store, StoreError, WriteTx};
 
 /// How often one address is told that its mail was refused.
 const REFUSED_NOTICE_INTERVAL: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -43,6 +43,17 @@ pub enum IngestError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Compose(#[from] ComposeError),
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone)]
+pub struct Arrival<'a> {
+    /// A file name, `stdin`, or `imap:<folder>/<uid>`.
+    pub source: &'a str,
+    pub position: Option<MailboxPosition>,
+    /// Set when only the header was fetched because the server reported a
+    /// size over the limit.
+    pub size_over_limit: Option<u64>,
 }
 
 /// What happened to one message.
@@ -79,9 +90,27 @@ impl Pipeline {
         source: &str,
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
+        self.ingest_arrival(store, raw, &Arrival { source, position: None, size_over_limit: None }, now)
+    }
+
+    /// As `ingest`, for a message with a place in an IMAP folder, recorded
+    /// in the same transaction.
+    pub fn ingest_arrival(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        arrival: &Arrival<'_>,
+        now: Timestamp,
+    ) -> Result<IngestReport, IngestError> {
+        let source = arrival.source;
         let sha256 = inbound::sha256_hex(raw);
         let transaction = store.write()?;
         if let Some(row) = transaction.message_with_bytes(&sha256)? {
+            // Seen before (a rescan, or a copy): only its place is new.
+            if let Some(position) = &arrival.position {
+                transaction.record_position(position, row)?;
+                transaction.commit()?;
+            }
             return Ok(IngestReport {
                 outcome: Outcome::Ignored,
                 incident: None,
@@ -89,7 +118,13 @@ impl Pipeline {
                 stored: false,
             });
         }
-        let parsed = inbound::parse(raw, &self.config.limits);
+        let parsed = match arrival.size_over_limit {
+            Some(size) => Err(format!(
+                "message is {size} bytes, over the limit of {}; only its header was kept",
+                self.config.limits.max_message_bytes
+            )),
+            None => inbound::parse(raw, &self.config.limits),
+        };
         // A message that cannot be parsed whole may still have readable
         // headers, so that it is described and its sender told.
         let headers_only = match &parsed {
@@ -121,6 +156,9 @@ impl Pipeline {
             Err(reason) => self.quarantine(&transaction, head, reason.clone(), now)?,
         };
         transaction.set_outcome(row, report.outcome, report.reason.as_deref(), report.incident)?;
+        if let Some(position) = &arrival.position {
+            transaction.record_position(position, row)?;
+        }
         transaction.commit()?;
         info!(
             row,

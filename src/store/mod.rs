@@ -111,6 +111,14 @@ pub struct NewMessage<'a> {
     pub subject: Option<&'a str>,
 }
 
+/// A message's place in an IMAP folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxPosition {
+    pub mailbox: String,
+    pub uid_validity: u32,
+    pub uid: u32,
+}
+
 /// RFC 3339 UTC with whole seconds: sorts as text.
 pub fn time_text(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -171,6 +179,53 @@ impl Store {
     /// waits at the start rather than failing at commit.
     pub fn write(&mut self) -> StoreResult<WriteTx<'_>> {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
+    }
+
+    /// `(uid_validity, last_uid)` of an IMAP folder, if it was read before.
+    pub fn mailbox_cursor(&self, mailbox: &str) -> StoreResult<Option<(u32, u32)>> {
+        Ok(self
+            .connection
+            .query_row("SELECT uid_validity, last_uid FROM mailbox_cursor WHERE mailbox = ?1", [mailbox], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?)
+    }
+
+    /// Messages committed but not yet marked done on the server.
+    pub fn unmarked(&self, mailbox: &str, uid_validity: u32) -> StoreResult<Vec<u32>> {
+        let mut statement = self.connection.prepare(
+            "SELECT uid FROM mailbox_uids WHERE mailbox = ?1 AND uid_validity = ?2 AND marked = 0 ORDER BY uid",
+        )?;
+        let rows = statement.query_map(params![mailbox, uid_validity], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether this exact IMAP message was already taken in.
+    pub fn has_position(&self, position: &MailboxPosition) -> StoreResult<bool> {
+        Ok(self
+            .connection
+            .prepare_cached("SELECT 1 FROM mailbox_uids WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3")?
+            .query_row(params![position.mailbox, position.uid_validity, position.uid], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    pub fn set_marked(&mut self, position: &MailboxPosition) -> StoreResult<()> {
+        self.connection
+            .prepare_cached("UPDATE mailbox_uids SET marked = 1 WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3")?
+            .execute(params![position.mailbox, position.uid_validity, position.uid])?;
+        Ok(())
+    }
+
+    /// Starts a folder over under a new UIDVALIDITY: every message will be
+    /// read again, and deduplicated by its bytes and Message-ID.
+    pub fn reset_cursor(&mut self, mailbox: &str, uid_validity: u32) -> StoreResult<()> {
+        self.connection.execute(
+            "INSERT INTO mailbox_cursor (mailbox, uid_validity, last_uid) VALUES (?1, ?2, 0)
+             ON CONFLICT (mailbox) DO UPDATE SET uid_validity = ?2, last_uid = 0",
+            params![mailbox, uid_validity],
+        )?;
+        Ok(())
     }
 
     pub fn has_message_bytes(&self, sha256: &str) -> StoreResult<bool> {
@@ -455,6 +510,23 @@ impl WriteTx<'_> {
         let highest: i64 =
             self.transaction.query_row("SELECT COALESCE(MAX(number), 0) FROM incidents", [], |row| row.get(0))?;
         Ok(IncidentNumber(highest as u64 + 1))
+    }
+
+    /// Records where a message came from and moves the folder's cursor, in
+    /// the message's own transaction.
+    pub fn record_position(&self, position: &MailboxPosition, message: i64) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "INSERT OR IGNORE INTO mailbox_uids (mailbox, uid_validity, uid, message) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![position.mailbox, position.uid_validity, position.uid, message])?;
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO mailbox_cursor (mailbox, uid_validity, last_uid) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (mailbox) DO UPDATE SET uid_validity = ?2, last_uid = MAX(last_uid, ?3)",
+            )?
+            .execute(params![position.mailbox, position.uid_validity, position.uid])?;
+        Ok(())
     }
 
     /// Stores the raw message, outcome still pending, before anything acts on it.

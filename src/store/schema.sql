@@ -122,3 +122,21 @@ CREATE TABLE outbox (
     sent_at         TEXT
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+
+-- Where each IMAP folder was read up to, under which UIDVALIDITY.
+CREATE TABLE mailbox_cursor (
+    mailbox      TEXT PRIMARY KEY,
+    uid_validity INTEGER NOT NULL,
+    last_uid     INTEGER NOT NULL
+) STRICT;
+
+-- Every IMAP message taken in, and whether it has been marked done on the
+-- server; a crash between commit and mark leaves `marked = 0` to re-apply.
+CREATE TABLE mailbox_uids (
+    mailbox      TEXT NOT NULL,
+    uid_validity INTEGER NOT NULL,
+    uid          INTEGER NOT NULL,
+    message      INTEGER REFERENCES messages (id),
+    marked       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (mailbox, uid_validity, uid)
+) STRICT, WITHOUT ROWID;

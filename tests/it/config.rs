@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use sitrep::config::{Config, SmtpTls, TransportConfig};
+use sitrep::config::{Config, TlsMode, TransportConfig};
 
 const EXAMPLE: &str = include_str!("../../config/sitrep.example.toml");
 
@@ -9,7 +9,7 @@ fn the_example_config_parses_with_every_key() {
     let config = Config::parse(EXAMPLE, "sitrep.example.toml", Path::new("/etc/sitrep")).unwrap();
     assert_eq!(config.address.with_detail(None), "incident@company.test");
     let TransportConfig::Smtp(smtp) = &config.transport else { panic!("the example uses SMTP") };
-    assert_eq!((smtp.host.as_str(), smtp.port, smtp.tls), ("smtp.company.test", 587, SmtpTls::StartTls));
+    assert_eq!((smtp.host.as_str(), smtp.port, smtp.tls), ("smtp.company.test", 587, TlsMode::StartTls));
     assert_eq!(config.trusted_authserv_id.as_deref(), Some("mx.company.test"));
     assert_eq!(config.limits, sitrep::config::Limits::default());
     assert!(config.access.is_staff("soc@mssp.test"));

@@ -1,0 +1,429 @@
+//! The IMAP mailbox: find new mail by UID under the stored UIDVALIDITY,
+//! fetch it with `BODY.PEEK[]` (a person reading the mailbox changes
+//! nothing), hand it to the pipeline, and only after the commit move or flag
+//! it on the server. IDLE when offered, NOOP polling otherwise; reconnect
+//! with jittered backoff; a silent connection is replaced.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
+use async_imap::{Authenticator, Client, Session};
+use futures::TryStreamExt;
+use jiff::Timestamp;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tracing::{error, info, warn};
+
+use crate::config::{AfterCommit, ImapConfig, ImapLogin, TlsMode, run_secret_command};
+use crate::pipeline::{Arrival, Pipeline};
+use crate::store::{MailboxPosition, Store};
+
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const LONGEST_BACKOFF: Duration = Duration::from_secs(5 * 60);
+/// DONE must be answered quickly; a connection that cannot is dead.
+const DONE_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("imap: {0}")]
+    Protocol(#[from] async_imap::error::Error),
+    #[error("imap: {0}")]
+    Io(#[from] io::Error),
+    #[error("imap: no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("imap: {0}")]
+    Other(String),
+}
+
+type ImapResult<T> = Result<T, ImapError>;
+
+/// Runs until `shutdown` resolves; never returns an error for a failing
+/// server, only keeps reconnecting.
+pub async fn run(
+    config: ImapConfig,
+    pipeline: Arc<Pipeline>,
+    store: Arc<Mutex<Store>>,
+    on_commit: Arc<tokio::sync::Notify>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let worker = Worker { config: &config, pipeline: &pipeline, store: &store, on_commit: &on_commit };
+        match worker.session(&mut shutdown).await {
+            Ok(()) => return,
+            Err(error) => {
+                let delay = backoff.mul_f64(0.5 + fastrand::f64());
+                warn!(%error, retry_in = ?delay, "IMAP session ended; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.changed() => return,
+                }
+                backoff = (backoff * 2).min(LONGEST_BACKOFF);
+            }
+        }
+    }
+}
+
+struct Worker<'a> {
+    config: &'a ImapConfig,
+    pipeline: &'a Arc<Pipeline>,
+    store: &'a Arc<Mutex<Store>>,
+    on_commit: &'a Arc<tokio::sync::Notify>,
+}
+
+impl Worker<'_> {
+    /// One connection: log in, catch up, then wait for news; returns Ok only
+    /// on shutdown.
+    async fn session(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> ImapResult<()> {
+        let config = self.config;
+        let mut session = connect(config).await?;
+        let capabilities = self.bounded(session.capabilities()).await??;
+        let can_idle = capabilities.has_str("IDLE");
+        let can_move = capabilities.has_str("MOVE");
+        if let AfterCommit::Move { folder } = &config.after {
+            // Creating an existing folder fails harmlessly.
+            let _ = self.bounded(session.create(folder)).await?;
+        }
+        let mailbox = self.bounded(session.select(&config.folder)).await??;
+        let uid_validity =
+            mailbox.uid_validity.ok_or_else(|| ImapError::Other("the server reports no UIDVALIDITY".into()))?;
+        info!(folder = %config.folder, uid_validity, idle = can_idle, "IMAP mailbox selected");
+        let last_uid = self.cursor(uid_validity).await?;
+        self.remark(&mut session, uid_validity, can_move).await?;
+        let mut last_uid = self.catch_up(&mut session, uid_validity, last_uid, can_move, shutdown).await?;
+        loop {
+            if *shutdown.borrow() {
+                let _ = timeout(DONE_TIMEOUT, session.logout()).await;
+                return Ok(());
+            }
+            // News that arrived while we were fetching is in the
+            // unsolicited channel, not in the next IDLE: catch up first.
+            let mut pending = false;
+            while let Ok(response) = session.unsolicited_responses.try_recv() {
+                pending |= matches!(response, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+            }
+            if !pending {
+                session = if can_idle {
+                    self.idle(session, shutdown).await?
+                } else {
+                    tokio::select! {
+                        _ = tokio::time::sleep(config.poll_interval) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    self.bounded(session.noop()).await??;
+                    session
+                };
+            }
+            last_uid = self.catch_up(&mut session, uid_validity, last_uid, can_move, shutdown).await?;
+        }
+    }
+
+    /// Waits in IDLE until the server reports something, the re-arm time
+    /// passes, or shutdown; then ends IDLE within `DONE_TIMEOUT`.
+    async fn idle(
+        &self,
+        session: Session<ImapStream>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> ImapResult<Session<ImapStream>> {
+        let mut handle = session.idle();
+        self.bounded(handle.init()).await??;
+        {
+            // A silent server (no keepalive within the timeout) counts as hung.
+            let (wait, stop) = handle.wait_with_timeout(self.config.timeout.max(Duration::from_secs(5 * 60)));
+            tokio::pin!(wait);
+            let response = tokio::select! {
+                response = &mut wait => Some(response?),
+                _ = tokio::time::sleep(self.config.idle_rearm) => None,
+                _ = shutdown.changed() => None,
+            };
+            if response.is_none() {
+                drop(stop);
+                (&mut wait).await?;
+            } else if response == Some(IdleResponse::Timeout) {
+                warn!("IMAP connection silent too long; checking it");
+            }
+        }
+        timeout(DONE_TIMEOUT, handle.done()).await.map_err(|_| ImapError::Timeout(DONE_TIMEOUT))?.map_err(Into::into)
+    }
+
+    /// Everything newer than the cursor, oldest first.
+    async fn catch_up(
+        &self,
+        session: &mut Session<ImapStream>,
+        uid_validity: u32,
+        mut last_uid: u32,
+        can_move: bool,
+        shutdown: &tokio::sync::watch::Receiver<bool>,
+    ) -> ImapResult<u32> {
+        let found = self.bounded(session.uid_search(format!("UID {}:*", last_uid + 1))).await??;
+        // "N:*" always matches the highest UID, even below N.
+        let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid > last_uid).collect();
+        uids.sort_unstable();
+        for uid in uids {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.take(session, uid_validity, uid, can_move).await?;
+            last_uid = uid;
+        }
+        Ok(last_uid)
+    }
+
+    /// Fetches, ingests and marks one message.
+    async fn take(
+        &self,
+        session: &mut Session<ImapStream>,
+        uid_validity: u32,
+        uid: u32,
+        can_move: bool,
+    ) -> ImapResult<()> {
+        let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
+        let limit = self.pipeline.config().limits.max_message_bytes as u64;
+        let size = self.fetch_one(session, uid, "(UID RFC822.SIZE)").await?.and_then(|fetch| fetch.size);
+        let Some(size) = size else {
+            // Expunged meanwhile by someone else: nothing to take.
+            return Ok(());
+        };
+        let over_limit = u64::from(size) > limit;
+        let query = if over_limit { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
+        let Some(fetch) = self.fetch_one(session, uid, query).await? else { return Ok(()) };
+        let raw = if over_limit { fetch.header() } else { fetch.body() }.unwrap_or_default().to_vec();
+        let pipeline = Arc::clone(self.pipeline);
+        let store = Arc::clone(self.store);
+        let arrival_position = position.clone();
+        let folder = self.config.folder.clone();
+        tokio::task::spawn_blocking(move || {
+            let source = format!("imap:{folder}/{uid}");
+            let arrival = Arrival {
+                source: &source,
+                position: Some(arrival_position),
+                size_over_limit: over_limit.then_some(u64::from(size)),
+            };
+            let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
+            pipeline
+                .ingest_arrival(&mut store, &raw, &arrival, Timestamp::now())
+                .map_err(|error| ImapError::Other(format!("ingest of UID {uid} failed: {error}")))
+        })
+        .await
+        .map_err(|error| ImapError::Other(error.to_string()))??;
+        self.on_commit.notify_one();
+        if std::env::var_os(crate::daemon::FAILPOINT_VARIABLE).is_some_and(|value| value == "after_commit") {
+            std::process::abort();
+        }
+        self.mark(session, &position, can_move).await
+    }
+
+    async fn fetch_one(
+        &self,
+        session: &mut Session<ImapStream>,
+        uid: u32,
+        query: &str,
+    ) -> ImapResult<Option<async_imap::types::Fetch>> {
+        let fetches: Vec<_> = self
+            .bounded(async { session.uid_fetch(uid.to_string(), query).await?.try_collect::<Vec<_>>().await })
+            .await??;
+        Ok(fetches.into_iter().find(|fetch| fetch.uid == Some(uid)))
+    }
+
+    /// Marks a committed message done on the server, then in the store.
+    async fn mark(
+        &self,
+        session: &mut Session<ImapStream>,
+        position: &MailboxPosition,
+        can_move: bool,
+    ) -> ImapResult<()> {
+        let uid = position.uid.to_string();
+        match &self.config.after {
+            AfterCommit::Move { folder } if can_move => self.bounded(session.uid_mv(&uid, folder)).await??,
+            AfterCommit::Move { folder } => {
+                self.bounded(session.uid_copy(&uid, folder)).await??;
+                self.bounded(async {
+                    session.uid_store(&uid, "+FLAGS.SILENT (\\Deleted)").await?.try_collect::<Vec<_>>().await
+                })
+                .await??;
+                // Only this UID: a bare EXPUNGE would remove other clients' deletions.
+                self.bounded(async { session.uid_expunge(&uid).await?.try_collect::<Vec<_>>().await }).await??;
+            }
+            AfterCommit::Flag { keyword } => {
+                self.bounded(async {
+                    session.uid_store(&uid, format!("+FLAGS.SILENT ({keyword})")).await?.try_collect::<Vec<_>>().await
+                })
+                .await??;
+            }
+        }
+        let store = Arc::clone(self.store);
+        let position = position.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
+            store.set_marked(&position).map_err(|error| ImapError::Other(error.to_string()))
+        })
+        .await
+        .map_err(|error| ImapError::Other(error.to_string()))?
+    }
+
+    /// The cursor for this UIDVALIDITY; a changed UIDVALIDITY starts over.
+    async fn cursor(&self, uid_validity: u32) -> ImapResult<u32> {
+        let folder = self.config.folder.clone();
+        let store = Arc::clone(self.store);
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
+            match store.mailbox_cursor(&folder).map_err(|error| ImapError::Other(error.to_string()))? {
+                Some((stored, last_uid)) if stored == uid_validity => Ok(last_uid),
+                Some((stored, _)) => {
+                    error!(folder, stored, uid_validity, "UIDVALIDITY changed: rescanning the whole folder");
+                    store.reset_cursor(&folder, uid_validity).map_err(|error| ImapError::Other(error.to_string()))?;
+                    Ok(0)
+                }
+                None => Ok(0),
+            }
+        })
+        .await
+        .map_err(|error| ImapError::Other(error.to_string()))?
+    }
+
+    /// Re-applies marks that a crash between commit and mark left undone.
+    async fn remark(&self, session: &mut Session<ImapStream>, uid_validity: u32, can_move: bool) -> ImapResult<()> {
+        let folder = self.config.folder.clone();
+        let store = Arc::clone(self.store);
+        let unmarked = tokio::task::spawn_blocking(move || {
+            let store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
+            store.unmarked(&folder, uid_validity).map_err(|error| ImapError::Other(error.to_string()))
+        })
+        .await
+        .map_err(|error| ImapError::Other(error.to_string()))??;
+        for uid in unmarked {
+            info!(uid, "re-applying the mark of a message committed before a crash");
+            let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
+            self.mark(session, &position, can_move).await?;
+        }
+        Ok(())
+    }
+
+    async fn bounded<T>(&self, future: impl Future<Output = T>) -> ImapResult<T> {
+        timeout(self.config.timeout, future).await.map_err(|_| ImapError::Timeout(self.config.timeout))
+    }
+}
+
+/// Connects, upgrades to TLS as configured, and logs in.
+async fn connect(config: &ImapConfig) -> ImapResult<Session<ImapStream>> {
+    let address = (config.host.as_str(), config.port);
+    let tcp = timeout(config.timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| ImapError::Timeout(config.timeout))??;
+    let mut client = match config.tls {
+        TlsMode::Tls => Client::new(ImapStream::Tls(Box::new(tls(tcp, &config.host).await?))),
+        TlsMode::None => Client::new(ImapStream::Plain(tcp)),
+        TlsMode::StartTls => {
+            let mut plain = Client::new(tcp);
+            greeting(&mut plain, config.timeout).await?;
+            timeout(config.timeout, plain.run_command_and_check_ok("STARTTLS", None))
+                .await
+                .map_err(|_| ImapError::Timeout(config.timeout))??;
+            Client::new(ImapStream::Tls(Box::new(tls(plain.into_inner(), &config.host).await?)))
+        }
+    };
+    if config.tls != TlsMode::StartTls {
+        greeting(&mut client, config.timeout).await?;
+    }
+    let login = async {
+        match &config.login {
+            ImapLogin::Password(secret) => {
+                let password = secret.read()?;
+                client.login(&config.username, password).await.map_err(|(error, _)| ImapError::from(error))
+            }
+            ImapLogin::XOAuth2 { token_command } => {
+                let token = run_secret_command(token_command)?;
+                let authenticator = XOAuth2 { user: config.username.clone(), token };
+                client.authenticate("XOAUTH2", authenticator).await.map_err(|(error, _)| ImapError::from(error))
+            }
+        }
+    };
+    timeout(config.timeout, login).await.map_err(|_| ImapError::Timeout(config.timeout))?
+}
+
+async fn greeting<T: AsyncRead + AsyncWrite + Unpin + fmt::Debug + Send>(
+    client: &mut Client<T>,
+    limit: Duration,
+) -> ImapResult<()> {
+    match timeout(limit, client.read_response()).await.map_err(|_| ImapError::Timeout(limit))?? {
+        Some(_) => Ok(()),
+        None => Err(ImapError::Other("the server closed the connection before greeting".into())),
+    }
+}
+
+async fn tls(tcp: TcpStream, host: &str) -> ImapResult<TlsStream<TcpStream>> {
+    let mut roots = RootCertStore::empty();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(certificate);
+    }
+    let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let name = ServerName::try_from(host.to_string()).map_err(|error| ImapError::Other(error.to_string()))?;
+    Ok(TlsConnector::from(Arc::new(config)).connect(name, tcp).await?)
+}
+
+/// SASL XOAUTH2, as Microsoft 365 and Google Workspace expect it.
+struct XOAuth2 {
+    user: String,
+    token: String,
+}
+
+impl Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
+    }
+}
+
+/// A plain or TLS connection, one type for the IMAP client.
+#[derive(Debug)]
+pub enum ImapStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ImapStream {
+    fn poll_read(self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
+            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+        }
+    }
+}
+
+impl AsyncWrite for ImapStream {
+    fn poll_write(self: Pin<&mut Self>, context: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ImapStream::Plain(stream) => Pin::new(stream).poll_write(context, data),
+            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(stream) => Pin::new(stream).poll_flush(context),
+            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(stream) => Pin::new(stream).poll_shutdown(context),
+            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
+        }
+    }
+}
