@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::core::incident::IncidentNumber;
-use crate::core::incident::{Incident, Stream, StreamState};
+use crate::core::incident::{DeliveryStatus, Incident, Stream, StreamState};
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
 use crate::render::{AckView, CommandView, NoticeView, Renderer, TranscriptView, UnverifiedView, local_time};
@@ -58,6 +58,12 @@ pub enum Command {
     },
     /// Validate the configuration and templates
     CheckConfig,
+    /// List mail not yet delivered (queued or failed), per recipient
+    Outbox {
+        /// Queue the failed deliveries of this outbox row again
+        #[arg(long, value_name = "ID")]
+        retry: Option<i64>,
+    },
 }
 
 /// A failure with the exit code it maps to.
@@ -86,6 +92,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Show { incident } => show(&config, &incident),
         Command::Export { json } => export_store(&config, json),
         Command::CheckConfig => check_config(&config),
+        Command::Outbox { retry } => outbox(&config, retry),
     }
 }
 
@@ -94,7 +101,12 @@ fn run_daemon(config: Config) -> Result<ExitCode, Failure> {
     // start rather than fail on the first declaration.
     check_templates(&config).exit_with(exit::CONFIG)?;
     let runtime = tokio::runtime::Runtime::new().exit_with(1)?;
-    runtime.block_on(daemon::run(config, daemon::shutdown_signal())).exit_with(1)?;
+    runtime
+        .block_on(async {
+            let shutdown = daemon::shutdown_signal();
+            daemon::run(config, shutdown).await
+        })
+        .exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -111,7 +123,7 @@ fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Failure> {
         messages.push((file.display().to_string(), raw));
     }
     let mut store = Store::open(&config.database_path()).exit_with(exit::TEMPFAIL)?;
-    let sender = Sender::new(&config.transport).exit_with(exit::CONFIG)?;
+    let sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
     let mut stdout = std::io::stdout().lock();
     for (source, raw) in &messages {
@@ -182,6 +194,40 @@ fn export_store(config: &Config, json: bool) -> Result<ExitCode, Failure> {
     let store = open_existing(config)?;
     let document = export::export(&store).exit_with(1)?;
     writeln!(std::io::stdout().lock(), "{}", export::to_json(&document)).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn outbox(config: &Config, retry: Option<i64>) -> Result<ExitCode, Failure> {
+    let mut store = open_existing(config)?;
+    let mut stdout = std::io::stdout().lock();
+    if let Some(id) = retry {
+        let requeued = store.retry(id, Timestamp::now()).exit_with(1)?;
+        writeln!(stdout, "outbox {id}: {requeued} failed deliveries queued again").exit_with(1)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let deliveries = store.unsent_deliveries().exit_with(1)?;
+    if deliveries.is_empty() {
+        writeln!(stdout, "Nothing waiting: every mail was delivered.").exit_with(1)?;
+    }
+    for delivery in deliveries {
+        let next = match delivery.status {
+            DeliveryStatus::Queued => {
+                format!("next attempt {}", local_time(delivery.next_attempt_at, &config.time_zone))
+            }
+            _ => "retry with --retry".to_string(),
+        };
+        writeln!(
+            stdout,
+            "{:>5} {:<7} {:<32} attempts {:<3} {}  {}",
+            delivery.outbox,
+            delivery.status.as_str(),
+            delivery.recipient,
+            delivery.attempts,
+            next,
+            delivery.last_error.as_deref().unwrap_or("")
+        )
+        .exit_with(1)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

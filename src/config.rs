@@ -30,6 +30,9 @@ pub struct Config {
     pub mailbox: MailboxConfig,
     pub transport: TransportConfig,
     pub envelope_from: String,
+    /// The first retry after a temporary delivery failure; it doubles up to
+    /// 30 minutes.
+    pub first_retry: Duration,
     pub access: Access,
     /// Whether a refused sender is told why (rate-limited, never on loops).
     pub answer_refused: bool,
@@ -268,6 +271,7 @@ struct RawTransport {
     password_command: Option<String>,
     timeout_secs: Option<u64>,
     envelope_from: Option<String>,
+    first_retry_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +338,7 @@ impl RawConfig {
             }
         };
         let transport = self.transport;
+        let first_retry = Duration::from_secs(transport.first_retry_secs.unwrap_or(30).clamp(1, 1800));
         let envelope_from = match transport.envelope_from {
             Some(ref sender) => mailbox_address(sender, "transport.envelope_from")?,
             None => address.with_detail(None),
@@ -402,6 +407,7 @@ impl RawConfig {
             mailbox,
             transport,
             envelope_from,
+            first_retry,
             access: Access { staff_domains, staff_addresses, partner_domains },
             answer_refused: self.access.answer_refused.unwrap_or(false),
             leads: addresses(&self.access.leads, "access.leads")?,

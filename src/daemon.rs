@@ -35,7 +35,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let _lock = lock(&config.lock_path())?;
     let store = Store::open(&config.database_path())?;
-    let sender = Sender::new(&config.transport)?;
+    let sender = Sender::new(&config.transport, config.first_retry)?;
     let sender_store = Store::open(&config.database_path())?;
     let pipeline = Arc::new(Pipeline::new(config.clone())?);
     let wake_sender = Arc::new(Notify::new());
@@ -168,19 +168,24 @@ fn lock(path: &Path) -> anyhow::Result<File> {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+/// Listens for SIGINT and SIGTERM from the moment it is called (inside a
+/// runtime); the future resolves on the first of them.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(error) => {
-            warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops sitrep");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = interrupt.recv() => {}
+                }
+            }
+            (terminate, interrupt) => {
+                warn!(?terminate, ?interrupt, "cannot listen for signals; stop sitrep with SIGKILL");
+                std::future::pending::<()>().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }

@@ -13,9 +13,8 @@ use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 use tracing::{error, info, warn};
 
 use crate::config::{SmtpConfig, TlsMode, TransportConfig};
-use crate::store::{PendingMail, Store, StoreError};
+use crate::store::{Attempt, PendingMail, Store, StoreError};
 
-const FIRST_RETRY: Duration = Duration::from_secs(30);
 const LONGEST_RETRY: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +29,7 @@ pub enum SenderError {
 
 pub struct Sender {
     transport: Backend,
+    first_retry: Duration,
 }
 
 enum Backend {
@@ -47,13 +47,14 @@ pub struct DrainReport {
 }
 
 /// A delivery failure: worth retrying, or refused for good (SMTP 5xx).
+#[derive(Debug, Clone)]
 enum Failure {
     Transient(String),
     Permanent(String),
 }
 
 impl Sender {
-    pub fn new(config: &TransportConfig) -> Result<Sender, SenderError> {
+    pub fn new(config: &TransportConfig, first_retry: Duration) -> Result<Sender, SenderError> {
         let transport = match config {
             TransportConfig::File { path } => {
                 std::fs::create_dir_all(path)
@@ -63,45 +64,67 @@ impl Sender {
             TransportConfig::Sendmail { command } => Backend::Sendmail(SendmailTransport::new_with_command(command)),
             TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?)),
         };
-        Ok(Sender { transport })
+        Ok(Sender { transport, first_retry })
     }
 
-    /// Delivers every due row once. Only a store error stops the pass.
+    /// Delivers every due delivery once. Only a store error stops the pass.
     pub fn drain(&self, store: &mut Store, now: Timestamp) -> Result<DrainReport, StoreError> {
         let mut report = DrainReport::default();
-        let mut sent = Vec::new();
+        let mut attempts: Vec<(i64, String, Attempt)> = Vec::new();
         for mail in store.due_outbox(now)? {
-            match self.deliver(&mail) {
-                Ok(()) => {
-                    info!(outbox = mail.id, "mail sent");
-                    sent.push(mail.id);
-                    report.sent += 1;
-                }
-                Err(Failure::Transient(reason)) => {
-                    let retry_at = now + retry_delay(mail.attempts);
-                    warn!(outbox = mail.id, attempts = mail.attempts + 1, %retry_at, reason, "delivery deferred");
-                    store.mark_attempt_failed(mail.id, &reason, Some(retry_at))?;
-                    report.deferred += 1;
-                }
-                Err(Failure::Permanent(reason)) => {
-                    error!(outbox = mail.id, reason, "delivery failed permanently");
-                    store.mark_attempt_failed(mail.id, &reason, None)?;
-                    report.failed += 1;
-                }
+            for (recipient, result) in self.deliver(&mail) {
+                let previous = mail.recipients.iter().find(|r| r.address == recipient).map_or(0, |r| r.attempts);
+                let attempt = match result {
+                    Ok(()) => {
+                        info!(outbox = mail.id, recipient, "mail sent");
+                        report.sent += 1;
+                        Attempt::Sent
+                    }
+                    Err(Failure::Transient(error)) => {
+                        let at = now + retry_delay(self.first_retry, previous);
+                        warn!(outbox = mail.id, recipient, attempts = previous + 1, %at, error, "delivery deferred");
+                        report.deferred += 1;
+                        Attempt::Retry { at, error }
+                    }
+                    Err(Failure::Permanent(error)) => {
+                        error!(outbox = mail.id, recipient, error, "delivery failed permanently");
+                        report.failed += 1;
+                        Attempt::Failed { error }
+                    }
+                };
+                attempts.push((mail.id, recipient, attempt));
             }
         }
-        if !sent.is_empty() {
-            store.mark_sent(&sent, now)?;
+        if !attempts.is_empty() {
+            store.record_attempts(&attempts, now)?;
         }
         Ok(report)
     }
 
-    fn deliver(&self, mail: &PendingMail) -> Result<(), Failure> {
+    /// A file transport writes one file for all due recipients; a relay gets
+    /// one transaction per recipient, so that one refusal blocks nobody else.
+    fn deliver(&self, mail: &PendingMail) -> Vec<(String, Result<(), Failure>)> {
+        let addresses: Vec<String> = mail.recipients.iter().map(|recipient| recipient.address.clone()).collect();
+        match &self.transport {
+            Backend::File(_) => {
+                let result = self.send(mail, &addresses);
+                addresses.into_iter().map(|address| (address, result.clone())).collect()
+            }
+            Backend::Sendmail(_) | Backend::Smtp(_) => addresses
+                .into_iter()
+                .map(|address| {
+                    let result = self.send(mail, std::slice::from_ref(&address));
+                    (address, result)
+                })
+                .collect(),
+        }
+    }
+
+    fn send(&self, mail: &PendingMail, recipients: &[String]) -> Result<(), Failure> {
         let invalid = |error: String| Failure::Permanent(format!("invalid address: {error}"));
         let from =
             mail.envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
-        let recipients = mail
-            .recipients
+        let recipients = recipients
             .iter()
             .map(|address| address.parse::<lettre::Address>())
             .collect::<Result<Vec<_>, _>>()
@@ -126,9 +149,10 @@ impl Sender {
     }
 }
 
-/// 30 s doubling to 30 min, with ±20 % jitter so retries spread out.
-fn retry_delay(attempts_so_far: u32) -> SignedDuration {
-    let base = FIRST_RETRY.saturating_mul(1u32 << attempts_so_far.min(10)).min(LONGEST_RETRY);
+/// `first` (30 s by default) doubling to 30 min, with ±20 % jitter so
+/// retries spread out.
+fn retry_delay(first: Duration, attempts_so_far: u32) -> SignedDuration {
+    let base = first.saturating_mul(1u32 << attempts_so_far.min(10)).min(LONGEST_RETRY);
     let jittered = base.mul_f64(0.8 + fastrand::f64() * 0.4);
     SignedDuration::try_from(jittered).unwrap_or(SignedDuration::from_secs(LONGEST_RETRY.as_secs() as i64))
 }
@@ -157,11 +181,12 @@ mod tests {
     #[test]
     fn retries_back_off_from_thirty_seconds_to_thirty_minutes() {
         for _ in 0..50 {
-            let first = retry_delay(0).as_secs();
+            let thirty = Duration::from_secs(30);
+            let first = retry_delay(thirty, 0).as_secs();
             assert!((24..=36).contains(&first), "{first}");
-            let later = retry_delay(3).as_secs();
+            let later = retry_delay(thirty, 3).as_secs();
             assert!((192..=288).contains(&later), "{later}");
-            let capped = retry_delay(30).as_secs();
+            let capped = retry_delay(thirty, 30).as_secs();
             assert!((1440..=2160).contains(&capped), "{capped}");
         }
     }

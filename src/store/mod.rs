@@ -77,14 +77,38 @@ pub struct OutboxRecord {
     pub sent_at: Option<Timestamp>,
 }
 
-/// What the sender needs to deliver one queued row.
+/// What the sender needs to deliver one queued row to its due recipients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingMail {
     pub id: i64,
     pub envelope_from: String,
-    pub recipients: Vec<String>,
     pub raw: Vec<u8>,
+    pub recipients: Vec<PendingRecipient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRecipient {
+    pub address: String,
     pub attempts: u32,
+}
+
+/// The result of one delivery attempt to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Sent,
+    Retry { at: Timestamp, error: String },
+    Failed { error: String },
+}
+
+/// One recipient of one outbox row, for `sitrep outbox`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub outbox: i64,
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,59 +402,123 @@ impl Store {
         .collect()
     }
 
-    /// Queued rows whose next attempt is due, oldest first.
+    /// Queued deliveries whose next attempt is due, grouped by outbox row,
+    /// oldest first.
     pub fn due_outbox(&self, now: Timestamp) -> StoreResult<Vec<PendingMail>> {
         let mut statement = self.connection.prepare_cached(
-            "SELECT id, envelope_from, recipients_to, recipients_cc, raw, attempts FROM outbox
-             WHERE status = 'queued' AND next_attempt_at <= ?1 ORDER BY id",
+            "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw
+             FROM deliveries d JOIN outbox o ON o.id = d.outbox
+             WHERE d.status = 'queued' AND d.next_attempt_at <= ?1
+             ORDER BY d.outbox, d.recipient",
         )?;
-        let rows = statement.query_map([time_text(now)], |row| {
-            let mut recipients = split_addresses(&row.get::<_, String>(2)?);
-            recipients.extend(split_addresses(&row.get::<_, String>(3)?));
-            Ok(PendingMail {
-                id: row.get(0)?,
-                envelope_from: row.get(1)?,
-                recipients,
-                raw: row.get(4)?,
-                attempts: row.get::<_, i64>(5)? as u32,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows = statement.query([time_text(now)])?;
+        let mut pending: Vec<PendingMail> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let recipient = PendingRecipient { address: row.get(1)?, attempts: row.get::<_, i64>(2)? as u32 };
+            match pending.last_mut() {
+                Some(mail) if mail.id == id => mail.recipients.push(recipient),
+                _ => pending.push(PendingMail {
+                    id,
+                    envelope_from: row.get(3)?,
+                    raw: row.get(4)?,
+                    recipients: vec![recipient],
+                }),
+            }
+        }
+        Ok(pending)
     }
 
-    /// Marks rows sent, in one commit: a crash before it resends them, which
-    /// at-least-once delivery allows.
-    pub fn mark_sent(&mut self, ids: &[i64], now: Timestamp) -> StoreResult<()> {
+    /// Records a pass's attempts in one commit: a crash before it resends
+    /// them, which at-least-once delivery allows.
+    pub fn record_attempts(&mut self, attempts: &[(i64, String, Attempt)], now: Timestamp) -> StoreResult<()> {
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut statement = transaction.prepare_cached(
-                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
-                 WHERE id = ?1",
-            )?;
-            for id in ids {
-                statement.execute(params![id, time_text(now)])?;
-            }
+        for (outbox, recipient, attempt) in attempts {
+            let (status, next, error, sent) = match attempt {
+                Attempt::Sent => ("sent", None, None, Some(time_text(now))),
+                Attempt::Retry { at, error } => ("queued", Some(time_text(*at)), Some(error.as_str()), None),
+                Attempt::Failed { error } => ("failed", None, Some(error.as_str()), None),
+            };
+            transaction
+                .prepare_cached(
+                    "UPDATE deliveries SET status = ?3, attempts = attempts + 1,
+                            next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, sent_at = ?6
+                     WHERE outbox = ?1 AND recipient = ?2",
+                )?
+                .execute(params![outbox, recipient, status, next, error, sent])?;
+        }
+        let mut touched: Vec<i64> = attempts.iter().map(|(outbox, _, _)| *outbox).collect();
+        touched.dedup();
+        for outbox in touched {
+            summarise_outbox(&transaction, outbox)?;
         }
         transaction.commit()?;
         Ok(())
     }
 
-    /// Records a failed attempt: retried at `retry_at`, or failed for good.
-    pub fn mark_attempt_failed(&mut self, id: i64, error: &str, retry_at: Option<Timestamp>) -> StoreResult<()> {
-        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        match retry_at {
-            Some(at) => transaction.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id, error, time_text(at)],
-            )?,
-            None => transaction.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, status = 'failed' WHERE id = ?1",
-                params![id, error],
-            )?,
-        };
-        transaction.commit()?;
-        Ok(())
+    /// Every delivery not yet sent, for `sitrep outbox`.
+    pub fn unsent_deliveries(&self) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut statement = self.connection.prepare(
+            "SELECT outbox, recipient, status, attempts, next_attempt_at, last_error FROM deliveries
+             WHERE status != 'sent' ORDER BY outbox, recipient",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (outbox, recipient, status, attempts, next, last_error) = row?;
+            Ok(DeliveryRecord {
+                outbox,
+                recipient,
+                status: parse_named(outbox, &status)?,
+                attempts: attempts as u32,
+                next_attempt_at: parse_time(outbox, &next)?,
+                last_error,
+            })
+        })
+        .collect()
     }
+
+    /// Requeues the failed deliveries of one outbox row; how many there were.
+    pub fn retry(&mut self, outbox: i64, now: Timestamp) -> StoreResult<usize> {
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let requeued = transaction.execute(
+            "UPDATE deliveries SET status = 'queued', next_attempt_at = ?2 WHERE outbox = ?1 AND status = 'failed'",
+            params![outbox, time_text(now)],
+        )?;
+        summarise_outbox(&transaction, outbox)?;
+        transaction.commit()?;
+        Ok(requeued)
+    }
+}
+
+/// The outbox row reflects its deliveries: queued while any is, else
+/// failed if any failed, else sent.
+fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreResult<()> {
+    connection
+        .prepare_cached(
+            "UPDATE outbox SET
+                status = CASE
+                    WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status = 'queued') THEN 'queued'
+                    WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status = 'failed') THEN 'failed'
+                    ELSE 'sent' END,
+                attempts = (SELECT MAX(attempts) FROM deliveries WHERE outbox = ?1),
+                next_attempt_at = COALESCE(
+                    (SELECT MIN(next_attempt_at) FROM deliveries WHERE outbox = ?1 AND status = 'queued'),
+                    next_attempt_at),
+                last_error = (SELECT last_error FROM deliveries WHERE outbox = ?1 AND last_error IS NOT NULL LIMIT 1),
+                sent_at = (SELECT MAX(sent_at) FROM deliveries WHERE outbox = ?1)
+             WHERE id = ?1",
+        )?
+        .execute([outbox])?;
+    Ok(())
 }
 
 /// One write transaction; dropped without `commit` it rolls back.
@@ -688,7 +776,16 @@ impl WriteTx<'_> {
                 time_text(now),
             ],
         )?;
-        Ok(self.transaction.last_insert_rowid())
+        let outbox = self.transaction.last_insert_rowid();
+        for recipient in mail.to.iter().chain(&mail.cc) {
+            self.transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO deliveries (outbox, recipient, status, next_attempt_at)
+                     VALUES (?1, ?2, 'queued', ?3)",
+                )?
+                .execute(params![outbox, recipient, time_text(now)])?;
+        }
+        Ok(outbox)
     }
 
     /// How many automatic replies (acks, transcripts, notices) were queued since `since`.

@@ -123,6 +123,20 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 
+-- One row per recipient: a refused recipient never holds up the others.
+-- The outbox row's status, attempts and times summarise its deliveries.
+CREATE TABLE deliveries (
+    outbox          INTEGER NOT NULL REFERENCES outbox (id),
+    recipient       TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error      TEXT,
+    sent_at         TEXT,
+    PRIMARY KEY (outbox, recipient)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+
 -- Where each IMAP folder was read up to, under which UIDVALIDITY.
 CREATE TABLE mailbox_cursor (
     mailbox      TEXT PRIMARY KEY,

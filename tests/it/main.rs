@@ -11,6 +11,8 @@ mod pipeline;
 mod commands;
 // The binary: exit codes, export, the daemon and crash recovery.
 mod cli;
+// End to end against a real Postfix and Dovecot (tests/mailstack/stack.sh).
+mod mailstack;
 // The shipped example configuration and templates.
 mod config;
 // Structural rules: the pure core stays pure, every file says what it is.

@@ -28,6 +28,11 @@ die() { log "error: $*"; exit 1; }
 
 mkdir -p "$STATE_DIR"
 S=$(cd "$STATE_DIR" && pwd -P)
+# Later commands use the ports the stack was brought up with.
+if [ "$command" != up ] && [ -f "$S/stack.env" ]; then
+  # shellcheck disable=SC1091
+  . "$S/stack.env"
+fi
 DOVECOT_CONF=$S/dovecot/dovecot.conf
 DOVECOT_PID=$S/dovecot/run/master.pid
 PF_CONF=$S/postfix/etc

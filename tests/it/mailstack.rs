@@ -1,0 +1,410 @@
+//! Against a real Postfix and Dovecot on loopback, started by
+//! `tests/mailstack/stack.sh up DIR`; `SITREP_MAILSTACK=DIR` points here.
+//! Tests take turns: some stop and start the servers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use lettre::address::Envelope;
+use lettre::{SmtpTransport, Transport};
+
+static TURN: Mutex<()> = Mutex::new(());
+
+struct Stack {
+    directory: PathBuf,
+    smtp_port: u16,
+    imap_port: u16,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// The running stack, or `None` (with a note) outside CI when there is none.
+fn stack() -> Option<Stack> {
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let Some(directory) = std::env::var_os("SITREP_MAILSTACK").map(PathBuf::from) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the mail stack tests: set SITREP_MAILSTACK");
+        eprintln!("skipped: no mail stack (run tests/mailstack/stack.sh up DIR and set SITREP_MAILSTACK=DIR)");
+        return None;
+    };
+    let env = std::fs::read_to_string(directory.join("stack.env")).expect("stack.env");
+    let value = |key: &str| {
+        env.lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in stack.env"))
+            .to_string()
+    };
+    Some(Stack {
+        smtp_port: value("SMTP_PORT").parse().unwrap(),
+        imap_port: value("IMAP_PORT").parse().unwrap(),
+        directory,
+        _turn: turn,
+    })
+}
+
+impl Stack {
+    fn maildir(&self, user: &str) -> PathBuf {
+        self.directory.join("mail/company.test").join(user).join("Maildir")
+    }
+
+    fn send(&self, from: &str, to: &str, raw: &[u8]) {
+        let transport = SmtpTransport::builder_dangerous("127.0.0.1").port(self.smtp_port).build();
+        let envelope = Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+        transport.send_raw(&envelope, raw).expect("Postfix accepts the mail");
+    }
+
+    fn control(&self, arguments: &[&str]) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mailstack/stack.sh");
+        let status = Command::new("bash").arg(script).args(arguments).arg(&self.directory).status().unwrap();
+        assert!(status.success(), "stack.sh {arguments:?}");
+    }
+
+    /// Empties a user's folders, so a test starts clean on a reused stack.
+    fn empty(&self, user: &str) {
+        self.doveadm(&["expunge", "-u", &format!("{user}@company.test"), "mailbox", "*", "all"]);
+    }
+
+    fn doveadm(&self, arguments: &[&str]) {
+        let config = self.directory.join("dovecot/dovecot.conf");
+        let status = Command::new("doveadm").arg("-c").arg(config).args(arguments).status().unwrap();
+        assert!(status.success(), "doveadm {arguments:?}");
+    }
+
+    /// A sitrep configuration reading `incident` over IMAP and sending through Postfix.
+    fn sitrep_home(&self, incident: &str, extra_mailbox: &str) -> tempfile::TempDir {
+        self.empty(incident);
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("password"), format!("{incident}-secret\n")).unwrap();
+        let config = format!(
+            r#"address = "{incident}@company.test"
+data_dir = "var"
+
+[mailbox]
+kind = "imap"
+host = "127.0.0.1"
+port = {imap}
+tls = "none"
+username = "{incident}@company.test"
+password_file = "password"
+timeout_secs = 10
+{extra_mailbox}
+
+[transport]
+kind = "smtp"
+host = "127.0.0.1"
+port = {smtp}
+tls = "none"
+timeout_secs = 10
+first_retry_secs = 1
+
+[access]
+staff_domains = ["company.test"]
+"#,
+            imap = self.imap_port,
+            smtp = self.smtp_port,
+        );
+        std::fs::write(home.path().join("sitrep.toml"), config).unwrap();
+        home
+    }
+}
+
+/// A running `sitrep run`, killed if the test fails before stopping it;
+/// `log_from` is where its lines start in the shared log.
+struct Daemon(Option<Child>, PathBuf, usize);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start(home: &Path) -> Daemon {
+    let log_path = home.join("sitrep.log");
+    let log_from = std::fs::metadata(&log_path).map_or(0, |metadata| metadata.len() as usize);
+    let log = std::fs::File::options().create(true).append(true).open(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .arg("run")
+        .current_dir(home)
+        .env("RUST_LOG", "info")
+        .env_remove("SITREP_FAILPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    Daemon(Some(child), log_path, log_from)
+}
+
+fn stop(mut daemon: Daemon) {
+    let mut child = daemon.0.take().unwrap();
+    // SIGTERM before the handler is installed would just kill it.
+    wait_for("the daemon to start", 20, || {
+        std::fs::read(&daemon.1)
+            .is_ok_and(|log| String::from_utf8_lossy(&log[daemon.2.min(log.len())..]).contains("sitrep running"))
+    });
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "sitrep exited with {status}");
+}
+
+fn kill(mut daemon: Daemon) {
+    let mut child = daemon.0.take().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn export(home: &Path) -> serde_json::Value {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_sitrep")).args(["export", "--json"]).current_dir(home).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn wait_for(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every message in a Maildir (new and cur) whose text contains `needle`.
+fn mails_containing(maildir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for folder in ["new", "cur"] {
+        let Ok(entries) = std::fs::read_dir(maildir.join(folder)) else { continue };
+        for entry in entries {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+            if text.contains(needle) {
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+fn message_count(maildir: &Path) -> usize {
+    ["new", "cur"]
+        .iter()
+        .map(|folder| std::fs::read_dir(maildir.join(folder)).map_or(0, |entries| entries.count()))
+        .sum()
+}
+
+fn declaration(from: &str, incident: &str, id: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {incident}@company.test\r\nCc: bob@company.test\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Fri, 27 Nov 2026 02:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    mail.lines().find_map(|line| line.strip_prefix(&format!("{name}: ")))
+}
+
+#[test]
+fn a_declaration_over_smtp_is_acknowledged_in_the_declarers_mailbox_and_replies_join_it() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident1", "");
+    let sitrep = start(home.path());
+    let id = format!("e2e-declare-{}@company.test", std::process::id());
+    stack.send(
+        "alice@company.test",
+        "incident1@company.test",
+        &declaration(
+            "Alice <alice@company.test>",
+            "incident1",
+            &id,
+            "Payroll mailbox compromised",
+            "The payroll mailbox forwards to an outside address.",
+        ),
+    );
+    let in_reply_to = format!("In-Reply-To: <{id}>");
+    wait_for("the ack in alice's mailbox", 20, || !mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty());
+    let ack = mails_containing(&stack.maildir("alice"), &in_reply_to).remove(0);
+    assert!(header(&ack, "Subject").unwrap().starts_with("[INC-1] Payroll mailbox compromised"), "{ack}");
+    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-replied"));
+    wait_for("bob, in Cc, to get the ack too", 20, || {
+        !mails_containing(&stack.maildir("bob"), &in_reply_to).is_empty()
+    });
+
+    let reply = format!(
+        "From: Bob <bob@company.test>\r\nTo: incident1@company.test\r\nSubject: Re: [INC-1] Payroll mailbox compromised\r\nMessage-ID: <e2e-reply-{pid}@company.test>\r\nIn-Reply-To: <{id}>\r\nReferences: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nForwarding rule removed, password reset.\r\n\r\nOn Fri, 27 Nov 2026 at 02:00, Alice wrote:\r\n> The payroll mailbox forwards to an outside address.\r\n",
+        pid = std::process::id()
+    );
+    stack.send("bob@company.test", "incident1@company.test", reply.as_bytes());
+    wait_for("the update on the timeline", 20, || {
+        export(home.path())["incidents"][0]["timeline"].as_array().is_some_and(|timeline| timeline.len() == 2)
+    });
+    let document = export(home.path());
+    assert_eq!(document["incidents"][0]["timeline"][1]["text"], "Forwarding rule removed, password reset.");
+    assert_eq!(message_count(&stack.maildir("incident1")), 0, "both messages were moved out of INBOX");
+    stop(sitrep);
+}
+
+#[test]
+fn a_backlog_survives_repeated_sigkill_exactly_once() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident2", "");
+    let count = 200;
+    for number in 0..count {
+        let id = format!("backlog-{number}-{}@company.test", std::process::id());
+        stack.send(
+            "alice@company.test",
+            "incident2@company.test",
+            &declaration("alice@company.test", "incident2", &id, &format!("Backlog incident {number}"), "Lost laptop."),
+        );
+    }
+    wait_for("the backlog in the INBOX", 60, || message_count(&stack.maildir("incident2")) == count);
+    let mut round = 0u64;
+    loop {
+        let sitrep = start(home.path());
+        std::thread::sleep(Duration::from_millis(300 + fastrand::u64(0..500)));
+        kill(sitrep);
+        round += 1;
+        if message_count(&stack.maildir("incident2")) == 0 || round > 60 {
+            break;
+        }
+    }
+    // One clean run finishes whatever the last kill interrupted.
+    let sitrep = start(home.path());
+    wait_for("every message moved out of INBOX", 60, || message_count(&stack.maildir("incident2")) == 0);
+    stop(sitrep);
+    let document = export(home.path());
+    assert!(round >= 2, "the daemon was killed at least once while working");
+    assert_eq!(document["messages"].as_array().unwrap().len(), count, "each message stored exactly once");
+    let mut titles: Vec<&str> =
+        document["incidents"].as_array().unwrap().iter().map(|incident| incident["title"].as_str().unwrap()).collect();
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), count, "no incident declared twice");
+    assert_eq!(document["incidents"].as_array().unwrap().len(), count);
+}
+
+#[test]
+fn acks_queued_while_postfix_is_down_arrive_once_it_is_back() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident3", "");
+    let ids: Vec<String> = (0..3).map(|n| format!("outage-{n}-{}@company.test", std::process::id())).collect();
+    for (number, id) in ids.iter().enumerate() {
+        stack.send(
+            "alice@company.test",
+            "incident3@company.test",
+            &declaration(
+                "alice@company.test",
+                "incident3",
+                id,
+                &format!("Outage {number}"),
+                "Printer asks for a password.",
+            ),
+        );
+    }
+    wait_for("the declarations in the INBOX", 20, || message_count(&stack.maildir("incident3")) == 3);
+    stack.control(&["postfix", "stop"]);
+    let sitrep = start(home.path());
+    wait_for("all three declarations ingested", 20, || {
+        export(home.path())["incidents"].as_array().is_some_and(|list| list.len() == 3)
+    });
+    wait_for("a failed delivery attempt", 20, || {
+        export(home.path())["outbox"].as_array().unwrap().iter().all(|row| row["attempts"].as_u64() >= Some(1))
+    });
+    stack.control(&["postfix", "start"]);
+    wait_for("every ack sent", 90, || {
+        export(home.path())["outbox"].as_array().unwrap().iter().all(|row| row["status"] == "sent")
+    });
+    stop(sitrep);
+    let document = export(home.path());
+    for id in &ids {
+        let acks = mails_containing(&stack.maildir("alice"), &format!("In-Reply-To: <{id}>"));
+        wait_for("the ack delivered to alice", 30, || {
+            !mails_containing(&stack.maildir("alice"), &format!("In-Reply-To: <{id}>")).is_empty()
+        });
+        assert!(acks.len() <= 2, "at most one repeat of {id}");
+        for ack in &acks {
+            let message_id = header(ack, "Message-ID").unwrap().trim_matches(['<', '>']);
+            assert!(
+                document["outbox"].as_array().unwrap().iter().any(|row| row["message_id"] == message_id),
+                "no new Message-ID"
+            );
+        }
+    }
+}
+
+#[test]
+fn after_dovecot_restarts_sitrep_reconnects_and_takes_what_arrived() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident4", "");
+    let sitrep = start(home.path());
+    wait_for("the IMAP session", 20, || {
+        std::fs::read_to_string(home.path().join("sitrep.log")).unwrap_or_default().contains("IMAP mailbox selected")
+    });
+    stack.control(&["dovecot", "restart"]);
+    let id = format!("restart-{}@company.test", std::process::id());
+    stack.send(
+        "alice@company.test",
+        "incident4@company.test",
+        &declaration("alice@company.test", "incident4", &id, "After the restart", "Mail while IMAP was down."),
+    );
+    wait_for("the declaration after reconnecting", 60, || {
+        export(home.path())["incidents"].as_array().is_some_and(|list| list.len() == 1)
+    });
+    stop(sitrep);
+}
+
+#[test]
+fn mail_already_read_by_a_person_is_still_taken() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident5", "");
+    let id = format!("seen-{}@company.test", std::process::id());
+    stack.send(
+        "alice@company.test",
+        "incident5@company.test",
+        &declaration("alice@company.test", "incident5", &id, "Read already", "Somebody opened this first."),
+    );
+    wait_for("the declaration in the INBOX", 20, || message_count(&stack.maildir("incident5")) == 1);
+    stack.doveadm(&["flags", "add", "-u", "incident5@company.test", "\\Seen", "mailbox", "INBOX", "1:*"]);
+    let sitrep = start(home.path());
+    wait_for("the seen message ingested", 20, || {
+        export(home.path())["incidents"].as_array().is_some_and(|list| list.len() == 1)
+    });
+    stop(sitrep);
+}
+
+#[test]
+fn a_changed_uidvalidity_rescans_without_duplicates() {
+    let Some(stack) = stack() else { return };
+    // Flag instead of move, so the first message is still there to rescan.
+    let home = stack.sitrep_home("incident6", "after = \"flag\"");
+    let first = format!("uidv-1-{}@company.test", std::process::id());
+    stack.send(
+        "alice@company.test",
+        "incident6@company.test",
+        &declaration("alice@company.test", "incident6", &first, "Before the change", "One."),
+    );
+    let sitrep = start(home.path());
+    wait_for("the first declaration", 20, || {
+        export(home.path())["incidents"].as_array().is_some_and(|list| list.len() == 1)
+    });
+    stop(sitrep);
+    let new_validity = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        % 1_000_000_000)
+        .to_string();
+    stack.doveadm(&["mailbox", "update", "-u", "incident6@company.test", "--uid-validity", &new_validity, "INBOX"]);
+    let second = format!("uidv-2-{}@company.test", std::process::id());
+    stack.send(
+        "alice@company.test",
+        "incident6@company.test",
+        &declaration("alice@company.test", "incident6", &second, "After the change", "Two."),
+    );
+    wait_for("both messages in the INBOX", 20, || message_count(&stack.maildir("incident6")) == 2);
+    let sitrep = start(home.path());
+    wait_for("the second declaration", 20, || {
+        export(home.path())["incidents"].as_array().is_some_and(|list| list.len() == 2)
+    });
+    stop(sitrep);
+    let document = export(home.path());
+    assert_eq!(document["messages"].as_array().unwrap().len(), 2, "the rescanned message was not stored again");
+    assert!(std::fs::read_to_string(home.path().join("sitrep.log")).unwrap().contains("UIDVALIDITY changed"));
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test: starts a loopback Postfix and Dovecot for the end-to-end tests
+# (installing them from Debian if missing; needs root), runs `cargo test`,
+# and stops the servers again. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+export SMTP_PORT=${SMTP_PORT:-$(free_port)} IMAP_PORT=${IMAP_PORT:-$(free_port)}
+stack=$(mktemp -d)
+trap 'bash tests/mailstack/stack.sh down "$stack" || true; rm -rf "$stack"' EXIT
+bash tests/mailstack/stack.sh up "$stack"
+SITREP_MAILSTACK=$stack cargo test --locked "$@"
