@@ -9,6 +9,10 @@ fn the_example_config_parses_with_every_key() {
     let config = Config::parse(EXAMPLE, "sitrep.example.toml", Path::new("/etc/sitrep")).unwrap();
     assert_eq!(config.address.with_detail(None), "incident@company.test");
     let TransportConfig::Smtp(smtp) = &config.transport else { panic!("the example uses SMTP") };
+    let sitrep::config::MailboxConfig::Imap(imap) = &config.mailbox else { panic!("the example uses IMAP") };
+    assert_eq!((imap.host.as_str(), imap.port, imap.tls), ("imap.company.test", 993, TlsMode::Tls));
+    assert_eq!(imap.after, sitrep::config::AfterCommit::Move { folder: "sitrep/processed".into() });
+    assert_eq!(imap.idle_rearm, std::time::Duration::from_secs(20 * 60));
     assert_eq!((smtp.host.as_str(), smtp.port, smtp.tls), ("smtp.company.test", 587, TlsMode::StartTls));
     assert_eq!(config.trusted_authserv_id.as_deref(), Some("mx.company.test"));
     assert_eq!(config.limits, sitrep::config::Limits::default());
