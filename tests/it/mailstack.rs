@@ -408,3 +408,65 @@ fn a_changed_uidvalidity_rescans_without_duplicates() {
     assert_eq!(document["messages"].as_array().unwrap().len(), 2, "the rescanned message was not stored again");
     assert!(std::fs::read_to_string(home.path().join("sitrep.log")).unwrap().contains("UIDVALIDITY changed"));
 }
+
+#[test]
+fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
+    use sitrep::compose::{self, AutoSubmitted, Draft};
+    use sitrep::config::{SmtpConfig, TlsMode, TransportConfig};
+    use sitrep::core::incident::MailKind;
+    use sitrep::core::triage::IncidentAddress;
+    use sitrep::outbox::Sender;
+    use sitrep::store::{NewOutgoing, Store};
+
+    let Some(stack) = stack() else { return };
+    stack.empty("carol");
+    let directory = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&directory.path().join("sitrep.db")).unwrap();
+    let address = IncidentAddress::parse("incident7@company.test").unwrap();
+    let marker = format!("smuggle-{}", std::process::id());
+    let body = format!(
+        "Update from the field.\n.\nMAIL FROM:<incident7@company.test>\nRCPT TO:<carol@company.test>\nDATA\n{marker}\r\n.\r\nstill the same mail\n"
+    );
+    let draft = Draft {
+        from: address.with_detail(None),
+        to: vec!["bob@company.test".into()],
+        cc: Vec::new(),
+        subject: format!("{marker} test"),
+        body,
+        message_id: compose::new_message_id(&address),
+        in_reply_to: None,
+        references: Vec::new(),
+        auto_submitted: AutoSubmitted::Generated,
+        loop_marker: address.with_detail(None),
+    };
+    let now = jiff::Timestamp::now();
+    let raw = compose::compose(&draft, now).unwrap();
+    let transaction = store.write().unwrap();
+    let outgoing = NewOutgoing {
+        kind: MailKind::Notice,
+        incident: None,
+        to: draft.to.clone(),
+        cc: Vec::new(),
+        subject: draft.subject.clone(),
+        message_id: draft.message_id.clone(),
+        body: draft.body.clone(),
+        raw,
+        envelope_from: address.with_detail(None),
+    };
+    transaction.enqueue(&outgoing, now).unwrap();
+    transaction.commit().unwrap();
+    let smtp = SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: stack.smtp_port,
+        tls: TlsMode::None,
+        credentials: None,
+        timeout: Duration::from_secs(10),
+    };
+    let sender = Sender::new(&TransportConfig::Smtp(smtp), Duration::from_secs(1)).unwrap();
+    assert_eq!(sender.drain(&mut store, now).unwrap().sent, 1);
+    wait_for("the mail in bob's mailbox", 20, || !mails_containing(&stack.maildir("bob"), &format!("{marker} test")).is_empty());
+    let received = mails_containing(&stack.maildir("bob"), &format!("{marker} test")).remove(0);
+    assert!(received.contains("still the same mail"), "the mail arrived whole:\n{received}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(mails_containing(&stack.maildir("carol"), &marker).is_empty(), "no smuggled recipient");
+}
