@@ -135,6 +135,8 @@ pub struct SmtpConfig {
     pub tls: TlsMode,
     /// Username and password, when the relay wants them.
     pub credentials: Option<(String, Secret)>,
+    /// The name given in EHLO; by default the incident address's domain.
+    pub helo_name: Option<String>,
     pub timeout: Duration,
 }
 
@@ -272,6 +274,7 @@ struct RawTransport {
     timeout_secs: Option<u64>,
     envelope_from: Option<String>,
     first_retry_secs: Option<u64>,
+    helo_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -431,7 +434,7 @@ fn tls_mode(value: Option<&str>, default: &str, key: &str, host: &str) -> Result
         "none" => TlsMode::None,
         other => return Err(format!("{key}: `{other}` (expected \"tls\", \"starttls\" or \"none\")")),
     };
-    if mode == TlsMode::None && !["127.0.0.1", "::1", "localhost"].contains(&host) {
+    if mode == TlsMode::None && !["127.0.0.1", "::1"].contains(&host) {
         return Err(format!("{key}: \"none\" is only allowed to a loopback host, not `{host}`"));
     }
     Ok(mode)
@@ -507,6 +510,7 @@ fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<
         port: raw.port.unwrap_or(default_port),
         tls,
         credentials,
+        helo_name: raw.helo_name,
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60)),
     })
 }

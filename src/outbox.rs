@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 use tracing::{error, info, warn};
 
@@ -167,6 +168,9 @@ fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError> {
     };
     let mut builder =
         SmtpTransport::builder_dangerous(&config.host).port(config.port).tls(tls).timeout(Some(config.timeout));
+    if let Some(name) = &config.helo_name {
+        builder = builder.hello_name(ClientId::Domain(name.clone()));
+    }
     if let Some((username, secret)) = &config.credentials {
         let password = secret.read().map_err(|source| SenderError::Password { source })?;
         builder = builder.credentials(Credentials::new(username.clone(), password));

@@ -460,13 +460,47 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
         port: stack.smtp_port,
         tls: TlsMode::None,
         credentials: None,
+        helo_name: Some("sitrep.company.test".into()),
         timeout: Duration::from_secs(10),
     };
     let sender = Sender::new(&TransportConfig::Smtp(smtp), Duration::from_secs(1)).unwrap();
     assert_eq!(sender.drain(&mut store, now).unwrap().sent, 1);
-    wait_for("the mail in bob's mailbox", 20, || !mails_containing(&stack.maildir("bob"), &format!("{marker} test")).is_empty());
+    wait_for("the mail in bob's mailbox", 20, || {
+        !mails_containing(&stack.maildir("bob"), &format!("{marker} test")).is_empty()
+    });
     let received = mails_containing(&stack.maildir("bob"), &format!("{marker} test")).remove(0);
     assert!(received.contains("still the same mail"), "the mail arrived whole:\n{received}");
     std::thread::sleep(Duration::from_secs(2));
     assert!(mails_containing(&stack.maildir("carol"), &marker).is_empty(), "no smuggled recipient");
+}
+
+#[test]
+fn a_refused_recipient_fails_alone_and_is_listed_by_sitrep_outbox() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident7", "");
+    let sitrep = start(home.path());
+    let id = format!("refused-{}@company.test", std::process::id());
+    let raw = format!(
+        "From: alice@company.test\r\nTo: incident7@company.test\r\nCc: ghost@company.test\r\nSubject: Refused recipient\r\nMessage-ID: <{id}>\r\n\r\nGhost is not a mailbox.\r\n"
+    );
+    stack.send("alice@company.test", "incident7@company.test", raw.as_bytes());
+    wait_for("the ack to alice", 20, || {
+        !mails_containing(&stack.maildir("alice"), &format!("In-Reply-To: <{id}>")).is_empty()
+    });
+    wait_for("the refusal recorded", 20, || export(home.path())["outbox"][0]["status"] == "failed");
+    stop(sitrep);
+    let listing = Command::new(env!("CARGO_BIN_EXE_sitrep")).arg("outbox").current_dir(home.path()).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(
+        listing.contains("ghost@company.test") && listing.contains("failed") && listing.contains("550"),
+        "{listing}"
+    );
+    assert!(!listing.contains("alice@company.test"), "alice's copy went through: {listing}");
+    let retried = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args(["outbox", "--retry", "1"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&retried.stdout).contains("1 failed deliveries queued again"));
+    assert_eq!(export(home.path())["outbox"][0]["status"], "queued");
 }
