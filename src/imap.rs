@@ -31,6 +31,8 @@ use crate::store::{MailboxPosition, Store};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(5 * 60);
+/// How many committed messages are marked on the server in one command.
+const MARK_BATCH: usize = 50;
 /// DONE must be answered quickly; a connection that cannot is dead.
 const DONE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -63,9 +65,15 @@ pub async fn run(
             return;
         }
         let worker = Worker { config: &config, pipeline: &pipeline, store: &store, on_commit: &on_commit };
-        match worker.session(&mut shutdown).await {
+        let mut selected = false;
+        match worker.session(&mut shutdown, &mut selected).await {
             Ok(()) => return,
             Err(error) => {
+                // A session that got as far as the folder was healthy: the
+                // next failure starts the backoff over.
+                if selected {
+                    backoff = FIRST_BACKOFF;
+                }
                 let delay = backoff.mul_f64(0.5 + fastrand::f64());
                 warn!(%error, retry_in = ?delay, "IMAP session ended; reconnecting");
                 tokio::select! {
@@ -88,7 +96,7 @@ struct Worker<'a> {
 impl Worker<'_> {
     /// One connection: log in, catch up, then wait for news; returns Ok only
     /// on shutdown.
-    async fn session(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> ImapResult<()> {
+    async fn session(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>, selected: &mut bool) -> ImapResult<()> {
         let config = self.config;
         let mut session = connect(config).await?;
         let capabilities = self.bounded(session.capabilities()).await??;
@@ -102,6 +110,7 @@ impl Worker<'_> {
         let uid_validity =
             mailbox.uid_validity.ok_or_else(|| ImapError::Other("the server reports no UIDVALIDITY".into()))?;
         info!(folder = %config.folder, uid_validity, idle = can_idle, "IMAP mailbox selected");
+        *selected = true;
         let last_uid = self.cursor(uid_validity).await?;
         self.remark(&mut session, uid_validity, can_move).await?;
         let mut last_uid = self.catch_up(&mut session, uid_validity, last_uid, can_move, shutdown).await?;
@@ -160,7 +169,9 @@ impl Worker<'_> {
         timeout(DONE_TIMEOUT, handle.done()).await.map_err(|_| ImapError::Timeout(DONE_TIMEOUT))?.map_err(Into::into)
     }
 
-    /// Everything newer than the cursor, oldest first.
+    /// Everything newer than the cursor, oldest first. Each message is
+    /// committed on its own; the server marks then go out per chunk, so a
+    /// backlog costs one round trip per message, not three.
     async fn catch_up(
         &self,
         session: &mut Session<ImapStream>,
@@ -169,48 +180,53 @@ impl Worker<'_> {
         can_move: bool,
         shutdown: &tokio::sync::watch::Receiver<bool>,
     ) -> ImapResult<u32> {
-        let found = self.bounded(session.uid_search(format!("UID {}:*", last_uid + 1))).await??;
+        let range = format!("{}:*", last_uid + 1);
+        let fetches = self
+            .bounded(async { session.uid_fetch(&range, "(UID RFC822.SIZE)").await?.try_collect::<Vec<_>>().await })
+            .await??;
         // "N:*" always matches the highest UID, even below N.
-        let mut uids: Vec<u32> = found.into_iter().filter(|&uid| uid > last_uid).collect();
-        uids.sort_unstable();
-        for uid in uids {
+        let mut sizes: Vec<(u32, u32)> = fetches
+            .iter()
+            .filter_map(|fetch| Some((fetch.uid?, fetch.size?)))
+            .filter(|&(uid, _)| uid > last_uid)
+            .collect();
+        sizes.sort_unstable();
+        for chunk in sizes.chunks(MARK_BATCH) {
+            let mut committed = Vec::with_capacity(chunk.len());
+            for &(uid, size) in chunk {
+                if *shutdown.borrow() {
+                    break;
+                }
+                self.take(session, uid_validity, uid, size).await?;
+                committed.push(uid);
+                last_uid = uid;
+            }
+            self.mark(session, uid_validity, &committed, can_move).await?;
             if *shutdown.borrow() {
                 break;
             }
-            self.take(session, uid_validity, uid, can_move).await?;
-            last_uid = uid;
         }
         Ok(last_uid)
     }
 
-    /// Fetches, ingests and marks one message.
-    async fn take(
-        &self,
-        session: &mut Session<ImapStream>,
-        uid_validity: u32,
-        uid: u32,
-        can_move: bool,
-    ) -> ImapResult<()> {
-        let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
-        let limit = self.pipeline.config().limits.max_message_bytes as u64;
-        let size = self.fetch_one(session, uid, "(UID RFC822.SIZE)").await?.and_then(|fetch| fetch.size);
-        let Some(size) = size else {
+    /// Fetches and ingests one message; its mark comes with its chunk.
+    async fn take(&self, session: &mut Session<ImapStream>, uid_validity: u32, uid: u32, size: u32) -> ImapResult<()> {
+        let over_limit = u64::from(size) > self.pipeline.config().limits.max_message_bytes as u64;
+        let query = if over_limit { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
+        let Some(fetch) = self.fetch_one(session, uid, query).await? else {
             // Expunged meanwhile by someone else: nothing to take.
             return Ok(());
         };
-        let over_limit = u64::from(size) > limit;
-        let query = if over_limit { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
-        let Some(fetch) = self.fetch_one(session, uid, query).await? else { return Ok(()) };
         let raw = if over_limit { fetch.header() } else { fetch.body() }.unwrap_or_default().to_vec();
         let pipeline = Arc::clone(self.pipeline);
         let store = Arc::clone(self.store);
-        let arrival_position = position.clone();
+        let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
         let folder = self.config.folder.clone();
         tokio::task::spawn_blocking(move || {
             let source = format!("imap:{folder}/{uid}");
             let arrival = Arrival {
                 source: &source,
-                position: Some(arrival_position),
+                position: Some(position),
                 size_over_limit: over_limit.then_some(u64::from(size)),
             };
             let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
@@ -224,7 +240,7 @@ impl Worker<'_> {
         if std::env::var_os(crate::daemon::FAILPOINT_VARIABLE).is_some_and(|value| value == "after_commit") {
             std::process::abort();
         }
-        self.mark(session, &position, can_move).await
+        Ok(())
     }
 
     async fn fetch_one(
@@ -239,37 +255,42 @@ impl Worker<'_> {
         Ok(fetches.into_iter().find(|fetch| fetch.uid == Some(uid)))
     }
 
-    /// Marks a committed message done on the server, then in the store.
+    /// Marks committed messages done on the server, then in the store.
     async fn mark(
         &self,
         session: &mut Session<ImapStream>,
-        position: &MailboxPosition,
+        uid_validity: u32,
+        uids: &[u32],
         can_move: bool,
     ) -> ImapResult<()> {
-        let uid = position.uid.to_string();
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         match &self.config.after {
-            AfterCommit::Move { folder } if can_move => self.bounded(session.uid_mv(&uid, folder)).await??,
+            AfterCommit::Move { folder } if can_move => self.bounded(session.uid_mv(&set, folder)).await??,
             AfterCommit::Move { folder } => {
-                self.bounded(session.uid_copy(&uid, folder)).await??;
+                self.bounded(session.uid_copy(&set, folder)).await??;
                 self.bounded(async {
-                    session.uid_store(&uid, "+FLAGS.SILENT (\\Deleted)").await?.try_collect::<Vec<_>>().await
+                    session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?.try_collect::<Vec<_>>().await
                 })
                 .await??;
-                // Only this UID: a bare EXPUNGE would remove other clients' deletions.
-                self.bounded(async { session.uid_expunge(&uid).await?.try_collect::<Vec<_>>().await }).await??;
+                // Only these UIDs: a bare EXPUNGE would remove other clients' deletions.
+                self.bounded(async { session.uid_expunge(&set).await?.try_collect::<Vec<_>>().await }).await??;
             }
             AfterCommit::Flag { keyword } => {
                 self.bounded(async {
-                    session.uid_store(&uid, format!("+FLAGS.SILENT ({keyword})")).await?.try_collect::<Vec<_>>().await
+                    session.uid_store(&set, format!("+FLAGS.SILENT ({keyword})")).await?.try_collect::<Vec<_>>().await
                 })
                 .await??;
             }
         }
         let store = Arc::clone(self.store);
-        let position = position.clone();
+        let folder = self.config.folder.clone();
+        let uids = uids.to_vec();
         tokio::task::spawn_blocking(move || {
             let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
-            store.set_marked(&position).map_err(|error| ImapError::Other(error.to_string()))
+            store.set_marked(&folder, uid_validity, &uids).map_err(|error| ImapError::Other(error.to_string()))
         })
         .await
         .map_err(|error| ImapError::Other(error.to_string()))?
@@ -305,10 +326,11 @@ impl Worker<'_> {
         })
         .await
         .map_err(|error| ImapError::Other(error.to_string()))??;
-        for uid in unmarked {
-            info!(uid, "re-applying the mark of a message committed before a crash");
-            let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
-            self.mark(session, &position, can_move).await?;
+        if !unmarked.is_empty() {
+            info!(count = unmarked.len(), "re-applying marks of messages committed before a crash");
+        }
+        for chunk in unmarked.chunks(MARK_BATCH) {
+            self.mark(session, uid_validity, chunk, can_move).await?;
         }
         Ok(())
     }

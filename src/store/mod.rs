@@ -185,9 +185,15 @@ impl Store {
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
+        let known = MIGRATIONS.len() as i64;
+        // Readers of an up-to-date store take no write lock, so `sitrep list`
+        // never waits for the daemon.
+        let current: i64 = self.connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if current == known {
+            return Ok(());
+        }
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        let known = MIGRATIONS.len() as i64;
         if version > known {
             return Err(StoreError::TooNew { found: version, known });
         }
@@ -224,20 +230,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Whether this exact IMAP message was already taken in.
-    pub fn has_position(&self, position: &MailboxPosition) -> StoreResult<bool> {
-        Ok(self
-            .connection
-            .prepare_cached("SELECT 1 FROM mailbox_uids WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3")?
-            .query_row(params![position.mailbox, position.uid_validity, position.uid], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
-    pub fn set_marked(&mut self, position: &MailboxPosition) -> StoreResult<()> {
-        self.connection
-            .prepare_cached("UPDATE mailbox_uids SET marked = 1 WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3")?
-            .execute(params![position.mailbox, position.uid_validity, position.uid])?;
+    /// Records that these messages are marked done on the server.
+    pub fn set_marked(&mut self, mailbox: &str, uid_validity: u32, uids: &[u32]) -> StoreResult<()> {
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for uid in uids {
+            transaction
+                .prepare_cached(
+                    "UPDATE mailbox_uids SET marked = 1 WHERE mailbox = ?1 AND uid_validity = ?2 AND uid = ?3",
+                )?
+                .execute(params![mailbox, uid_validity, uid])?;
+        }
+        transaction.commit()?;
         Ok(())
     }
 
