@@ -271,19 +271,35 @@ impl Pipeline {
             1 => format!("Processed (1 error): {original}"),
             errors => format!("Processed ({errors} errors): {original}"),
         };
-        let draft = Draft {
+        let draft = self.reply_in_thread(&incident, inbound, vec![author.to_string()], Vec::new(), subject, body);
+        self.enqueue(transaction, MailKind::Transcript, Some(number), draft, now)
+    }
+
+    /// An answer to `inbound` in the incident's thread: its root first, so
+    /// every client groups the whole incident, then the message answered.
+    fn reply_in_thread(
+        &self,
+        incident: &Incident,
+        inbound: &Inbound,
+        to: Vec<String>,
+        cc: Vec<String>,
+        subject: String,
+        body: String,
+    ) -> Draft {
+        let mut references = vec![incident.thread_root.clone()];
+        references.extend(inbound.message_id.clone());
+        Draft {
             from: self.config.address.with_detail(None),
-            to: vec![author.to_string()],
-            cc: Vec::new(),
+            to,
+            cc,
             subject,
             body,
             message_id: compose::new_message_id(&self.config.address),
             in_reply_to: inbound.message_id.clone(),
-            references: thread_references(&incident, inbound),
+            references,
             auto_submitted: AutoSubmitted::Replied,
             loop_marker: self.config.address.with_detail(None),
-        };
-        self.enqueue(transaction, MailKind::Transcript, Some(number), draft, now)
+        }
     }
 
     fn actor<'a>(&self, address: &'a str) -> Actor<'a> {
@@ -397,18 +413,8 @@ impl Pipeline {
             has_commands: !effects.applied.is_empty(),
             commands: CommandView::of(&effects.applied),
         })?;
-        let draft = Draft {
-            from: self.config.address.with_detail(None),
-            to: vec![to],
-            cc,
-            subject: format!("[{number}] {}", incident.title),
-            body,
-            message_id: compose::new_message_id(&self.config.address),
-            in_reply_to: inbound.message_id.clone(),
-            references: thread_references(&incident, inbound),
-            auto_submitted: AutoSubmitted::Replied,
-            loop_marker: self.config.address.with_detail(None),
-        };
+        let subject = format!("[{number}] {}", incident.title);
+        let draft = self.reply_in_thread(&incident, inbound, vec![to], cc, subject, body);
         self.enqueue(transaction, MailKind::Ack, Some(number), draft, now)
     }
 
@@ -583,14 +589,6 @@ fn record_commands(
         append_entry(transaction, incident, inbound, *kind, text, Trust::Staff, now)?;
     }
     Ok(())
-}
-
-/// The incident's root first, so every client threads the whole incident,
-/// then the message being answered.
-fn thread_references(incident: &Incident, inbound: &Inbound) -> Vec<String> {
-    let mut references = vec![incident.thread_root.clone()];
-    references.extend(inbound.message_id.clone());
-    references
 }
 
 /// Written under a temporary name and renamed, so a reader never sees a

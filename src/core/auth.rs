@@ -111,33 +111,13 @@ fn method_results(header: &str) -> Vec<MethodResult<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::mail::{BodySource, Mailbox};
+    use crate::core::mail::Mailbox;
 
     fn inbound(from: &str, name: Option<&str>, results: &[&str]) -> Inbound {
-        Inbound {
-            from: vec![Mailbox { address: from.into(), name: name.map(str::to_string) }],
-            sender: None,
-            reply_to: Vec::new(),
-            to: Vec::new(),
-            cc: Vec::new(),
-            subject: "close".into(),
-            message_id: None,
-            in_reply_to: Vec::new(),
-            references: Vec::new(),
-            date: None,
-            return_path: None,
-            auto_submitted: None,
-            precedence: None,
-            list_headers: Vec::new(),
-            x_autoreply: false,
-            x_auto_response_suppress: None,
-            is_report: false,
-            loop_marker: None,
-            authentication_results: results.iter().map(|r| r.to_string()).collect(),
-            new_text: String::new(),
-            body_source: BodySource::Plain,
-            attachments: Vec::new(),
-        }
+        let mut inbound = Inbound::sample(from, "close");
+        inbound.from[0].name = name.map(str::to_string);
+        inbound.authentication_results = results.iter().map(|result| result.to_string()).collect();
+        inbound
     }
 
     fn access() -> Access {

@@ -381,20 +381,26 @@ fn role_names() -> String {
     Role::ALL.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// The role at the start of `text`, longest spelling first, and the rest.
+/// The role at the start of `text`, and the rest.
 fn role_prefix(text: &str) -> Option<(Role, &str)> {
+    longest_prefix(text, ROLE_SPELLINGS)
+}
+
+/// The value whose spelling starts `text` (as whole words, the longest
+/// spelling winning: "internal comms" over "internal"), and the rest.
+fn longest_prefix<'a, T: Copy>(text: &'a str, spellings: &[(T, &[&str])]) -> Option<(T, &'a str)> {
     let lowered = text.to_lowercase();
-    let mut best: Option<(Role, usize)> = None;
-    for (role, spellings) in ROLE_SPELLINGS {
-        for spelling in *spellings {
-            let matches = lowered.starts_with(spelling)
-                && lowered[spelling.len()..].chars().next().is_none_or(char::is_whitespace);
-            if matches && best.is_none_or(|(_, length)| spelling.len() > length) {
-                best = Some((*role, spelling.len()));
+    let mut best: Option<(T, usize)> = None;
+    for (value, names) in spellings {
+        for name in *names {
+            let matches =
+                lowered.starts_with(name) && lowered[name.len()..].chars().next().is_none_or(char::is_whitespace);
+            if matches && best.is_none_or(|(_, length)| name.len() > length) {
+                best = Some((*value, name.len()));
             }
         }
     }
-    best.map(|(role, length)| (role, text[length..].trim()))
+    best.map(|(value, length)| (value, text[length..].trim()))
 }
 
 const STREAM_SPELLINGS: &[(Stream, &[&str])] = &[
@@ -405,21 +411,9 @@ const STREAM_SPELLINGS: &[(Stream, &[&str])] = &[
 ];
 
 fn stream_arguments(rest: &str) -> Result<Command, String> {
-    let lowered = rest.to_lowercase();
-    let mut best: Option<(Stream, usize)> = None;
-    for (stream, spellings) in STREAM_SPELLINGS {
-        for spelling in *spellings {
-            let matches = lowered.starts_with(spelling)
-                && lowered[spelling.len()..].chars().next().is_none_or(char::is_whitespace);
-            if matches && best.is_none_or(|(_, length)| spelling.len() > length) {
-                best = Some((*stream, spelling.len()));
-            }
-        }
-    }
-    let Some((stream, length)) = best else {
+    let Some((stream, remainder)) = longest_prefix(rest, STREAM_SPELLINGS) else {
         return Err("name a stream: technical, internal-comms, external-comms or legal".to_string());
     };
-    let remainder = rest[length..].trim();
     if let Some(person) = remainder.strip_prefix("lead ").or_else(|| remainder.strip_prefix("Lead ")) {
         return who(person).map(|who| Command::StreamLead(stream, who));
     }

@@ -78,3 +78,35 @@ impl Inbound {
         self.to.iter().chain(self.cc.iter())
     }
 }
+
+#[cfg(test)]
+impl Inbound {
+    /// A plain staff mail to the incident address, for unit tests.
+    pub fn sample(from: &str, subject: &str) -> Inbound {
+        let mailbox = |address: &str| Mailbox { address: address.to_string(), name: None };
+        Inbound {
+            from: vec![mailbox(from)],
+            sender: None,
+            reply_to: Vec::new(),
+            to: vec![mailbox("incident@company.test")],
+            cc: Vec::new(),
+            subject: subject.to_string(),
+            message_id: Some("m1@company.test".to_string()),
+            in_reply_to: Vec::new(),
+            references: Vec::new(),
+            date: None,
+            return_path: None,
+            auto_submitted: None,
+            precedence: None,
+            list_headers: Vec::new(),
+            x_autoreply: false,
+            x_auto_response_suppress: None,
+            is_report: false,
+            loop_marker: None,
+            authentication_results: Vec::new(),
+            new_text: "We see encrypted files on FS01.".to_string(),
+            body_source: BodySource::Plain,
+            attachments: Vec::new(),
+        }
+    }
+}

@@ -1,36 +1,12 @@
 use super::*;
 use crate::core::incident::Trust;
-use crate::core::mail::BodySource;
 
 fn mailbox(address: &str) -> Mailbox {
     Mailbox { address: address.to_string(), name: None }
 }
 
 fn mail(from: &str, subject: &str) -> Inbound {
-    Inbound {
-        from: vec![mailbox(from)],
-        sender: None,
-        reply_to: Vec::new(),
-        to: vec![mailbox("incident@company.test")],
-        cc: Vec::new(),
-        subject: subject.to_string(),
-        message_id: Some("m1@company.test".to_string()),
-        in_reply_to: Vec::new(),
-        references: Vec::new(),
-        date: None,
-        return_path: None,
-        auto_submitted: None,
-        precedence: None,
-        list_headers: Vec::new(),
-        x_autoreply: false,
-        x_auto_response_suppress: None,
-        is_report: false,
-        loop_marker: None,
-        authentication_results: Vec::new(),
-        new_text: "We see encrypted files on FS01.".to_string(),
-        body_source: BodySource::Plain,
-        attachments: Vec::new(),
-    }
+    Inbound::sample(from, subject)
 }
 
 fn address() -> IncidentAddress {
