@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let idle_seconds: u64 = arguments.get(2).and_then(|text| text.parse().ok()).unwrap_or(300);
     let stack = Stack::new(Path::new(stack));
     latency(&stack);
+    pipe_latency(&stack);
     backlog_and_idle(&stack, Path::new(corpus), idle_seconds);
     ExitCode::SUCCESS
 }
@@ -146,6 +147,79 @@ fn latency(stack: &Stack) {
     samples.sort();
     println!(
         "latency over {} declarations: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        samples.len(),
+        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
+        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
+        samples.last().unwrap().as_secs_f64() * 1000.0
+    );
+}
+
+/// The same through pipe mode: Postfix's `pipe` transport runs
+/// `sitrep ingest` for `pipe@company.test`, as rt-mailgate is run.
+fn pipe_latency(stack: &Stack) {
+    let etc = stack.directory.join("postfix/etc");
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("var");
+    std::fs::create_dir_all(&data).unwrap();
+    // The pipe runs as the unprivileged `mail` user.
+    Command::new("chmod").args(["-R", "a+rwx"]).arg(home.path()).status().unwrap();
+    let config = home.path().join("sitrep.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "address = \"incident@company.test\"\ndata_dir = \"{}\"\n\
+             [mailbox]\nkind = \"maildir\"\npath = \"{}/inbox\"\n\
+             [transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
+             [access]\nstaff_domains = [\"company.test\"]\n",
+            data.display(),
+            home.path().display(),
+            stack.smtp_port
+        ),
+    )
+    .unwrap();
+    let original_master = std::fs::read_to_string(etc.join("master.cf")).unwrap();
+    let original_main = std::fs::read_to_string(etc.join("main.cf")).unwrap();
+    let original_mailboxes = std::fs::read_to_string(etc.join("vmailbox")).unwrap();
+    std::fs::write(
+        etc.join("master.cf"),
+        format!(
+            "{original_master}sitrep unix - n n - - pipe\n  flags=Rq user=mail argv={} --config {} ingest\n",
+            env!("CARGO_BIN_EXE_sitrep"),
+            config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(etc.join("transport"), "pipe@company.test sitrep:\n").unwrap();
+    std::fs::write(
+        etc.join("main.cf"),
+        format!("{original_main}transport_maps = texthash:{}/transport\n", etc.display()),
+    )
+    .unwrap();
+    std::fs::write(etc.join("vmailbox"), format!("{original_mailboxes}pipe@company.test OK\n")).unwrap();
+    let reload = || Command::new("postfix").arg("-c").arg(&etc).arg("reload").stdout(Stdio::null()).status().unwrap();
+    reload();
+    std::thread::sleep(Duration::from_secs(2));
+    stack.empty("alice");
+    let alice = stack.maildir("alice");
+    let mut samples = Vec::new();
+    for number in 0..100 {
+        let before = count(&alice);
+        let raw = format!(
+            "From: alice@company.test\r\nTo: pipe@company.test\r\nSubject: Pipe probe {number}\r\nMessage-ID: <pipe-{number}-{}@company.test>\r\n\r\nProbe.\r\n",
+            std::process::id()
+        );
+        let started = Instant::now();
+        stack.send("pipe@company.test", raw.as_bytes());
+        wait_until(Duration::from_secs(20), || count(&alice) > before);
+        samples.push(started.elapsed());
+    }
+    std::fs::write(etc.join("master.cf"), original_master).unwrap();
+    std::fs::write(etc.join("main.cf"), original_main).unwrap();
+    std::fs::write(etc.join("vmailbox"), original_mailboxes).unwrap();
+    reload();
+    samples.sort();
+    println!(
+        "pipe mode over {} declarations: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1000.0,
         percentile(&samples, 0.95).as_secs_f64() * 1000.0,
