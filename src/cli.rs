@@ -280,9 +280,11 @@ fn check_templates(config: &Config) -> anyhow::Result<()> {
         reason: "sample reason",
         address: address.clone(),
     })?;
-    let notice = NoticeView { address, reason: "sample reason" };
-    renderer.refused(&notice)?;
-    renderer.quarantined(&notice)?;
+    for staff in [true, false] {
+        let notice = NoticeView { address: address.clone(), reason: "sample reason", staff };
+        renderer.refused(&notice)?;
+        renderer.quarantined(&notice)?;
+    }
     Ok(())
 }
 

@@ -432,13 +432,15 @@ impl Pipeline {
         let outsider = !self.config.access.is_staff(&sender);
         let interval = match cause {
             NoticeCause::Refused if outsider && !self.config.answer_refused => return Ok(()),
-            NoticeCause::Refused => REFUSED_NOTICE_INTERVAL,
-            NoticeCause::Quarantined => QUARANTINE_NOTICE_INTERVAL,
+            NoticeCause::Refused if outsider => REFUSED_NOTICE_INTERVAL,
+            // Staff may mistype a tag twice; identical replies are still held
+            // back by the repeat window in `enqueue`.
+            NoticeCause::Refused | NoticeCause::Quarantined => QUARANTINE_NOTICE_INTERVAL,
         };
         if transaction.mailed_since(MailKind::Notice, &sender, now - interval)? {
             return Ok(());
         }
-        let view = NoticeView { address: self.config.address.with_detail(None), reason };
+        let view = NoticeView { address: self.config.address.with_detail(None), reason, staff: !outsider };
         let body = match cause {
             NoticeCause::Refused => self.renderer.refused(&view)?,
             NoticeCause::Quarantined => self.renderer.quarantined(&view)?,

@@ -142,6 +142,8 @@ pub fn local_time(at: Timestamp, time_zone: &TimeZone) -> String {
 pub struct NoticeView<'a> {
     pub address: String,
     pub reason: &'a str,
+    /// Staff get help to fix the mail; outsiders only the refusal.
+    pub staff: bool,
 }
 
 impl Renderer {

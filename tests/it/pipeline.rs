@@ -161,6 +161,7 @@ fn outsiders_are_refused_and_told_once_a_week_when_configured() {
     assert_eq!((notice.kind, notice.to.as_slice()), ("notice", ["mallory@evil.test".to_string()].as_slice()));
     assert_eq!(notice.incident, None);
     assert!(notice.body.contains("not an allowed sender"));
+    assert!(notice.body.contains("through your usual"), "outsiders get no help with commands");
     assert_eq!(export.messages[0].reason.as_deref(), first.reason.as_deref());
 
     let listed = harness.feed(&mail("soc@mssp.test", "Alert from the MSSP").id("mssp@mssp.test").bytes());
@@ -173,7 +174,9 @@ fn a_tag_for_a_missing_incident_is_refused_with_a_reason() {
     let report = harness.feed(&mail(ALICE, "Re: [INC-42] Payroll phishing").id("x@company.test").bytes());
     assert_eq!(report.outcome, Outcome::Rejected);
     assert!(report.reason.unwrap().contains("INC-42 does not exist"));
-    assert_eq!(harness.export().outbox[0].kind, "notice");
+    let notice = &harness.export().outbox[0];
+    assert_eq!(notice.kind, "notice");
+    assert!(notice.body.contains("keep its [INC-n] tag"), "staff are told how to fix it:\n{}", notice.body);
 }
 
 #[test]
