@@ -58,6 +58,13 @@ pub enum Command {
     },
     /// Validate the configuration and templates
     CheckConfig,
+    /// Show the daemon's state from the store: mailbox cursor, last message, outbox, open incidents
+    Status,
+    /// Copy the whole store to FILE while sitrep runs (restore: stop sitrep, put FILE in place of sitrep.db)
+    Backup {
+        /// Where the copy goes; must not exist yet
+        file: PathBuf,
+    },
     /// List mail not yet delivered (queued or failed), per recipient
     Outbox {
         /// Queue the failed deliveries of this outbox row again
@@ -93,6 +100,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Export { json } => export_store(&config, json),
         Command::CheckConfig => check_config(&config),
         Command::Outbox { retry } => outbox(&config, retry),
+        Command::Status => status(&config),
+        Command::Backup { file } => backup(&config, &file),
     }
 }
 
@@ -194,6 +203,56 @@ fn export_store(config: &Config, json: bool) -> Result<ExitCode, Failure> {
     let store = open_existing(config)?;
     let document = export::export(&store).exit_with(1)?;
     writeln!(std::io::stdout().lock(), "{}", export::to_json(&document)).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(config: &Config) -> Result<ExitCode, Failure> {
+    let store = open_existing(config)?;
+    let summary = store.summary().exit_with(1)?;
+    let now = Timestamp::now();
+    let when = |at: Option<Timestamp>| match at {
+        Some(at) => format!("{} ({} ago)", local_time(at, &config.time_zone), age(now, at)),
+        None => "never".to_string(),
+    };
+    let mut out = String::new();
+    out.push_str(&format!("store:          {}\n", config.database_path().display()));
+    for (folder, uid_validity, last_uid) in &summary.cursors {
+        out.push_str(&format!("mailbox:        {folder}, UIDVALIDITY {uid_validity}, last UID {last_uid}\n"));
+    }
+    out.push_str(&format!("messages:       {}\n", summary.messages));
+    out.push_str(&format!("last message:   {}\n", when(summary.last_message)));
+    out.push_str(&format!("outbox: {} queued, {} failed", summary.queued, summary.failed));
+    if let Some(oldest) = summary.oldest_queued {
+        out.push_str(&format!(", oldest waiting since {}", when(Some(oldest))));
+    }
+    out.push('\n');
+    out.push_str(&format!("open incidents: {}\n", summary.open_incidents));
+    std::io::stdout().lock().write_all(out.as_bytes()).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "3 min", "2 h", "4 d": how long ago, for people.
+fn age(now: Timestamp, then: Timestamp) -> String {
+    let seconds = now.duration_since(then).as_secs().max(0);
+    match seconds {
+        0..120 => format!("{seconds} s"),
+        120..7200 => format!("{} min", seconds / 60),
+        7200..172_800 => format!("{} h", seconds / 3600),
+        _ => format!("{} d", seconds / 86_400),
+    }
+}
+
+fn backup(config: &Config, file: &Path) -> Result<ExitCode, Failure> {
+    if file.exists() {
+        return Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!("{} exists; sitrep never overwrites a file", file.display()),
+        });
+    }
+    let store = open_existing(config)?;
+    store.backup(file).with_context(|| format!("cannot back up to {}", file.display())).exit_with(1)?;
+    writeln!(std::io::stdout().lock(), "backed up {} to {}", config.database_path().display(), file.display())
+        .exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }
 

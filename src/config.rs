@@ -94,13 +94,28 @@ pub enum Secret {
     File(PathBuf),
     /// Run with `sh -c`; its standard output, trimmed, is the secret.
     Command(String),
+    /// A systemd credential (`LoadCredential=NAME:...`), read from
+    /// `$CREDENTIALS_DIRECTORY/NAME`.
+    Credential(String),
 }
 
 impl Secret {
     pub fn read(&self) -> std::io::Result<String> {
+        self.read_with(std::env::var_os("CREDENTIALS_DIRECTORY").as_deref().map(Path::new))
+    }
+
+    /// As `read`, with systemd's credentials directory given.
+    fn read_with(&self, credentials: Option<&Path>) -> std::io::Result<String> {
+        let from_file = |path: &Path| Ok(std::fs::read_to_string(path)?.trim_end_matches(['\r', '\n']).to_string());
         match self {
-            Secret::File(path) => Ok(std::fs::read_to_string(path)?.trim_end_matches(['\r', '\n']).to_string()),
+            Secret::File(path) => from_file(path),
             Secret::Command(command) => run_secret_command(command),
+            Secret::Credential(name) => match credentials {
+                Some(directory) => from_file(&directory.join(name)),
+                None => Err(std::io::Error::other(format!(
+                    "credential `{name}` needs $CREDENTIALS_DIRECTORY (LoadCredential= in the unit)"
+                ))),
+            },
         }
     }
 }
@@ -248,6 +263,7 @@ struct RawMailbox {
     username: Option<String>,
     password_file: Option<PathBuf>,
     password_command: Option<String>,
+    password_credential: Option<String>,
     auth: Option<String>,
     token_command: Option<String>,
     folder: Option<String>,
@@ -271,6 +287,7 @@ struct RawTransport {
     username: Option<String>,
     password_file: Option<PathBuf>,
     password_command: Option<String>,
+    password_credential: Option<String>,
     timeout_secs: Option<u64>,
     envelope_from: Option<String>,
     first_retry_secs: Option<u64>,
@@ -444,14 +461,17 @@ fn tls_mode(value: Option<&str>, default: &str, key: &str, host: &str) -> Result
 fn secret(
     file: Option<PathBuf>,
     command: Option<String>,
+    credential: Option<String>,
     key: &str,
     resolve: &dyn Fn(&Path) -> PathBuf,
 ) -> Result<Option<Secret>, String> {
-    match (file, command) {
-        (Some(_), Some(_)) => Err(format!("{key}: set password_file or password_command, not both")),
-        (Some(file), None) => Ok(Some(Secret::File(resolve(&file)))),
-        (None, Some(command)) => Ok(Some(Secret::Command(command))),
-        (None, None) => Ok(None),
+    match (file, command, credential) {
+        (Some(file), None, None) => Ok(Some(Secret::File(resolve(&file)))),
+        (None, Some(command), None) => Ok(Some(Secret::Command(command))),
+        (None, None, Some(name)) if !name.contains('/') => Ok(Some(Secret::Credential(name))),
+        (None, None, Some(name)) => Err(format!("{key}.password_credential: `{name}` is a name, not a path")),
+        (None, None, None) => Ok(None),
+        _ => Err(format!("{key}: set one of password_file, password_command and password_credential")),
     }
 }
 
@@ -460,9 +480,9 @@ fn imap_config(raw: RawMailbox, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Im
     let tls = tls_mode(raw.tls.as_deref(), "tls", "mailbox.tls", &host)?;
     let username = required(raw.username, "mailbox.username", "imap")?;
     let login = match raw.auth.as_deref().unwrap_or("password") {
-        "password" => secret(raw.password_file, raw.password_command, "mailbox", resolve)?
+        "password" => secret(raw.password_file, raw.password_command, raw.password_credential, "mailbox", resolve)?
             .map(ImapLogin::Password)
-            .ok_or("mailbox: set password_file or password_command (the password never goes in this file)")?,
+            .ok_or("mailbox: set password_file, password_command or password_credential (never the password itself)")?,
         "xoauth2" => ImapLogin::XOAuth2 {
             token_command: raw.token_command.ok_or("mailbox.token_command: required when auth = \"xoauth2\"")?,
         },
@@ -494,11 +514,11 @@ fn imap_config(raw: RawMailbox, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Im
 fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<SmtpConfig, String> {
     let host = required(raw.host, "transport.host", "smtp")?;
     let tls = tls_mode(raw.tls.as_deref(), "starttls", "transport.tls", &host)?;
-    let password = secret(raw.password_file, raw.password_command, "transport", resolve)?;
+    let password = secret(raw.password_file, raw.password_command, raw.password_credential, "transport", resolve)?;
     let credentials = match (raw.username, password) {
         (Some(username), Some(password)) => Some((username, password)),
         (None, None) => None,
-        _ => return Err("transport: username goes with password_file or password_command".into()),
+        _ => return Err("transport: username goes with password_file, password_command or password_credential".into()),
     };
     let default_port = match tls {
         TlsMode::Tls => 465,
@@ -560,6 +580,18 @@ mod tests {
             Err(error) => assert!(error.to_string().contains(expected_part), "{error}"),
             Ok(_) => panic!("expected an error containing {expected_part:?}"),
         }
+    }
+
+    #[test]
+    fn secrets_come_from_a_file_a_command_or_a_credential() {
+        let directory = tempfile::tempdir().unwrap();
+        std::fs::write(directory.path().join("imap-password"), "s3cret\n").unwrap();
+        assert_eq!(Secret::File(directory.path().join("imap-password")).read().unwrap(), "s3cret");
+        assert_eq!(Secret::Command("printf 'token\\n'".into()).read().unwrap(), "token");
+        assert!(Secret::Command("exit 3".into()).read().is_err());
+        let credential = Secret::Credential("imap-password".into());
+        assert_eq!(credential.read_with(Some(directory.path())).unwrap(), "s3cret");
+        assert!(credential.read_with(None).unwrap_err().to_string().contains("CREDENTIALS_DIRECTORY"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tracing::{error, info, warn};
 use crate::config::{Config, MailboxConfig};
 use crate::imap;
 use crate::maildir::Maildir;
+use crate::notify::{self, Notifier};
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -39,6 +40,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let sender_store = Store::open(&config.database_path())?;
     let pipeline = Arc::new(Pipeline::new(config.clone())?);
     let wake_sender = Arc::new(Notify::new());
+    let ready = Arc::new(Notify::new());
+    let notifier = Notifier::from_environment();
     let (stop, stopping) = watch::channel(false);
     let sending = tokio::spawn(send_loop(sender, sender_store, Arc::clone(&wake_sender), stopping.clone()));
     info!(store = %config.database_path().display(), "sitrep running");
@@ -47,6 +50,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
             info!(mailbox = %path.display(), "watching the Maildir");
             let worker = maildir_worker(maildir, *poll_interval, pipeline, store, Arc::clone(&wake_sender), stopping)?;
+            ready.notify_one();
             tokio::task::spawn_blocking(move || {
                 if worker.join().is_err() {
                     error!("the Maildir worker panicked");
@@ -60,17 +64,48 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 pipeline,
                 Arc::new(Mutex::new(store)),
                 Arc::clone(&wake_sender),
+                Arc::clone(&ready),
                 stopping,
             ))
         }
     };
-    shutdown.await;
+    tokio::pin!(shutdown);
+    // Ready only once the store is open and the mailbox is logged in.
+    let started = tokio::select! {
+        _ = ready.notified() => true,
+        _ = &mut shutdown => false,
+    };
+    if started {
+        info!("ready");
+        if let Some(notifier) = &notifier {
+            notifier.send("READY=1\nSTATUS=Watching the incident mailbox");
+        }
+        tokio::select! {
+            _ = &mut shutdown => {}
+            _ = keep_watchdog_fed(notifier.as_ref()) => {}
+        }
+    }
+    if let Some(notifier) = &notifier {
+        notifier.send("STOPPING=1");
+    }
     info!("shutting down after the message in hand");
     let _ = stop.send(true);
     receiving.await?;
     sending.await?;
     info!("stopped");
     Ok(())
+}
+
+/// Sends `WATCHDOG=1` at half the watchdog period, for as long as the
+/// daemon's event loop runs; never returns.
+async fn keep_watchdog_fed(notifier: Option<&Notifier>) {
+    match (notifier, notify::watchdog_interval()) {
+        (Some(notifier), Some(interval)) => loop {
+            notifier.send("WATCHDOG=1");
+            tokio::time::sleep(interval).await;
+        },
+        _ => std::future::pending().await,
+    }
 }
 
 /// Scans `new/` on a timer; each message is committed, then moved to `cur/`.

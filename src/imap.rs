@@ -57,6 +57,7 @@ pub async fn run(
     pipeline: Arc<Pipeline>,
     store: Arc<Mutex<Store>>,
     on_commit: Arc<tokio::sync::Notify>,
+    ready: Arc<tokio::sync::Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut backoff = FIRST_BACKOFF;
@@ -64,7 +65,8 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        let worker = Worker { config: &config, pipeline: &pipeline, store: &store, on_commit: &on_commit };
+        let worker =
+            Worker { config: &config, pipeline: &pipeline, store: &store, on_commit: &on_commit, ready: &ready };
         let mut selected = false;
         match worker.session(&mut shutdown, &mut selected).await {
             Ok(()) => return,
@@ -91,6 +93,8 @@ struct Worker<'a> {
     pipeline: &'a Arc<Pipeline>,
     store: &'a Arc<Mutex<Store>>,
     on_commit: &'a Arc<tokio::sync::Notify>,
+    /// Told each time the folder is selected: the daemon is then ready.
+    ready: &'a Arc<tokio::sync::Notify>,
 }
 
 impl Worker<'_> {
@@ -111,6 +115,7 @@ impl Worker<'_> {
             mailbox.uid_validity.ok_or_else(|| ImapError::Other("the server reports no UIDVALIDITY".into()))?;
         info!(folder = %config.folder, uid_validity, idle = can_idle, "IMAP mailbox selected");
         *selected = true;
+        self.ready.notify_one();
         let last_uid = self.cursor(uid_validity).await?;
         self.remark(&mut session, uid_validity, can_move).await?;
         let mut last_uid = self.catch_up(&mut session, uid_validity, last_uid, can_move, shutdown).await?;

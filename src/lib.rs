@@ -21,6 +21,7 @@ pub mod export;
 pub mod imap;
 pub mod inbound;
 pub mod maildir;
+pub mod notify;
 pub mod outbox;
 pub mod pipeline;
 pub mod render;

@@ -135,6 +135,20 @@ pub struct NewMessage<'a> {
     pub subject: Option<&'a str>,
 }
 
+/// The daemon's state as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub open_incidents: u64,
+    pub messages: u64,
+    pub last_message: Option<Timestamp>,
+    /// Deliveries waiting, and refused for good.
+    pub queued: u64,
+    pub failed: u64,
+    pub oldest_queued: Option<Timestamp>,
+    /// Folder, UIDVALIDITY and last UID of each IMAP folder read.
+    pub cursors: Vec<(String, u32, u32)>,
+}
+
 /// A message's place in an IMAP folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxPosition {
@@ -209,6 +223,40 @@ impl Store {
     /// waits at the start rather than failing at commit.
     pub fn write(&mut self) -> StoreResult<WriteTx<'_>> {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
+    }
+
+    /// A consistent copy of the whole store, taken while it is in use.
+    pub fn backup(&self, target: &Path) -> StoreResult<()> {
+        self.connection.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
+        Ok(())
+    }
+
+    /// What `sitrep status` shows.
+    pub fn summary(&self) -> StoreResult<Summary> {
+        let count = |sql: &str| -> StoreResult<u64> {
+            Ok(self.connection.query_row(sql, [], |row| row.get::<_, i64>(0))? as u64)
+        };
+        let last_message: Option<String> =
+            self.connection.query_row("SELECT MAX(received_at) FROM messages", [], |row| row.get(0))?;
+        let oldest_queued: Option<String> = self.connection.query_row(
+            "SELECT MIN(o.created_at) FROM deliveries d JOIN outbox o ON o.id = d.outbox WHERE d.status = 'queued'",
+            [],
+            |row| row.get(0),
+        )?;
+        let mut statement =
+            self.connection.prepare("SELECT mailbox, uid_validity, last_uid FROM mailbox_cursor ORDER BY mailbox")?;
+        let cursors = statement
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u32>(1)?, row.get::<_, u32>(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(Summary {
+            open_incidents: count("SELECT COUNT(*) FROM incidents WHERE status != 'closed'")?,
+            messages: count("SELECT COUNT(*) FROM messages")?,
+            last_message: last_message.map(|text| parse_time(0, &text)).transpose()?,
+            queued: count("SELECT COUNT(*) FROM deliveries WHERE status = 'queued'")?,
+            failed: count("SELECT COUNT(*) FROM deliveries WHERE status = 'failed'")?,
+            oldest_queued: oldest_queued.map(|text| parse_time(0, &text)).transpose()?,
+            cursors,
+        })
     }
 
     /// `(uid_validity, last_uid)` of an IMAP folder, if it was read before.

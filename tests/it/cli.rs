@@ -236,3 +236,64 @@ impl ReplaceCompany for Vec<u8> {
         String::from_utf8(self).unwrap().replace("company.test", "example.test").into_bytes()
     }
 }
+
+#[test]
+fn under_systemd_it_reports_ready_feeds_the_watchdog_and_stops_cleanly() {
+    use std::os::unix::net::UnixDatagram;
+
+    let directory = tempfile::tempdir().unwrap();
+    let socket_path = directory.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let daemon = sitrep(directory.path())
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 512];
+    while !received.iter().any(|state: &String| state.contains("WATCHDOG=1")) {
+        let length = socket.recv(&mut buffer).expect("a notification before the timeout");
+        received.push(String::from_utf8_lossy(&buffer[..length]).into_owned());
+    }
+    assert!(received[0].starts_with("READY=1"), "{received:?}");
+
+    // A message in hand when SIGTERM arrives is finished or left untouched,
+    // never lost.
+    let maildir = directory.path().join("var/inbox");
+    deliver(&maildir, "1700000000.M1P1.host", &std::fs::read(EXAMPLE).unwrap());
+    std::thread::sleep(Duration::from_millis(150));
+    terminate(&daemon);
+    let mut daemon = daemon;
+    let status = daemon.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let stopping = (0..10).find_map(|_| {
+        let length = socket.recv(&mut buffer).ok()?;
+        let state = String::from_utf8_lossy(&buffer[..length]).into_owned();
+        state.contains("STOPPING=1").then_some(state)
+    });
+    assert!(stopping.is_some(), "systemd is told sitrep is stopping");
+    let stored = export(directory.path())["messages"].as_array().unwrap().len();
+    let waiting = files_in(&maildir.join("new")).len();
+    let done = files_in(&maildir.join("cur")).len();
+    assert!((stored, done) == (1, 1) || (stored, waiting) == (0, 1), "stored {stored}, new {waiting}, cur {done}");
+}
+
+#[test]
+fn status_and_backup() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    let status = stdout(&run(directory.path(), &["status"])).split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in ["open incidents: 1", "messages: 1", "last message:", "outbox: 0 queued, 0 failed"] {
+        assert!(status.contains(expected), "missing {expected:?} in\n{status}");
+    }
+    let backup = directory.path().join("backup.db");
+    let output = run(directory.path(), &["backup", backup.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let copy = sitrep::store::Store::open(&backup).unwrap();
+    assert_eq!(copy.incidents().unwrap().len(), 1, "the backup is a whole store");
+    let again = run(directory.path(), &["backup", backup.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1), "an existing file is never overwritten");
+}
