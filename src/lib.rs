@@ -2,14 +2,17 @@
 //! security team.
 //!
 //! # Layout
-//! - `core`: the pure domain: subjects, quoted text, triage and threading,
-//!   incidents. No I/O, no clock.
+//! - `core`: the pure domain: subjects, quoted text, sender authority,
+//!   triage and threading, the command language, the incident state machine.
+//!   No I/O, no clock.
 //! - `inbound`: raw bytes → `core::mail::Inbound` (mail-parser), within limits.
 //! - `pipeline`: the one use case, `Pipeline::ingest`, in one transaction.
 //! - `store`: SQLite; the only module with SQL.
 //! - `render`: tera templates; `compose`: outgoing RFC 5322 bytes (lettre).
-//! - `outbox`: delivers queued mail; `maildir`: the local mailbox.
-//! - `daemon`: `sitrep run`; `cli`: the commands; `export`: the JSON export.
+//! - `outbox`: delivers queued mail, one recipient at a time.
+//! - `imap`: the IMAP mailbox; `maildir`: the local one.
+//! - `daemon`: `sitrep run`; `notify`: systemd readiness and watchdog.
+//! - `cli`: the commands; `export`: the JSON export.
 //! - `config`: TOML → validated `Config`; `telemetry`: logging.
 
 pub mod cli;
