@@ -60,6 +60,12 @@ pub enum Command {
     CheckConfig,
     /// Show the daemon's state from the store: mailbox cursor, last message, outbox, open incidents
     Status,
+    /// Check the configuration, store, templates, mailbox and relay; exit 1 on any failure
+    Doctor {
+        /// Also send a test mail to this address through the relay
+        #[arg(long, value_name = "ADDRESS")]
+        send_test: Option<String>,
+    },
     /// Copy the whole store to FILE while sitrep runs (restore: stop sitrep, put FILE in place of sitrep.db)
     Backup {
         /// Where the copy goes; must not exist yet
@@ -101,6 +107,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::CheckConfig => check_config(&config),
         Command::Outbox { retry } => outbox(&config, retry),
         Command::Status => status(&config),
+        Command::Doctor { send_test } => doctor(&config, send_test.as_deref()),
         Command::Backup { file } => backup(&config, &file),
     }
 }
@@ -204,6 +211,24 @@ fn export_store(config: &Config, json: bool) -> Result<ExitCode, Failure> {
     let document = export::export(&store).exit_with(1)?;
     writeln!(std::io::stdout().lock(), "{}", export::to_json(&document)).exit_with(1)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn doctor(config: &Config, send_test: Option<&str>) -> Result<ExitCode, Failure> {
+    let runtime = tokio::runtime::Runtime::new().exit_with(1)?;
+    let checks = runtime.block_on(crate::doctor::examine(config, send_test));
+    let mut stdout = std::io::stdout().lock();
+    let mut failures = 0;
+    for check in &checks {
+        match &check.result {
+            Ok(detail) => writeln!(stdout, "PASS {:<10} {detail}", check.name).exit_with(1)?,
+            Err(trouble) => {
+                failures += 1;
+                writeln!(stdout, "FAIL {:<10} {}\n     hint: {}", check.name, trouble.problem, trouble.hint)
+                    .exit_with(1)?;
+            }
+        }
+    }
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn status(config: &Config) -> Result<ExitCode, Failure> {

@@ -345,6 +345,36 @@ impl Worker<'_> {
     }
 }
 
+/// What `sitrep doctor` learns from a test login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub idle: bool,
+    pub messages: u32,
+    /// Whether the folder that processed mail moves to exists (or is not used).
+    pub processed_folder: bool,
+}
+
+/// Connects, logs in, selects the folder and looks around, changing nothing.
+pub async fn probe(config: &ImapConfig) -> ImapResult<Probe> {
+    let mut session = connect(config).await?;
+    let bounded = |duration| move |_| ImapError::Timeout(duration);
+    let capabilities = timeout(config.timeout, session.capabilities()).await.map_err(bounded(config.timeout))??;
+    let mailbox = timeout(config.timeout, session.examine(&config.folder)).await.map_err(bounded(config.timeout))??;
+    let processed_folder = match &config.after {
+        AfterCommit::Move { folder } => {
+            let listed = timeout(config.timeout, async {
+                session.list(Some(""), Some(folder)).await?.try_collect::<Vec<_>>().await
+            })
+            .await
+            .map_err(bounded(config.timeout))??;
+            !listed.is_empty()
+        }
+        AfterCommit::Flag { .. } => true,
+    };
+    let _ = timeout(DONE_TIMEOUT, session.logout()).await;
+    Ok(Probe { idle: capabilities.has_str("IDLE"), messages: mailbox.exists, processed_folder })
+}
+
 /// Connects, upgrades to TLS as configured, and logs in.
 async fn connect(config: &ImapConfig) -> ImapResult<Session<ImapStream>> {
     let address = (config.host.as_str(), config.port);

@@ -12,7 +12,7 @@
 //! - `outbox`: delivers queued mail, one recipient at a time.
 //! - `imap`: the IMAP mailbox; `maildir`: the local one.
 //! - `daemon`: `sitrep run`; `notify`: systemd readiness and watchdog.
-//! - `cli`: the commands; `export`: the JSON export.
+//! - `cli`: the commands; `export`: the JSON export; `doctor`: the checks.
 //! - `config`: TOML → validated `Config`; `telemetry`: logging.
 
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod compose;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod doctor;
 pub mod export;
 pub mod imap;
 pub mod inbound;

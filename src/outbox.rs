@@ -158,7 +158,8 @@ fn retry_delay(first: Duration, attempts_so_far: u32) -> SignedDuration {
     SignedDuration::try_from(jittered).unwrap_or(SignedDuration::from_secs(LONGEST_RETRY.as_secs() as i64))
 }
 
-fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError> {
+/// The relay as configured, with its password read now.
+pub fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError> {
     let tls_parameters =
         || TlsParameters::new(config.host.clone()).map_err(|error| SenderError::Smtp(error.to_string()));
     let tls = match config.tls {

@@ -225,6 +225,11 @@ impl Store {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
     }
 
+    /// SQLite's own check of the file: "ok", or what is broken.
+    pub fn integrity_check(&self) -> StoreResult<String> {
+        Ok(self.connection.query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+
     /// A consistent copy of the whole store, taken while it is in use.
     pub fn backup(&self, target: &Path) -> StoreResult<()> {
         self.connection.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;

@@ -297,3 +297,24 @@ fn status_and_backup() {
     let again = run(directory.path(), &["backup", backup.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1), "an existing file is never overwritten");
 }
+
+#[test]
+fn doctor_passes_on_the_embedded_default_and_names_what_fails() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(directory.path().join("var/inbox/new")).unwrap();
+    std::fs::create_dir_all(directory.path().join("var/inbox/cur")).unwrap();
+    std::fs::create_dir_all(directory.path().join("var/inbox/tmp")).unwrap();
+    let healthy = run(directory.path(), &["doctor", "--send-test", "alice@example.test"]);
+    let report = stdout(&healthy);
+    assert!(healthy.status.success(), "{report}");
+    for name in ["config", "templates", "store", "mailbox", "transport", "test mail"] {
+        assert!(report.contains(&format!("PASS {name}")), "no pass for {name}:\n{report}");
+    }
+    assert_eq!(files_in(&directory.path().join("var/outbox")).len(), 1, "the test mail was written");
+
+    std::fs::remove_dir_all(directory.path().join("var/inbox/tmp")).unwrap();
+    let broken = run(directory.path(), &["doctor"]);
+    assert_eq!(broken.status.code(), Some(1));
+    let report = stdout(&broken);
+    assert!(report.contains("FAIL mailbox") && report.contains("hint:"), "{report}");
+}

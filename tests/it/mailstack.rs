@@ -504,3 +504,31 @@ fn a_refused_recipient_fails_alone_and_is_listed_by_sitrep_outbox() {
     assert!(String::from_utf8_lossy(&retried.stdout).contains("1 failed deliveries queued again"));
     assert_eq!(export(home.path())["outbox"][0]["status"], "queued");
 }
+
+#[test]
+fn doctor_checks_the_real_servers_and_explains_a_dead_one() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident8", "");
+    let doctor = |home: &Path, arguments: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sitrep")).arg("doctor").args(arguments).current_dir(home).output().unwrap()
+    };
+    // The processed folder appears at sitrep's first connection.
+    stop(start(home.path()));
+    let healthy = doctor(home.path(), &["--send-test", "bob@company.test"]);
+    let report = String::from_utf8_lossy(&healthy.stdout).to_string();
+    assert!(healthy.status.success(), "{report}");
+    assert!(report.contains("PASS mailbox") && report.contains("IDLE offered"), "{report}");
+    assert!(report.contains("PASS transport") && report.contains("PASS test mail"), "{report}");
+    wait_for("the test mail", 20, || !mails_containing(&stack.maildir("bob"), "sitrep test mail").is_empty());
+
+    let config = std::fs::read_to_string(home.path().join("sitrep.toml")).unwrap();
+    let dead = config
+        .replace(&format!("port = {}", stack.imap_port), "port = 1")
+        .replace(&format!("port = {}", stack.smtp_port), "port = 2");
+    std::fs::write(home.path().join("sitrep.toml"), dead).unwrap();
+    let failing = doctor(home.path(), &[]);
+    let report = String::from_utf8_lossy(&failing.stdout).to_string();
+    assert_eq!(failing.status.code(), Some(1), "{report}");
+    assert!(report.contains("FAIL mailbox") && report.contains("FAIL transport"), "{report}");
+    assert!(report.contains("hint: check host, port and tls"), "{report}");
+}

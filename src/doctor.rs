@@ -1,0 +1,176 @@
+//! `sitrep doctor`: checks, one line each, that the configuration, the
+//! store, the templates, the mailbox and the relay all work, with a hint for
+//! each failure. Changes nothing, unless asked to send a test mail.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use lettre::address::Envelope;
+use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
+
+use crate::compose::{self, AutoSubmitted, Draft};
+use crate::config::{Config, MailboxConfig, TransportConfig};
+use crate::imap;
+use crate::render::Renderer;
+use crate::store::Store;
+
+/// One check: what was looked at, and the trouble with it if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub result: Result<String, Trouble>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trouble {
+    pub problem: String,
+    pub hint: String,
+}
+
+fn pass(name: &str, detail: impl Into<String>) -> Check {
+    Check { name: name.to_string(), result: Ok(detail.into()) }
+}
+
+fn fail(name: &str, problem: impl ToString, hint: &str) -> Check {
+    Check { name: name.to_string(), result: Err(Trouble { problem: problem.to_string(), hint: hint.to_string() }) }
+}
+
+/// Runs every check; `send_test` also mails that address through the relay.
+pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
+    let mut checks = vec![pass("config", format!("{} is valid", config.origin))];
+    checks.push(match Renderer::new(config.templates_dir.as_deref()) {
+        Ok(_) => pass("templates", "all templates load"),
+        Err(error) => fail("templates", error, "fix the template named, or remove it to use the built-in one"),
+    });
+    checks.push(store(&config.database_path()));
+    checks.push(mailbox(config).await);
+    checks.push(transport(config));
+    if let Some(address) = send_test {
+        checks.push(test_mail(config, address));
+    }
+    checks
+}
+
+fn store(path: &Path) -> Check {
+    let store = match Store::open(path) {
+        Ok(store) => store,
+        Err(error) => {
+            return fail("store", error, "check that data_dir exists and is writable by the user sitrep runs as");
+        }
+    };
+    match store.integrity_check() {
+        Ok(report) if report == "ok" => pass("store", format!("{} passes integrity_check", path.display())),
+        Ok(report) => fail("store", format!("integrity_check: {report}"), "restore the latest `sitrep backup`"),
+        Err(error) => fail("store", error, "restore the latest `sitrep backup`"),
+    }
+}
+
+async fn mailbox(config: &Config) -> Check {
+    match &config.mailbox {
+        MailboxConfig::Maildir { path, .. } => {
+            let writable = ["new", "cur", "tmp"].iter().all(|folder| {
+                std::fs::metadata(path.join(folder))
+                    .is_ok_and(|metadata| metadata.is_dir() && !metadata.permissions().readonly())
+            });
+            if writable {
+                pass("mailbox", format!("Maildir {} is ready", path.display()))
+            } else {
+                fail(
+                    "mailbox",
+                    format!("{} has no writable new/, cur/ and tmp/", path.display()),
+                    "create them, or start `sitrep run` once to create them",
+                )
+            }
+        }
+        MailboxConfig::Imap(imap_config) => match imap::probe(imap_config).await {
+            Ok(probe) if !probe.processed_folder => fail(
+                "mailbox",
+                format!("the folder for processed mail does not exist yet ({} messages waiting)", probe.messages),
+                "`sitrep run` creates it at its first connection; or set after = \"flag\"",
+            ),
+            Ok(probe) => pass(
+                "mailbox",
+                format!(
+                    "logged in to {}:{}, {} has {} messages, {}",
+                    imap_config.host,
+                    imap_config.port,
+                    imap_config.folder,
+                    probe.messages,
+                    if probe.idle { "IDLE offered" } else { "no IDLE: polling with NOOP" }
+                ),
+            ),
+            Err(error) => fail(
+                "mailbox",
+                error,
+                "check host, port and tls; then username and the password file, command or credential",
+            ),
+        },
+    }
+}
+
+fn transport(config: &Config) -> Check {
+    match &config.transport {
+        TransportConfig::File { path } => match std::fs::create_dir_all(path) {
+            Ok(()) => pass("transport", format!("outgoing mail is written to {}", path.display())),
+            Err(error) => fail("transport", error, "make transport.path writable"),
+        },
+        TransportConfig::Sendmail { command } => {
+            if command.is_file() {
+                pass("transport", format!("{} is there", command.display()))
+            } else {
+                fail(
+                    "transport",
+                    format!("{} does not exist", command.display()),
+                    "install an MTA or set transport.command",
+                )
+            }
+        }
+        TransportConfig::Smtp(smtp) => match crate::outbox::smtp_transport(smtp).map(|relay| relay.test_connection()) {
+            Ok(Ok(true)) => {
+                pass("transport", format!("{}:{} answers EHLO and accepts the login", smtp.host, smtp.port))
+            }
+            Ok(Ok(false)) => {
+                fail("transport", format!("{}:{} did not answer", smtp.host, smtp.port), "check host and port")
+            }
+            Ok(Err(error)) => fail("transport", error, "check host, port and tls; then username and password"),
+            Err(error) => fail("transport", error, "check the password file, command or credential"),
+        },
+    }
+}
+
+fn test_mail(config: &Config, address: &str) -> Check {
+    let draft = Draft {
+        from: config.address.with_detail(None),
+        to: vec![address.to_string()],
+        cc: Vec::new(),
+        subject: "sitrep test mail".to_string(),
+        body: format!("This is a test from `sitrep doctor` at {}. Nothing to do.\n", config.address.with_detail(None)),
+        message_id: compose::new_message_id(&config.address),
+        in_reply_to: None,
+        references: Vec::new(),
+        auto_submitted: AutoSubmitted::Generated,
+        loop_marker: config.address.with_detail(None),
+    };
+    let sent = compose::compose(&draft, Timestamp::now()).map_err(|error| error.to_string()).and_then(|raw| {
+        let from = config.envelope_from.parse().map_err(|error: lettre::address::AddressError| error.to_string())?;
+        let to = address.parse().map_err(|error: lettre::address::AddressError| error.to_string())?;
+        let envelope = Envelope::new(Some(from), vec![to]).map_err(|error| error.to_string())?;
+        match &config.transport {
+            TransportConfig::File { path } => {
+                FileTransport::new(path).send_raw(&envelope, &raw).map(drop).map_err(|error| error.to_string())
+            }
+            TransportConfig::Sendmail { command } => SendmailTransport::new_with_command(command)
+                .send_raw(&envelope, &raw)
+                .map_err(|error| error.to_string()),
+            TransportConfig::Smtp(smtp) => {
+                crate::outbox::smtp_transport(smtp).map_err(|error| error.to_string()).and_then(
+                    |relay: SmtpTransport| relay.send_raw(&envelope, &raw).map(drop).map_err(|error| error.to_string()),
+                )
+            }
+        }
+    });
+    match sent {
+        Ok(()) => pass("test mail", format!("sent to {address}")),
+        Err(error) => fail("test mail", error, "read the relay's answer above; the address must be one it accepts"),
+    }
+}
