@@ -99,7 +99,7 @@ impl<T, E: Into<anyhow::Error>> ExitWith<T> for Result<T, E> {
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let config = Config::load(cli.config.as_deref()).exit_with(exit::CONFIG)?;
     match cli.command {
-        Command::Run => run_daemon(config),
+        Command::Run => run_daemon(config, cli.config),
         Command::Ingest { files } => ingest(config, &files),
         Command::List => list(&config),
         Command::Show { incident } => show(&config, &incident),
@@ -112,7 +112,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     }
 }
 
-fn run_daemon(config: Config) -> Result<ExitCode, Failure> {
+fn run_daemon(config: Config, config_path: Option<PathBuf>) -> Result<ExitCode, Failure> {
     // A template that does not render is a configuration error: refuse to
     // start rather than fail on the first declaration.
     check_templates(&config).exit_with(exit::CONFIG)?;
@@ -120,7 +120,7 @@ fn run_daemon(config: Config) -> Result<ExitCode, Failure> {
     runtime
         .block_on(async {
             let shutdown = daemon::shutdown_signal();
-            daemon::run(config, shutdown).await
+            daemon::run(config, config_path, shutdown).await
         })
         .exit_with(1)?;
     Ok(ExitCode::SUCCESS)
@@ -328,7 +328,7 @@ fn check_config(config: &Config) -> Result<ExitCode, Failure> {
 
 /// Renders every template with sample data, so a broken override shows up
 /// before mail depends on it.
-fn check_templates(config: &Config) -> anyhow::Result<()> {
+pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
     let renderer = Renderer::new(config.templates_dir.as_deref())?;
     let address = config.address.with_detail(None);
     renderer.ack(&AckView {

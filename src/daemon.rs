@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::imap;
 use crate::maildir::Maildir;
 use crate::notify::{self, Notifier};
 use crate::outbox::Sender;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, SharedPipeline};
 use crate::store::Store;
 
 /// Set to `after_commit` to abort between the store commit and the mailbox
@@ -30,15 +30,23 @@ pub const FAILPOINT_VARIABLE: &str = "SITREP_FAILPOINT";
 /// How often the outbox is looked at when nothing wakes the sender.
 const SEND_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Runs until `shutdown` resolves.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// Runs until `shutdown` resolves. SIGHUP reloads the configuration from
+/// `reload_from` (as `--config` gave it): templates, people, stakeholders
+/// and access take effect for the next message.
+pub async fn run(
+    config: Config,
+    reload_from: Option<PathBuf>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // Registered first: SIGHUP's default action would end the process.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let _lock = lock(&config.lock_path())?;
     let store = Store::open(&config.database_path())?;
     let sender = Sender::new(&config.transport, config.first_retry)?;
     let sender_store = Store::open(&config.database_path())?;
-    let pipeline = Arc::new(Pipeline::new(config.clone())?);
+    let pipeline = SharedPipeline::new(Pipeline::new(config.clone())?);
     let wake_sender = Arc::new(Notify::new());
     let ready = Arc::new(Notify::new());
     let notifier = Notifier::from_environment();
@@ -49,7 +57,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         MailboxConfig::Maildir { path, poll_interval } => {
             let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
             info!(mailbox = %path.display(), "watching the Maildir");
-            let worker = maildir_worker(maildir, *poll_interval, pipeline, store, Arc::clone(&wake_sender), stopping)?;
+            let worker =
+                maildir_worker(maildir, *poll_interval, pipeline.clone(), store, Arc::clone(&wake_sender), stopping)?;
             ready.notify_one();
             tokio::task::spawn_blocking(move || {
                 if worker.join().is_err() {
@@ -61,7 +70,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             info!(host = %imap_config.host, folder = %imap_config.folder, "watching the IMAP mailbox");
             tokio::spawn(imap::run(
                 imap_config.clone(),
-                pipeline,
+                pipeline.clone(),
                 Arc::new(Mutex::new(store)),
                 Arc::clone(&wake_sender),
                 Arc::clone(&ready),
@@ -80,9 +89,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         if let Some(notifier) = &notifier {
             notifier.send("READY=1\nSTATUS=Watching the incident mailbox");
         }
-        tokio::select! {
-            _ = &mut shutdown => {}
-            _ = keep_watchdog_fed(notifier.as_ref()) => {}
+        let watchdog = keep_watchdog_fed(notifier.as_ref());
+        tokio::pin!(watchdog);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = &mut watchdog => {}
+                _ = hangup.recv() => {
+                    if let Some(notifier) = &notifier {
+                        notifier.send("RELOADING=1");
+                    }
+                    reload(&pipeline, &config, reload_from.as_deref());
+                    if let Some(notifier) = &notifier {
+                        notifier.send("READY=1");
+                    }
+                }
+            }
         }
     }
     if let Some(notifier) = &notifier {
@@ -94,6 +116,33 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     sending.await?;
     info!("stopped");
     Ok(())
+}
+
+/// Replaces the pipeline with one built from the configuration file as it
+/// is now; on any error the running one stays and the log says why.
+fn reload(pipeline: &SharedPipeline, running: &Config, source: Option<&Path>) {
+    let config = match Config::load(source) {
+        Ok(config) => config,
+        Err(error) => {
+            error!(%error, "reload refused; the running configuration stays");
+            return;
+        }
+    };
+    if let Err(error) = crate::cli::check_templates(&config) {
+        error!(error = format!("{error:#}"), "reload refused; the running configuration stays");
+        return;
+    }
+    if config.mailbox != running.mailbox || config.transport != running.transport || config.data_dir != running.data_dir
+    {
+        warn!("mailbox, transport and data_dir changes take effect at the next restart");
+    }
+    match Pipeline::new(config) {
+        Ok(new) => {
+            pipeline.replace(new);
+            info!("configuration reloaded");
+        }
+        Err(error) => error!(%error, "reload refused; the running configuration stays"),
+    }
 }
 
 /// Sends `WATCHDOG=1` at half the watchdog period, for as long as the
@@ -112,14 +161,14 @@ async fn keep_watchdog_fed(notifier: Option<&Notifier>) {
 fn maildir_worker(
     maildir: Maildir,
     poll_interval: Duration,
-    pipeline: Arc<Pipeline>,
+    pipeline: SharedPipeline,
     mut store: Store,
     wake_sender: Arc<Notify>,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<thread::JoinHandle<()>> {
     let worker = thread::Builder::new().name("sitrep-maildir".into()).spawn(move || {
         while !*stopping.borrow() {
-            if let Err(error) = maildir_pass(&pipeline, &mut store, &maildir, &wake_sender, &stopping) {
+            if let Err(error) = maildir_pass(&pipeline.current(), &mut store, &maildir, &wake_sender, &stopping) {
                 error!(error = format!("{error:#}"), "processing pass failed; retrying");
             }
             thread::park_timeout(poll_interval);

@@ -26,7 +26,7 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tracing::{error, info, warn};
 
 use crate::config::{AfterCommit, ImapConfig, ImapLogin, TlsMode, run_secret_command};
-use crate::pipeline::{Arrival, Pipeline};
+use crate::pipeline::{Arrival, SharedPipeline};
 use crate::store::{MailboxPosition, Store};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -54,7 +54,7 @@ type ImapResult<T> = Result<T, ImapError>;
 /// server, only keeps reconnecting.
 pub async fn run(
     config: ImapConfig,
-    pipeline: Arc<Pipeline>,
+    pipeline: SharedPipeline,
     store: Arc<Mutex<Store>>,
     on_commit: Arc<tokio::sync::Notify>,
     ready: Arc<tokio::sync::Notify>,
@@ -90,7 +90,7 @@ pub async fn run(
 
 struct Worker<'a> {
     config: &'a ImapConfig,
-    pipeline: &'a Arc<Pipeline>,
+    pipeline: &'a SharedPipeline,
     store: &'a Arc<Mutex<Store>>,
     on_commit: &'a Arc<tokio::sync::Notify>,
     /// Told each time the folder is selected: the daemon is then ready.
@@ -216,14 +216,14 @@ impl Worker<'_> {
 
     /// Fetches and ingests one message; its mark comes with its chunk.
     async fn take(&self, session: &mut Session<ImapStream>, uid_validity: u32, uid: u32, size: u32) -> ImapResult<()> {
-        let over_limit = u64::from(size) > self.pipeline.config().limits.max_message_bytes as u64;
+        let pipeline = self.pipeline.current();
+        let over_limit = u64::from(size) > pipeline.config().limits.max_message_bytes as u64;
         let query = if over_limit { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
         let Some(fetch) = self.fetch_one(session, uid, query).await? else {
             // Expunged meanwhile by someone else: nothing to take.
             return Ok(());
         };
         let raw = if over_limit { fetch.header() } else { fetch.body() }.unwrap_or_default().to_vec();
-        let pipeline = Arc::clone(self.pipeline);
         let store = Arc::clone(self.store);
         let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
         let folder = self.config.folder.clone();

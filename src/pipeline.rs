@@ -9,6 +9,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use jiff::{SignedDuration, Timestamp};
 use tracing::{error, info};
@@ -69,6 +70,25 @@ pub struct IngestReport {
 pub struct Pipeline {
     config: Config,
     renderer: Renderer,
+}
+
+/// The pipeline in use, replaced as a whole when the configuration is
+/// reloaded; a message in hand finishes with the one it started with.
+#[derive(Clone)]
+pub struct SharedPipeline(Arc<RwLock<Arc<Pipeline>>>);
+
+impl SharedPipeline {
+    pub fn new(pipeline: Pipeline) -> SharedPipeline {
+        SharedPipeline(Arc::new(RwLock::new(Arc::new(pipeline))))
+    }
+
+    pub fn current(&self) -> Arc<Pipeline> {
+        Arc::clone(&self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    pub fn replace(&self, pipeline: Pipeline) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(pipeline);
+    }
 }
 
 impl Pipeline {

@@ -318,3 +318,52 @@ fn doctor_passes_on_the_embedded_default_and_names_what_fails() {
     let report = stdout(&broken);
     assert!(report.contains("FAIL mailbox") && report.contains("hint:"), "{report}");
 }
+
+#[test]
+fn sighup_reloads_templates_and_keeps_the_old_ones_when_the_new_are_broken() {
+    let directory = tempfile::tempdir().unwrap();
+    let templates = directory.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("ack.txt.tera"), "Version one for {{ incident }}.").unwrap();
+    let config = format!("{}\n[templates]\ndir = \"templates\"\n", sitrep::config::EMBEDDED_DEFAULT);
+    std::fs::write(directory.path().join("sitrep.toml"), config).unwrap();
+    let log_path = directory.path().join("sitrep.log");
+    let daemon = sitrep(directory.path())
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    wait_for("the daemon to be ready", || log().contains("ready"));
+    let maildir = directory.path().join("var/inbox");
+    let declare = |number: u32| {
+        let raw = mail_for_reload(number);
+        deliver(&maildir, &format!("17000000{number}.M1P1.host"), raw.as_bytes());
+        wait_for("the ack", || {
+            export(directory.path())["outbox"].as_array().is_some_and(|rows| rows.len() == number as usize)
+        });
+        export(directory.path())["outbox"][number as usize - 1]["body"].as_str().unwrap().to_string()
+    };
+    assert_eq!(declare(1), "Version one for INC-1.");
+
+    std::fs::write(templates.join("ack.txt.tera"), "Version two for {{ incident }}.").unwrap();
+    let hangup = || assert!(Command::new("kill").args(["-HUP", &daemon.id().to_string()]).status().unwrap().success());
+    hangup();
+    wait_for("the reload", || log().contains("configuration reloaded"));
+    assert_eq!(declare(2), "Version two for INC-2.");
+
+    std::fs::write(templates.join("ack.txt.tera"), "{{ unclosed").unwrap();
+    hangup();
+    wait_for("the refusal", || log().contains("reload refused"));
+    assert_eq!(declare(3), "Version two for INC-3.", "a broken reload keeps the running templates");
+    terminate(&daemon);
+    let mut daemon = daemon;
+    assert!(daemon.wait().unwrap().success());
+}
+
+fn mail_for_reload(number: u32) -> String {
+    format!(
+        "From: alice@example.test\r\nTo: incident@example.test\r\nSubject: Reload test {number}\r\nMessage-ID: <reload-{number}@example.test>\r\n\r\nBody.\r\n"
+    )
+}
