@@ -59,6 +59,7 @@ impl CommandView {
                 written: applied.written.clone(),
                 outcome: match &applied.outcome {
                     Ok(done) => done.clone(),
+                    Err(why) if why.ends_with(['.', '?', '!']) => format!("Not done: {why}"),
                     Err(why) => format!("Not done: {why}."),
                 },
             })
@@ -236,7 +237,7 @@ impl Renderer {
                 })
                 .collect(),
         };
-        self.render("card.txt", &view)
+        Ok(format!("{}\n", self.render("card.txt", &view)?.trim_end()))
     }
 
     fn render(&self, name: &str, view: &impl Serialize) -> Result<String, RenderError> {
