@@ -242,10 +242,6 @@ impl Incident {
             notify: Vec::new(),
         }
     }
-
-    pub fn is_open(&self) -> bool {
-        self.status != Status::Closed
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

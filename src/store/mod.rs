@@ -308,14 +308,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn has_message_bytes(&self, sha256: &str) -> StoreResult<bool> {
-        Ok(self
-            .connection
-            .query_row("SELECT 1 FROM messages WHERE sha256 = ?1", [sha256], |_| Ok(()))
-            .optional()?
-            .is_some())
-    }
-
     pub fn incidents(&self) -> StoreResult<Vec<Incident>> {
         let mut statement = self.connection.prepare("SELECT number FROM incidents ORDER BY number")?;
         let numbers = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
