@@ -130,27 +130,39 @@ fn latency(stack: &Stack) {
     let home = stack.home("incident8", &transport);
     let sitrep = start(home.path());
     stack.empty("alice");
+    report("latency", &declarations_to_acks(stack, "incident8@company.test"));
+    stop(sitrep);
+}
+
+/// Sends 100 declarations to `mailbox` one at a time, each timed until its
+/// ack lands in alice's Maildir.
+fn declarations_to_acks(stack: &Stack, mailbox: &str) -> Vec<Duration> {
     let alice = stack.maildir("alice");
     let mut samples = Vec::new();
     for number in 0..100 {
         let before = count(&alice);
         let raw = format!(
-            "From: alice@company.test\r\nTo: incident@company.test\r\nSubject: Latency probe {number}\r\nMessage-ID: <latency-{number}-{}@company.test>\r\n\r\nProbe.\r\n",
-            std::process::id()
+            "From: alice@company.test\r\nTo: {mailbox}\r\nSubject: Probe {number}\r\nMessage-ID: <probe-{number}-{}-{}@company.test>\r\n\r\nProbe.\r\n",
+            std::process::id(),
+            mailbox.split('@').next().unwrap_or("")
         );
         let started = Instant::now();
-        stack.send("incident8@company.test", raw.as_bytes());
+        stack.send(mailbox, raw.as_bytes());
         wait_until(Duration::from_secs(20), || count(&alice) > before);
         samples.push(started.elapsed());
     }
-    stop(sitrep);
     samples.sort();
+    samples
+}
+
+fn report(what: &str, samples: &[Duration]) {
+    let milliseconds = |duration: Duration| duration.as_secs_f64() * 1000.0;
     println!(
-        "latency over {} declarations: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        "{what} over {} declarations: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
         samples.len(),
-        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
-        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
-        samples.last().unwrap().as_secs_f64() * 1000.0
+        milliseconds(percentile(samples, 0.5)),
+        milliseconds(percentile(samples, 0.95)),
+        milliseconds(*samples.last().unwrap())
     );
 }
 
@@ -200,31 +212,12 @@ fn pipe_latency(stack: &Stack) {
     reload();
     std::thread::sleep(Duration::from_secs(2));
     stack.empty("alice");
-    let alice = stack.maildir("alice");
-    let mut samples = Vec::new();
-    for number in 0..100 {
-        let before = count(&alice);
-        let raw = format!(
-            "From: alice@company.test\r\nTo: pipe@company.test\r\nSubject: Pipe probe {number}\r\nMessage-ID: <pipe-{number}-{}@company.test>\r\n\r\nProbe.\r\n",
-            std::process::id()
-        );
-        let started = Instant::now();
-        stack.send("pipe@company.test", raw.as_bytes());
-        wait_until(Duration::from_secs(20), || count(&alice) > before);
-        samples.push(started.elapsed());
-    }
+    let samples = declarations_to_acks(stack, "pipe@company.test");
     std::fs::write(etc.join("master.cf"), original_master).unwrap();
     std::fs::write(etc.join("main.cf"), original_main).unwrap();
     std::fs::write(etc.join("vmailbox"), original_mailboxes).unwrap();
     reload();
-    samples.sort();
-    println!(
-        "pipe mode over {} declarations: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
-        samples.len(),
-        percentile(&samples, 0.5).as_secs_f64() * 1000.0,
-        percentile(&samples, 0.95).as_secs_f64() * 1000.0,
-        samples.last().unwrap().as_secs_f64() * 1000.0
-    );
+    report("pipe mode", &samples);
 }
 
 /// 1,000 corpus messages waiting in the folder, then the daemon idling.

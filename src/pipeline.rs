@@ -306,7 +306,20 @@ impl Pipeline {
         subject: String,
         body: String,
     ) -> Draft {
-        let mut references = vec![incident.thread_root.clone()];
+        self.reply(inbound, vec![incident.thread_root.clone()], to, cc, subject, body)
+    }
+
+    /// An answer to `inbound`: References are `thread` and then the message.
+    fn reply(
+        &self,
+        inbound: &Inbound,
+        thread: Vec<String>,
+        to: Vec<String>,
+        cc: Vec<String>,
+        subject: String,
+        body: String,
+    ) -> Draft {
+        let mut references = thread;
         references.extend(inbound.message_id.clone());
         Draft {
             from: self.config.address.with_detail(None),
@@ -466,20 +479,9 @@ impl Pipeline {
             NoticeCause::Quarantined => self.renderer.quarantined(&view)?,
         };
         let original = subject::strip_prefixes(&inbound.subject);
-        let mut references = inbound.references.clone();
-        references.extend(inbound.message_id.clone());
-        let draft = Draft {
-            from: self.config.address.with_detail(None),
-            to: vec![sender],
-            cc: Vec::new(),
-            subject: if original.is_empty() { "Not accepted".to_string() } else { format!("Not accepted: {original}") },
-            body,
-            message_id: compose::new_message_id(&self.config.address),
-            in_reply_to: inbound.message_id.clone(),
-            references,
-            auto_submitted: AutoSubmitted::Replied,
-            loop_marker: self.config.address.with_detail(None),
-        };
+        let subject =
+            if original.is_empty() { "Not accepted".to_string() } else { format!("Not accepted: {original}") };
+        let draft = self.reply(inbound, inbound.references.clone(), vec![sender], Vec::new(), subject, body);
         self.enqueue(transaction, MailKind::Notice, None, draft, now)
     }
 
