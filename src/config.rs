@@ -375,12 +375,7 @@ impl RawConfig {
                 ));
             }
         };
-        let staff_domains = self
-            .access
-            .staff_domains
-            .iter()
-            .map(|domain| domain_name(domain, "access.staff_domains"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let staff_domains = domains(&self.access.staff_domains, "access.staff_domains")?;
         let staff_addresses = addresses(&self.access.staff_addresses, "access.staff_addresses")?;
         if staff_domains.is_empty() && staff_addresses.is_empty() {
             return Err("access: set staff_domains or staff_addresses, or nobody can declare an incident".into());
@@ -401,12 +396,7 @@ impl RawConfig {
         if limits.max_message_bytes == 0 || limits.max_header_bytes == 0 || limits.max_text_bytes == 0 {
             return Err("limits: sizes must be greater than zero".into());
         }
-        let partner_domains = self
-            .access
-            .partner_domains
-            .iter()
-            .map(|domain| domain_name(domain, "access.partner_domains"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let partner_domains = domains(&self.access.partner_domains, "access.partner_domains")?;
         let external = match self.access.external.as_deref().unwrap_or("record") {
             "record" => ExternalPolicy::Record,
             "reject" => ExternalPolicy::Reject,
@@ -555,6 +545,10 @@ fn mailbox_address(address: &str, key: &str) -> Result<String, String> {
         }
         _ => Err(format!("{key}: `{address}` is not an email address")),
     }
+}
+
+fn domains(list: &[String], key: &str) -> Result<Vec<String>, String> {
+    list.iter().map(|domain| domain_name(domain, key)).collect()
 }
 
 fn addresses(list: &[String], key: &str) -> Result<Vec<String>, String> {

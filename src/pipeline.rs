@@ -22,17 +22,12 @@ use crate::core::incident::{EntryKind, Incident, IncidentNumber, MailKind, Timel
 use crate::core::mail::Inbound;
 use crate::core::subject;
 use crate::core::transition::{self, Actor, Effects, Settings};
-use crate::core::triage::{self, Known, Outcome, ThreadFacts, ThreadKeys, Triage};
+use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
 use crate::render::{
     AckView, CommandView, NoticeView, RenderError, Renderer, TranscriptView, UnverifiedView, local_time,
 };
 use crate::store::{MailboxPosition, NewMessage, NewOutgoing, Store, StoreError, WriteTx};
-
-/// How often one address is told that its mail was refused.
-const REFUSED_NOTICE_INTERVAL: SignedDuration = SignedDuration::from_hours(7 * 24);
-/// How often one staff address is told that its mail was quarantined.
-const QUARANTINE_NOTICE_INTERVAL: SignedDuration = SignedDuration::from_hours(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -460,15 +455,9 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let Some(sender) = inbound.author().map(|mailbox| mailbox.address.clone()) else { return Ok(()) };
-        // Staff are always told; an outsider only if configured, since a
-        // reply confirms that the address is watched.
         let outsider = !self.config.access.is_staff(&sender);
-        let interval = match cause {
-            NoticeCause::Refused if outsider && !self.config.answer_refused => return Ok(()),
-            NoticeCause::Refused if outsider => REFUSED_NOTICE_INTERVAL,
-            // Staff may mistype a tag twice; identical replies are still held
-            // back by the repeat window in `enqueue`.
-            NoticeCause::Refused | NoticeCause::Quarantined => QUARANTINE_NOTICE_INTERVAL,
+        let Some(interval) = triage::notice_interval(cause, outsider, self.config.answer_refused) else {
+            return Ok(());
         };
         if transaction.mailed_since(MailKind::Notice, &sender, now - interval)? {
             return Ok(());
@@ -545,12 +534,6 @@ impl Pipeline {
         }
         Ok(())
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum NoticeCause {
-    Refused,
-    Quarantined,
 }
 
 /// Asks the store only as far as needed: the first key that names an

@@ -3,6 +3,8 @@
 //! Pure: the store's answers (is this Message-ID known, which incident does
 //! a reference name) come in as [`Known`] and [`ThreadFacts`].
 
+use jiff::SignedDuration;
+
 use super::auth::Authority;
 use super::command;
 use super::incident::{IncidentNumber, Trust};
@@ -374,6 +376,24 @@ fn is_system_sender(mailbox: &Mailbox) -> bool {
         || local.starts_with("owner-")
         || local.ends_with("-request")
         || local.ends_with("-bounces")
+}
+
+/// Why a sender is told that their mail did nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeCause {
+    Refused,
+    Quarantined,
+}
+
+/// Whether a sender is told, and the least time between two such notices
+/// to them. Outsiders only when `answer_refused` (a reply confirms that the
+/// address is watched), at most weekly; staff always, at most hourly.
+pub fn notice_interval(cause: NoticeCause, outsider: bool, answer_refused: bool) -> Option<SignedDuration> {
+    match cause {
+        NoticeCause::Refused if outsider && !answer_refused => None,
+        NoticeCause::Refused if outsider => Some(SignedDuration::from_hours(7 * 24)),
+        NoticeCause::Refused | NoticeCause::Quarantined => Some(SignedDuration::from_hours(1)),
+    }
 }
 
 /// The acknowledgement goes to the declarer, with the other staff the

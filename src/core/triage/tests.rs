@@ -244,3 +244,12 @@ fn incident_address_parsing_and_plus_detail() {
     assert!(IncidentAddress::parse("not an address").is_err());
     assert!(IncidentAddress::parse("incident+1@company.test").is_err());
 }
+
+#[test]
+fn notices_reach_staff_hourly_and_outsiders_weekly_only_when_allowed() {
+    use jiff::SignedDuration;
+    assert_eq!(notice_interval(NoticeCause::Refused, true, false), None);
+    assert_eq!(notice_interval(NoticeCause::Refused, true, true), Some(SignedDuration::from_hours(168)));
+    assert_eq!(notice_interval(NoticeCause::Refused, false, false), Some(SignedDuration::from_hours(1)));
+    assert_eq!(notice_interval(NoticeCause::Quarantined, false, false), Some(SignedDuration::from_hours(1)));
+}
