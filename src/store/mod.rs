@@ -187,7 +187,7 @@ impl Store {
         }
         let connection = Connection::open(path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        enable_wal(&connection)?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         // Stable query plans: otherwise the bundled SQLite (built with STAT4)
@@ -544,6 +544,30 @@ impl Store {
         summarise_outbox(&transaction, outbox)?;
         transaction.commit()?;
         Ok(requeued)
+    }
+}
+
+/// Switches a new database to WAL. Switching takes an exclusive lock that
+/// SQLite does not wait for, so when another process (the daemon, say) is
+/// creating the same store at that moment, try again for a while.
+fn enable_wal(connection: &Connection) -> StoreResult<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mode: String = match connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Ok(mode) => mode,
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        return if mode.eq_ignore_ascii_case("wal") {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt { row: 0, detail: format!("journal_mode stayed `{mode}`") })
+        };
     }
 }
 

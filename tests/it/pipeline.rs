@@ -278,3 +278,23 @@ fn the_whole_fixture_suite_threads_into_its_incidents() {
         }
     }
 }
+
+#[test]
+fn a_new_store_can_be_opened_by_several_processes_at_once() {
+    // The daemon creating its store while `sitrep export` opens it.
+    for _ in 0..10 {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("sitrep.db");
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    sitrep::store::Store::open(&path).map(|store| store.incidents().unwrap().len())
+                })
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().unwrap().unwrap(), 0);
+        }
+    }
+}
