@@ -9,13 +9,20 @@ use clap::{Parser, Subcommand};
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::core::deadline::PointReached;
+use crate::core::digest::{self, Audience};
 use crate::core::incident::IncidentNumber;
+use crate::core::incident::{Deadline, DeadlineState, EntryKind, Status, Task, TaskState, TimelineEntry, Trust};
 use crate::core::incident::{DeliveryStatus, Incident, Stream, StreamState};
+use crate::core::schedule::Reminder;
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
-use crate::render::{AckView, CommandView, NoticeView, Renderer, TranscriptView, UnverifiedView, local_time};
+use crate::render::{
+    AckView, ClockView, CommandView, DigestView, NoticeView, ReminderView, Renderer, TranscriptView, UnverifiedView,
+    local_time,
+};
 use crate::store::Store;
-use crate::{daemon, export};
+use crate::{daemon, export, scheduler};
 
 /// sysexits.h codes, which MTAs and systemd understand.
 pub mod exit {
@@ -71,6 +78,29 @@ pub enum Command {
         /// Where the copy goes; must not exist yet
         file: PathBuf,
     },
+    /// Run all scheduled work that is due (digests, reminders) once, send the outbox, and exit
+    Tick {
+        /// Act as if it were this time (RFC 3339, e.g. 2026-11-27T14:30:00Z) [default: now]
+        #[arg(long, value_name = "TIME")]
+        at: Option<Timestamp>,
+    },
+    /// Show an incident's next executive digest as it would be sent
+    Digest {
+        /// Incident id, e.g. INC-3
+        incident: String,
+        /// Print it without sending (the only mode; `digest now` by mail sends one)
+        #[arg(long)]
+        preview: bool,
+        /// The responders' digest instead of the executives'
+        #[arg(long)]
+        tactical: bool,
+        /// Print the HTML alternative instead of the text
+        #[arg(long)]
+        html: bool,
+        /// As if it were this time (RFC 3339) [default: now]
+        #[arg(long, value_name = "TIME")]
+        at: Option<Timestamp>,
+    },
     /// List mail not yet delivered (queued or failed), per recipient
     Outbox {
         /// Queue the failed deliveries of this outbox row again
@@ -109,6 +139,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Status => status(&config),
         Command::Doctor { send_test } => doctor(&config, send_test.as_deref()),
         Command::Backup { file } => backup(&config, &file),
+        Command::Tick { at } => tick(config, at.unwrap_or_else(Timestamp::now)),
+        Command::Digest { incident, preview, tactical, html, at } => {
+            if !preview {
+                return Err(Failure {
+                    code: exit::USAGE,
+                    error: anyhow::anyhow!(
+                        "say --preview: digests are sent on their schedule, or by `digest now` by mail"
+                    ),
+                });
+            }
+            let audience = if tactical { Audience::Tactical } else { Audience::Executive };
+            preview_digest(&config, &incident, audience, html, at.unwrap_or_else(Timestamp::now))
+        }
     }
 }
 
@@ -150,6 +193,52 @@ fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Failure> {
     }
     if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
         tracing::warn!(error = %error, "outbox not drained; the daemon will retry");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tick(config: Config, now: Timestamp) -> Result<ExitCode, Failure> {
+    let mut store = open_existing(&config)?;
+    let sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
+    let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
+    let report = scheduler::tick(&pipeline, &mut store, now).exit_with(exit::TEMPFAIL)?;
+    writeln!(std::io::stdout().lock(), "{} incidents looked at, {} mails queued", report.incidents, report.queued)
+        .exit_with(1)?;
+    if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
+        tracing::warn!(error = %error, "outbox not drained; the daemon or the next tick will retry");
+    }
+    if report.failed > 0 {
+        return Err(Failure {
+            code: exit::TEMPFAIL,
+            error: anyhow::anyhow!("scheduled work failed for {} incidents (see the log)", report.failed),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn preview_digest(
+    config: &Config,
+    id: &str,
+    audience: Audience,
+    html: bool,
+    now: Timestamp,
+) -> Result<ExitCode, Failure> {
+    let number: IncidentNumber = id.parse().map_err(anyhow::Error::msg).exit_with(exit::USAGE)?;
+    let store = open_existing(config)?;
+    let incident =
+        store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
+    let facts = store.schedule_facts(number).exit_with(1)?;
+    let covered = facts.slots.get(scheduler::digest_key(audience)).map_or(0, |slot| slot.seq);
+    let since_last: Vec<_> =
+        store.timeline_after(number, covered).exit_with(1)?.into_iter().map(|(_, entry)| entry).collect();
+    let view = scheduler::compose_digest(config, &incident, &facts.slots, &since_last, audience, now);
+    let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
+    let (text, html_body) = renderer.digest(&view).exit_with(exit::CONFIG)?;
+    let mut stdout = std::io::stdout().lock();
+    if html {
+        stdout.write_all(html_body.as_bytes()).exit_with(1)?;
+    } else {
+        writeln!(stdout, "Subject: {}\n\n{text}", view.subject).exit_with(1)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -252,6 +341,11 @@ fn status(config: &Config) -> Result<ExitCode, Failure> {
     }
     out.push('\n');
     out.push_str(&format!("open incidents: {}\n", summary.open_incidents));
+    let next = store.next_scheduled().exit_with(1)?;
+    out.push_str(&format!(
+        "next scheduled: {}\n",
+        next.map_or_else(|| "nothing".to_string(), |at| local_time(at, &config.time_zone))
+    ));
     std::io::stdout().lock().write_all(out.as_bytes()).exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -350,6 +444,12 @@ pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
     );
     sample.streams.insert(Stream::Legal, StreamState { lead: None, status: Some("sample".into()), updated_at: None });
     let card = renderer.card(&sample, &config.time_zone)?;
+    for view in sample_digests(config) {
+        renderer.digest(&view)?;
+    }
+    for view in sample_reminders(config) {
+        renderer.reminder(&view)?;
+    }
     renderer.transcript(&TranscriptView {
         lines: vec![CommandView { written: "sevrity 1".into(), outcome: "Not done: sample.".into() }],
         errors: 1,
@@ -370,6 +470,83 @@ pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
         renderer.quarantined(&notice)?;
     }
     Ok(())
+}
+
+/// An incident with something in every part of a digest, as executive,
+/// responder and closing digests.
+fn sample_digests(config: &Config) -> Vec<DigestView> {
+    let sample = sample_incident();
+    let since_last = [TimelineEntry {
+        at: sample.declared_at,
+        author: "someone@example.test".into(),
+        kind: EntryKind::Update,
+        text: "Sample update\nwith two lines".into(),
+        message_id: None,
+        trust: Trust::Staff,
+    }];
+    let mut closed = sample.clone();
+    closed.status = Status::Closed;
+    closed.closed_at = Some(sample.declared_at);
+    let slots = Default::default();
+    let at = sample.declared_at;
+    vec![
+        scheduler::compose_digest(config, &sample, &slots, &since_last, Audience::Executive, at),
+        scheduler::compose_digest(config, &sample, &slots, &since_last, Audience::Tactical, at),
+        scheduler::compose_digest(config, &closed, &slots, &[], Audience::Executive, at),
+    ]
+}
+
+fn sample_incident() -> Incident {
+    let at = Timestamp::UNIX_EPOCH;
+    let mut sample = Incident::declare(
+        IncidentNumber(1),
+        "Sample incident".into(),
+        "someone@example.test".into(),
+        at,
+        "root@example.test".into(),
+    );
+    sample.lead = Some("lead@example.test".into());
+    sample.streams.insert(Stream::Legal, StreamState { lead: None, status: Some("sample".into()), updated_at: None });
+    sample.tasks.push(Task {
+        number: 1,
+        text: "Sample task".into(),
+        owner: None,
+        due: Some(at),
+        state: TaskState::Open,
+        created_at: at,
+        closed_at: None,
+    });
+    sample.deadlines.push(Deadline {
+        regime: "sample".into(),
+        stage: 0,
+        what: "notify the sample authority".into(),
+        started_at: at,
+        due: Some(at),
+        state: DeadlineState::Running,
+        closed_at: None,
+    });
+    sample
+}
+
+fn sample_reminders(config: &Config) -> Vec<ReminderView> {
+    let sample = sample_incident();
+    let at = sample.declared_at;
+    let clock = || {
+        digest::clock(&sample, &config.regimes, "sample", 0, at).map(|clock| ClockView::of(&clock, &config.time_zone))
+    };
+    let point = PointReached { regime: "sample".into(), stage: 0, reached: 1 };
+    [
+        (Reminder::NoLead, None),
+        (Reminder::NoScope, None),
+        (Reminder::Quiet { digest_at: at }, None),
+        (Reminder::TasksOverdue(vec![1]), None),
+        (Reminder::Deadline(point), clock()),
+    ]
+    .into_iter()
+    .map(|(reminder, clock)| {
+        ReminderView::of(&reminder, &sample, clock, &config.time_zone, config.address.with_detail(None))
+    })
+    .collect()
 }
 
 /// Read commands open the store the daemon writes; they create it if absent

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, SinglePart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use crate::core::triage::IncidentAddress;
 use crate::inbound::LOOP_HEADER;
@@ -27,6 +27,8 @@ pub struct Draft {
     pub cc: Vec<String>,
     pub subject: String,
     pub body: String,
+    /// An HTML alternative to `body`, for digests read on phones.
+    pub html: Option<String>,
     /// Without angle brackets.
     pub message_id: String,
     pub in_reply_to: Option<String>,
@@ -78,9 +80,12 @@ pub fn compose(draft: &Draft, at: Timestamp) -> Result<Vec<u8>, ComposeError> {
         let references: Vec<String> = draft.references.iter().map(|id| format!("<{id}>")).collect();
         builder = builder.references(references.join(" "));
     }
-    let message = builder
-        .singlepart(SinglePart::plain(draft.body.replace("\r\n", "\n").replace('\n', "\r\n")))
-        .map_err(|error| ComposeError(error.to_string()))?;
+    let crlf = |text: &str| text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let message = match &draft.html {
+        None => builder.singlepart(SinglePart::plain(crlf(&draft.body))),
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(crlf(&draft.body), crlf(html))),
+    }
+    .map_err(|error| ComposeError(error.to_string()))?;
     Ok(message.formatted())
 }
 
@@ -95,6 +100,7 @@ mod tests {
             cc: vec!["bob@company.test".into()],
             subject: "[INC-1] Phishing\r\nBcc: ext@other.test".into(),
             body: "Line one\n.\nRCPT TO:<ext@other.test>\n".into(),
+            html: None,
             message_id: "sitrep.1@company.test".into(),
             in_reply_to: Some("decl@company.test".into()),
             references: vec!["root@company.test".into(), "decl@company.test".into()],

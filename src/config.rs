@@ -8,6 +8,9 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
+use crate::core::deadline::{self, ClockStart, Regime, Stage, Within};
+use crate::core::incident::Stream;
+use crate::core::schedule::{Cadence, Policy, Tactical};
 use crate::core::triage::{Access, ExternalPolicy, IncidentAddress};
 
 /// The configuration used when no file is given and `./sitrep.toml` is absent.
@@ -51,6 +54,12 @@ pub struct Config {
     pub trusted_authserv_id: Option<String>,
     pub limits: Limits,
     pub templates_dir: Option<PathBuf>,
+    /// Digest cadence and reminder thresholds.
+    pub schedule: Policy,
+    /// The work streams every incident opens with.
+    pub default_streams: Vec<Stream>,
+    /// Breach-notification regimes whose clocks `regime <name>` starts.
+    pub regimes: Vec<Regime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +258,61 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     templates: RawTemplates,
+    #[serde(default)]
+    cadence: RawCadence,
+    #[serde(default)]
+    reminders: RawReminders,
+    #[serde(default)]
+    streams: RawStreams,
+    #[serde(default)]
+    regimes: Vec<RawRegime>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCadence {
+    critical: Option<String>,
+    high: Option<String>,
+    medium: Option<String>,
+    low: Option<String>,
+    unassessed: Option<String>,
+    tactical: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReminders {
+    no_lead: Option<String>,
+    no_scope: Option<String>,
+    quiet_before: Option<String>,
+    overdue_tasks: Option<bool>,
+    max_each: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStreams {
+    default: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegime {
+    name: String,
+    title: Option<String>,
+    from: Option<String>,
+    #[serde(default)]
+    reminders: Vec<u8>,
+    note: Option<String>,
+    deadlines: Vec<RawStage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    what: String,
+    /// `72h`, `4 business days`; absent: without undue delay.
+    within: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,8 +494,128 @@ impl RawConfig {
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
+            schedule: schedule_policy(&self.cadence, &self.reminders)?,
+            default_streams: default_streams(self.streams.default)?,
+            regimes: regimes(self.regimes)?,
         })
     }
+}
+
+/// A duration key: `30m`, `1h`, `1d`, or `off` where `off` is allowed.
+fn duration_key(value: Option<&str>, default: jiff::SignedDuration, key: &str) -> Result<jiff::SignedDuration, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => deadline::parse_duration(text).map_err(|error| format!("{key}: {error}")),
+    }
+}
+
+fn optional_duration(
+    value: Option<&str>,
+    default: Option<jiff::SignedDuration>,
+    key: &str,
+) -> Result<Option<jiff::SignedDuration>, String> {
+    match value {
+        Some("off") => Ok(None),
+        Some(text) => deadline::parse_duration(text).map(Some).map_err(|error| format!("{key}: {error} (or \"off\")")),
+        None => Ok(default),
+    }
+}
+
+fn schedule_policy(cadence: &RawCadence, reminders: &RawReminders) -> Result<Policy, String> {
+    let defaults = Policy::default();
+    let by_severity = Cadence {
+        critical: duration_key(cadence.critical.as_deref(), defaults.cadence.critical, "cadence.critical")?,
+        high: duration_key(cadence.high.as_deref(), defaults.cadence.high, "cadence.high")?,
+        medium: duration_key(cadence.medium.as_deref(), defaults.cadence.medium, "cadence.medium")?,
+        low: duration_key(cadence.low.as_deref(), defaults.cadence.low, "cadence.low")?,
+        unassessed: duration_key(cadence.unassessed.as_deref(), defaults.cadence.unassessed, "cadence.unassessed")?,
+    };
+    let shortest =
+        [by_severity.critical, by_severity.high, by_severity.medium, by_severity.low, by_severity.unassessed]
+            .into_iter()
+            .min()
+            .unwrap_or_default();
+    if shortest < jiff::SignedDuration::from_mins(5) {
+        return Err("cadence: digests more often than every 5 minutes would drown the reader".into());
+    }
+    let tactical = match cadence.tactical.as_deref() {
+        None | Some("with-executive") => Tactical::WithExecutive,
+        Some("off") => Tactical::Off,
+        Some(text) => Tactical::Every(
+            deadline::parse_duration(text)
+                .map_err(|error| format!("cadence.tactical: {error} (or \"with-executive\" or \"off\")"))?,
+        ),
+    };
+    Ok(Policy {
+        cadence: by_severity,
+        tactical,
+        no_lead_after: optional_duration(reminders.no_lead.as_deref(), defaults.no_lead_after, "reminders.no_lead")?,
+        no_scope_after: optional_duration(
+            reminders.no_scope.as_deref(),
+            defaults.no_scope_after,
+            "reminders.no_scope",
+        )?,
+        quiet_before: optional_duration(
+            reminders.quiet_before.as_deref(),
+            defaults.quiet_before,
+            "reminders.quiet_before",
+        )?,
+        overdue_tasks: reminders.overdue_tasks.unwrap_or(defaults.overdue_tasks),
+        max_reminders: reminders.max_each.unwrap_or(defaults.max_reminders),
+    })
+}
+
+fn default_streams(list: Option<Vec<String>>) -> Result<Vec<Stream>, String> {
+    match list {
+        None => Ok(Stream::ALL.to_vec()),
+        Some(names) => names
+            .iter()
+            .map(|name| name.parse::<Stream>().map_err(|error| format!("streams.default: {error}")))
+            .collect(),
+    }
+}
+
+fn regimes(raw: Vec<RawRegime>) -> Result<Vec<Regime>, String> {
+    let mut regimes: Vec<Regime> = Vec::new();
+    for regime in raw {
+        let name = regime.name.trim().to_lowercase();
+        let key = format!("regimes.{name}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(format!("regimes: `{}` is not a name people can type (letters, digits, -)", regime.name));
+        }
+        if regimes.iter().any(|known| known.name == name) {
+            return Err(format!("{key}: defined twice"));
+        }
+        if regime.deadlines.is_empty() {
+            return Err(format!("{key}.deadlines: give at least one"));
+        }
+        if let Some(percent) = regime.reminders.iter().find(|percent| !(1..100).contains(*percent)) {
+            return Err(format!("{key}.reminders: {percent} is not a percentage between 1 and 99"));
+        }
+        let from = match regime.from.as_deref().unwrap_or("aware") {
+            "aware" => ClockStart::Aware,
+            "command" => ClockStart::Command,
+            other => return Err(format!("{key}.from: `{other}` (expected \"aware\" or \"command\")")),
+        };
+        let stages = regime
+            .deadlines
+            .into_iter()
+            .map(|stage| {
+                let within = stage.within.as_deref().map(Within::parse).transpose();
+                within.map(|within| Stage { what: stage.what.trim().to_string(), within })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("{key}.deadlines: {error}"))?;
+        regimes.push(Regime {
+            title: regime.title.unwrap_or_else(|| name.to_uppercase()),
+            name,
+            from,
+            stages,
+            reminders: regime.reminders,
+            note: regime.note,
+        });
+    }
+    Ok(regimes)
 }
 
 fn tls_mode(value: Option<&str>, default: &str, key: &str, host: &str) -> Result<TlsMode, String> {

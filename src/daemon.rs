@@ -21,13 +21,14 @@ use crate::maildir::Maildir;
 use crate::notify::{self, Notifier};
 use crate::outbox::Sender;
 use crate::pipeline::{Pipeline, SharedPipeline};
+use crate::scheduler;
 use crate::store::Store;
 
 /// Set to `after_commit` to abort between the store commit and the mailbox
 /// mark: the crash that must lose nothing and process nothing twice.
 pub const FAILPOINT_VARIABLE: &str = "SITREP_FAILPOINT";
 
-/// How often the outbox is looked at when nothing wakes the sender.
+/// How often the schedule and the outbox are looked at when nothing wakes the sender.
 const SEND_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown` resolves. SIGHUP reloads the configuration from
@@ -51,7 +52,8 @@ pub async fn run(
     let ready = Arc::new(Notify::new());
     let notifier = Notifier::from_environment();
     let (stop, stopping) = watch::channel(false);
-    let sending = tokio::spawn(send_loop(sender, sender_store, Arc::clone(&wake_sender), stopping.clone()));
+    let sending =
+        tokio::spawn(send_loop(sender, sender_store, pipeline.clone(), Arc::clone(&wake_sender), stopping.clone()));
     info!(store = %config.database_path().display(), "sitrep running");
     let receiving = match &config.mailbox {
         MailboxConfig::Maildir { path, poll_interval } => {
@@ -206,14 +208,25 @@ fn maildir_pass(
     Ok(())
 }
 
-/// Drains the outbox when woken after a commit, and every second for retries.
-async fn send_loop(sender: Sender, store: Store, wake: Arc<Notify>, mut stopping: watch::Receiver<bool>) {
+/// Runs the scheduled work that is due and drains the outbox, when woken
+/// after a commit and every second (for the schedule and for retries).
+async fn send_loop(
+    sender: Sender,
+    store: Store,
+    pipeline: SharedPipeline,
+    wake: Arc<Notify>,
+    mut stopping: watch::Receiver<bool>,
+) {
     let shared = Arc::new(Mutex::new((sender, store)));
     loop {
         let pass = Arc::clone(&shared);
+        let pipeline = pipeline.current();
         let drained = tokio::task::spawn_blocking(move || {
             let mut guard = pass.lock().map_err(|_| anyhow::anyhow!("sender lock poisoned"))?;
             let (sender, store) = &mut *guard;
+            if let Err(error) = scheduler::tick(&pipeline, store, Timestamp::now()) {
+                error!(error = format!("{error:#}"), "scheduled work failed; retrying");
+            }
             sender.drain(store, Timestamp::now()).map_err(anyhow::Error::from)
         })
         .await;

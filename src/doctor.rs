@@ -145,6 +145,7 @@ fn test_mail(config: &Config, address: &str) -> Check {
         cc: Vec::new(),
         subject: "sitrep test mail".to_string(),
         body: format!("This is a test from `sitrep doctor` at {}. Nothing to do.\n", config.address.with_detail(None)),
+        html: None,
         message_id: compose::new_message_id(&config.address),
         in_reply_to: None,
         references: Vec::new(),

@@ -3,10 +3,11 @@
 //!
 //! # Layout
 //! - `core`: the pure domain: subjects, quoted text, sender authority,
-//!   triage and threading, the command language, the incident state machine.
-//!   No I/O, no clock.
+//!   triage and threading, the command language, the incident state machine,
+//!   the schedule, digest content and notification clocks. No I/O, no clock.
 //! - `inbound`: raw bytes → `core::mail::Inbound` (mail-parser), within limits.
-//! - `pipeline`: the one use case, `Pipeline::ingest`, in one transaction.
+//! - `pipeline`: a message in, `Pipeline::ingest`, in one transaction.
+//! - `scheduler`: scheduled mail (digests, reminders), `tick`.
 //! - `store`: SQLite; the only module with SQL.
 //! - `render`: tera templates; `compose`: outgoing RFC 5322 bytes (lettre).
 //! - `outbox`: delivers queued mail, one recipient at a time.
@@ -29,5 +30,6 @@ pub mod notify;
 pub mod outbox;
 pub mod pipeline;
 pub mod render;
+pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -27,6 +27,7 @@ use crate::inbound::{self, Parsed};
 use crate::render::{
     AckView, CommandView, NoticeView, RenderError, Renderer, TranscriptView, UnverifiedView, local_time,
 };
+use crate::scheduler;
 use crate::store::{MailboxPosition, NewMessage, NewOutgoing, Store, StoreError, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,10 @@ impl Pipeline {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub(crate) fn renderer(&self) -> &Renderer {
+        &self.renderer
     }
 
     /// Processes one raw message. `source` names where it came from (a file
@@ -269,14 +274,32 @@ impl Pipeline {
             append_entry(transaction, number, inbound, EntryKind::Update, &commands.text, Trust::Staff, now)?;
         }
         record_commands(transaction, number, inbound, &effects, now)?;
-        if effects.quiet {
-            return Ok(());
+        if effects.digest_now {
+            scheduler::request_digest(transaction, number, now)?;
         }
+        if !effects.quiet {
+            self.send_transcript(transaction, inbound, &incident, &effects, now)?;
+        }
+        // A new cadence, `digest now` or a close may make scheduled mail due.
+        scheduler::run_due(self, transaction, &incident, now)?;
+        Ok(())
+    }
+
+    /// "Processed:" to the sender: each command and what became of it.
+    fn send_transcript(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        incident: &Incident,
+        effects: &Effects,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
         let body = self.renderer.transcript(&TranscriptView {
             lines: CommandView::of(&effects.applied),
             errors: effects.errors(),
             count: effects.applied.len(),
-            card: if effects.card { self.renderer.card(&incident, &self.config.time_zone)? } else { String::new() },
+            card: if effects.card { self.renderer.card(incident, &self.config.time_zone)? } else { String::new() },
             help: if effects.help { command::REFERENCE.to_string() } else { String::new() },
             address: self.config.address.with_detail(None),
         })?;
@@ -286,8 +309,8 @@ impl Pipeline {
             1 => format!("Processed (1 error): {original}"),
             errors => format!("Processed ({errors} errors): {original}"),
         };
-        let draft = self.reply_in_thread(&incident, inbound, vec![author.to_string()], Vec::new(), subject, body);
-        self.enqueue(transaction, MailKind::Transcript, Some(number), draft, now)
+        let draft = self.reply_in_thread(incident, inbound, vec![author.to_string()], Vec::new(), subject, body);
+        self.enqueue(transaction, MailKind::Transcript, Some(incident.number), draft, now)
     }
 
     /// An answer to `inbound` in the incident's thread: its root first, so
@@ -322,6 +345,7 @@ impl Pipeline {
             cc,
             subject,
             body,
+            html: None,
             message_id: compose::new_message_id(&self.config.address),
             in_reply_to: inbound.message_id.clone(),
             references,
@@ -341,6 +365,7 @@ impl Pipeline {
             people: &self.config.people,
             access: &self.config.access,
             allow_external_notify: self.config.allow_external_notify,
+            regimes: &self.config.regimes,
         }
     }
 
@@ -379,6 +404,7 @@ impl Pipeline {
                 cc: Vec::new(),
                 subject: format!("Unverified mail to {about} from {sender}"),
                 body: body.clone(),
+                html: None,
                 message_id: compose::new_message_id(&self.config.address),
                 in_reply_to: None,
                 references: inbound.message_id.iter().cloned().collect(),
@@ -420,17 +446,37 @@ impl Pipeline {
         let declarer = inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default();
         let mut incident =
             Incident::declare(number, title, declarer.clone(), now, compose::new_message_id(&self.config.address));
+        for stream in &self.config.default_streams {
+            incident.streams.entry(*stream).or_default();
+        }
         let commands = command::parse(&inbound.subject, &inbound.new_text);
         let effects = transition::apply(&mut incident, &commands.lines, &self.actor(&declarer), now, &self.settings());
         transaction.insert_incident(&incident)?;
         append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
         record_commands(transaction, number, inbound, &effects, now)?;
-        if effects.quiet {
-            return Ok(());
+        if effects.digest_now {
+            scheduler::request_digest(transaction, number, now)?;
         }
+        if !effects.quiet {
+            self.acknowledge(transaction, inbound, &incident, &effects, now)?;
+        }
+        // Schedules the first digest and reminders (and answers `digest now`).
+        scheduler::run_due(self, transaction, &incident, now)?;
+        Ok(())
+    }
+
+    fn acknowledge(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        incident: &Incident,
+        effects: &Effects,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
         let Some((to, cc)) = triage::ack_recipients(inbound, &self.config.address, &self.config.access) else {
             return Ok(());
         };
+        let number = incident.number;
         let body = self.renderer.ack(&AckView {
             incident: number.to_string(),
             title: &incident.title,
@@ -442,7 +488,7 @@ impl Pipeline {
             commands: CommandView::of(&effects.applied),
         })?;
         let subject = format!("[{number}] {}", incident.title);
-        let draft = self.reply_in_thread(&incident, inbound, vec![to], cc, subject, body);
+        let draft = self.reply_in_thread(incident, inbound, vec![to], cc, subject, body);
         self.enqueue(transaction, MailKind::Ack, Some(number), draft, now)
     }
 

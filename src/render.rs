@@ -8,7 +8,10 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::core::incident::{Incident, TaskState};
+use crate::core::deadline::describe_duration;
+use crate::core::digest::{self, Audience, Clock, Digest};
+use crate::core::incident::{DeadlineState, Incident, TaskState};
+use crate::core::schedule::Reminder;
 use crate::core::transition::Applied;
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -18,6 +21,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("transcript.txt", include_str!("../templates/transcript.txt.tera")),
     ("card.txt", include_str!("../templates/card.txt.tera")),
     ("unverified.txt", include_str!("../templates/unverified.txt.tera")),
+    ("digest.txt", include_str!("../templates/digest.txt.tera")),
+    ("digest.html", include_str!("../templates/digest.html.tera")),
+    ("reminder.txt", include_str!("../templates/reminder.txt.tera")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +114,7 @@ struct CardView {
 }
 
 #[derive(Debug, Serialize)]
-struct RoleView {
+pub struct RoleView {
     name: &'static str,
     holder: String,
 }
@@ -120,14 +126,14 @@ struct MilestoneView {
 }
 
 #[derive(Debug, Serialize)]
-struct StreamView {
+pub struct StreamView {
     name: &'static str,
     lead: Option<String>,
     status: String,
 }
 
 #[derive(Debug, Serialize)]
-struct TaskView {
+pub struct TaskView {
     number: u32,
     text: String,
     owner: Option<String>,
@@ -145,6 +151,203 @@ pub struct NoticeView<'a> {
     pub reason: &'a str,
     /// Staff get help to fix the mail; outsiders only the refusal.
     pub staff: bool,
+}
+
+/// A digest as the templates see it: every time already in the
+/// organisation's zone.
+#[derive(Debug, Serialize)]
+pub struct DigestView {
+    pub id: String,
+    pub title: String,
+    pub subject: String,
+    pub number: u32,
+    pub tactical: bool,
+    pub closing: bool,
+    pub resolution: Option<String>,
+    pub headline: String,
+    pub status: &'static str,
+    pub severity: &'static str,
+    pub phase: &'static str,
+    pub lead: String,
+    pub roles: Vec<RoleView>,
+    pub scope: String,
+    pub impact: String,
+    pub changes: Vec<ChangeView>,
+    pub needs: Vec<String>,
+    pub streams: Vec<StreamView>,
+    pub tasks: Vec<TaskView>,
+    pub clocks: Vec<ClockView>,
+    pub durations: Vec<DurationView>,
+    pub next_at: Option<String>,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeView {
+    pub at: String,
+    pub author: String,
+    pub lines: Vec<String>,
+    /// The commands the mail ran.
+    pub commands: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClockView {
+    /// What people type: `notified gdpr`.
+    pub regime: String,
+    pub title: String,
+    pub what: String,
+    pub due: Option<String>,
+    /// "41 h left", "overdue by 3 h", "done 2026-11-27 16:00 CET".
+    pub standing: String,
+    pub overdue: bool,
+    pub done: bool,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DurationView {
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl DigestView {
+    pub fn of(digest: &Digest, incident: &Incident, time_zone: &TimeZone, address: String) -> DigestView {
+        let unknown = || "not known yet".to_string();
+        DigestView {
+            id: incident.number.to_string(),
+            title: incident.title.clone(),
+            subject: digest::subject(incident, digest.number, digest.audience),
+            number: digest.number,
+            tactical: digest.audience == Audience::Tactical,
+            closing: digest.closing,
+            resolution: incident.resolution.clone(),
+            headline: digest.headline.clone(),
+            status: incident.status.as_str(),
+            severity: incident.severity.map_or("not assessed", |severity| severity.as_str()),
+            phase: incident.phase.as_str(),
+            lead: incident.lead.clone().unwrap_or_else(|| "nobody yet".to_string()),
+            roles: incident
+                .roles
+                .iter()
+                .map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() })
+                .collect(),
+            scope: incident.scope.clone().unwrap_or_else(unknown),
+            impact: incident.impact.clone().unwrap_or_else(unknown),
+            changes: digest
+                .changes
+                .iter()
+                .map(|change| ChangeView {
+                    at: local_time(change.at, time_zone),
+                    author: change.author.clone(),
+                    lines: change.text.lines().map(|line| line.trim_end().to_string()).collect(),
+                    commands: change.commands.clone(),
+                })
+                .collect(),
+            needs: digest.needs.clone(),
+            streams: digest
+                .streams
+                .iter()
+                .map(|(stream, state)| StreamView {
+                    name: stream.as_str(),
+                    lead: state.lead.clone(),
+                    status: state.status.clone().unwrap_or_else(|| "no update yet".to_string()),
+                })
+                .collect(),
+            tasks: incident
+                .tasks
+                .iter()
+                .filter(|task| task.state == TaskState::Open)
+                .map(|task| TaskView {
+                    number: task.number,
+                    text: task.text.clone(),
+                    owner: task.owner.clone(),
+                    due: task.due.map(|due| local_time(due, time_zone)),
+                })
+                .collect(),
+            clocks: digest.clocks.iter().map(|clock| ClockView::of(clock, time_zone)).collect(),
+            durations: digest
+                .durations
+                .iter()
+                .map(|(name, value)| DurationView { name, value: describe_duration(*value) })
+                .collect(),
+            next_at: digest.next_at.map(|at| local_time(at, time_zone)),
+            address,
+        }
+    }
+}
+
+impl ClockView {
+    pub fn of(clock: &Clock, time_zone: &TimeZone) -> ClockView {
+        ClockView {
+            regime: clock.regime.clone(),
+            title: clock.title.clone(),
+            what: clock.what.clone(),
+            due: clock.due.map(|due| local_time(due, time_zone)),
+            standing: match (clock.state, clock.left, clock.closed_at) {
+                (DeadlineState::Met, _, Some(at)) => format!("done {}", local_time(at, time_zone)),
+                (_, Some(left), _) => digest::time_left(left),
+                _ => "without undue delay; not done yet".to_string(),
+            },
+            overdue: clock.overdue,
+            done: clock.state == DeadlineState::Met,
+            note: clock.note.clone(),
+        }
+    }
+}
+
+/// A reminder to the lead (or the declarer while there is none).
+#[derive(Debug, Serialize)]
+pub struct ReminderView {
+    pub id: String,
+    pub title: String,
+    /// no-lead, no-scope, quiet, tasks or deadline.
+    pub kind: &'static str,
+    pub digest_at: Option<String>,
+    pub tasks: Vec<TaskView>,
+    pub clock: Option<ClockView>,
+    pub address: String,
+}
+
+impl ReminderView {
+    pub fn of(
+        reminder: &Reminder,
+        incident: &Incident,
+        clock: Option<ClockView>,
+        time_zone: &TimeZone,
+        address: String,
+    ) -> ReminderView {
+        let (kind, digest_at, tasks) = match reminder {
+            Reminder::NoLead => ("no-lead", None, Vec::new()),
+            Reminder::NoScope => ("no-scope", None, Vec::new()),
+            Reminder::Quiet { digest_at } => ("quiet", Some(local_time(*digest_at, time_zone)), Vec::new()),
+            Reminder::TasksOverdue(numbers) => (
+                "tasks",
+                None,
+                incident
+                    .tasks
+                    .iter()
+                    .filter(|task| numbers.contains(&task.number))
+                    .map(|task| TaskView {
+                        number: task.number,
+                        text: task.text.clone(),
+                        owner: task.owner.clone(),
+                        due: task.due.map(|due| local_time(due, time_zone)),
+                    })
+                    .collect(),
+            ),
+            Reminder::Deadline(_) => ("deadline", None, Vec::new()),
+        };
+        ReminderView {
+            id: incident.number.to_string(),
+            title: incident.title.clone(),
+            kind,
+            digest_at,
+            tasks,
+            clock,
+            address,
+        }
+    }
 }
 
 impl Renderer {
@@ -181,6 +384,15 @@ impl Renderer {
 
     pub fn unverified(&self, view: &UnverifiedView<'_>) -> Result<String, RenderError> {
         self.render("unverified.txt", view)
+    }
+
+    /// The digest as plain text and as HTML.
+    pub fn digest(&self, view: &DigestView) -> Result<(String, String), RenderError> {
+        Ok((self.render("digest.txt", view)?, self.render("digest.html", view)?))
+    }
+
+    pub fn reminder(&self, view: &ReminderView) -> Result<String, RenderError> {
+        self.render("reminder.txt", view)
     }
 
     /// The incident's current state, for `status?`.

@@ -48,6 +48,28 @@ pub enum Command {
     Note(String),
     Help,
     Card,
+    Cadence(CadenceSetting),
+    DigestNow,
+    /// Start a notification regime's clock, or drop it (`off`) when counsel
+    /// finds it does not apply.
+    Regime {
+        name: String,
+        off: bool,
+    },
+    Aware(When),
+    /// The body of a regime was notified: its next open deadline is met.
+    Notified {
+        regime: String,
+        when: Option<When>,
+    },
+}
+
+/// `cadence 45m`, `cadence off`, `cadence auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CadenceSetting {
+    Every(SignedDuration),
+    Off,
+    BySeverity,
 }
 
 /// The milestone shortcuts, which also move the phase.
@@ -151,6 +173,11 @@ const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Note, &["note"]),
     (Verb::Help, &["help"]),
     (Verb::Card, &["status?", "card"]),
+    (Verb::Cadence, &["cadence"]),
+    (Verb::Digest, &["digest"]),
+    (Verb::Regime, &["regime", "clock"]),
+    (Verb::Aware, &["aware"]),
+    (Verb::Notified, &["notified"]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +208,11 @@ enum Verb {
     Note,
     Help,
     Card,
+    Cadence,
+    Digest,
+    Regime,
+    Aware,
+    Notified,
 }
 
 fn verb_named(word: &str) -> Option<Verb> {
@@ -337,7 +369,53 @@ fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Comma
         Verb::Note => text(rest, "write the note").map(Command::Note),
         Verb::Help => alone(rest, Command::Help),
         Verb::Card => alone(rest, Command::Card),
+        Verb::Cadence => cadence_setting(rest),
+        Verb::Digest if rest.is_empty() || rest.eq_ignore_ascii_case("now") => Ok(Command::DigestNow),
+        Verb::Digest => Err("write `digest now`".to_string()),
+        Verb::Regime => regime_arguments(rest),
+        Verb::Aware if rest.is_empty() => Ok(Command::Aware(When::Now)),
+        Verb::Aware => when(rest).map(Command::Aware),
+        Verb::Notified => notified_arguments(rest),
     }
+}
+
+fn cadence_setting(rest: &str) -> Result<Command, String> {
+    let setting = match rest.trim().to_lowercase().as_str() {
+        "off" | "none" | "stop" => CadenceSetting::Off,
+        "auto" | "default" | "severity" | "on" => CadenceSetting::BySeverity,
+        other => CadenceSetting::Every(
+            super::deadline::parse_duration(other)
+                .map_err(|_| "say how often, e.g. `cadence 45m`, or `cadence off` or `cadence auto`".to_string())?,
+        ),
+    };
+    Ok(Command::Cadence(setting))
+}
+
+/// A regime's name as configured: `gdpr`, `nis2`, `sec-8k`.
+fn regime_name(word: &str) -> Result<String, String> {
+    let name = word.to_lowercase();
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        Ok(name)
+    } else {
+        Err("name a regime from the configuration, e.g. `regime gdpr`".to_string())
+    }
+}
+
+fn regime_arguments(rest: &str) -> Result<Command, String> {
+    let mut words = rest.split_whitespace();
+    let name = regime_name(words.next().unwrap_or_default())?;
+    match words.collect::<Vec<_>>().join(" ").to_lowercase().as_str() {
+        "" => Ok(Command::Regime { name, off: false }),
+        "off" | "n/a" | "stop" | "drop" | "not applicable" => Ok(Command::Regime { name, off: true }),
+        _ => Err("write `regime <name>` to start its clock or `regime <name> off` to drop it".to_string()),
+    }
+}
+
+fn notified_arguments(rest: &str) -> Result<Command, String> {
+    let (first, remainder) = rest.trim().split_once(char::is_whitespace).unwrap_or((rest.trim(), ""));
+    let regime = regime_name(first)?;
+    let when = if remainder.trim().is_empty() { None } else { Some(when(remainder)?) };
+    Ok(Command::Notified { regime, when })
 }
 
 fn alone(rest: &str, command: Command) -> Result<Command, String> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 /// The `n` of `INC-n`: issued from 1 upwards, per store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -146,6 +146,19 @@ named_enum!(
         Ack = "ack",
         Transcript = "transcript",
         Notice = "notice",
+        Digest = "digest",
+        Tactical = "tactical",
+        Reminder = "reminder",
+    }
+);
+
+named_enum!(
+    /// A notification clock: running, met (the body was notified) or
+    /// dropped (counsel found the regime does not apply).
+    DeadlineState {
+        Running = "running",
+        Met = "met",
+        Dropped = "dropped",
     }
 );
 
@@ -174,6 +187,8 @@ pub struct Incident {
     pub declared_at: Timestamp,
     pub milestones: Milestones,
     pub closed_at: Option<Timestamp>,
+    /// The reason given with `close: <reason>`.
+    pub resolution: Option<String>,
     /// A Message-ID that every mail of the incident references, so that all
     /// clients group the thread even when a reply lost its parent.
     pub thread_root: String,
@@ -182,11 +197,39 @@ pub struct Incident {
     pub tasks: Vec<Task>,
     /// Extra people who receive this incident's digests.
     pub notify: Vec<String>,
+    /// `None`: digests follow the severity.
+    pub cadence: Option<CadenceOverride>,
+    pub deadlines: Vec<Deadline>,
+}
+
+/// `cadence 45m` or `cadence off` for one incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CadenceOverride {
+    Off,
+    Every(SignedDuration),
+}
+
+/// One stage of a notification regime's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    /// The regime's configured name.
+    pub regime: String,
+    /// From 0, in the regime's order.
+    pub stage: u32,
+    pub what: String,
+    pub started_at: Timestamp,
+    /// `None`: without undue delay, with no clock.
+    pub due: Option<Timestamp>,
+    pub state: DeadlineState,
+    /// When it was met or dropped.
+    pub closed_at: Option<Timestamp>,
 }
 
 /// When things happened, as far as anyone has said.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Milestones {
+    /// When the organisation became aware: breach-notification clocks start here.
+    pub aware: Option<Timestamp>,
     pub started: Option<Timestamp>,
     pub detected: Option<Timestamp>,
     pub contained: Option<Timestamp>,
@@ -235,11 +278,14 @@ impl Incident {
             declared_at,
             milestones: Milestones::default(),
             closed_at: None,
+            resolution: None,
             thread_root,
             roles: BTreeMap::new(),
             streams: BTreeMap::new(),
             tasks: Vec::new(),
             notify: Vec::new(),
+            cadence: None,
+            deadlines: Vec::new(),
         }
     }
 }

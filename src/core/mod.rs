@@ -7,9 +7,12 @@
 
 pub mod auth;
 pub mod command;
+pub mod deadline;
+pub mod digest;
 pub mod incident;
 pub mod mail;
 pub mod quote;
+pub mod schedule;
 pub mod subject;
 pub mod transition;
 pub mod triage;

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::command::{Command, Line, Milestone, When, Who};
-use super::incident::{EntryKind, Incident, Phase, Role, Status, Task, TaskState};
+use super::command::{CadenceSetting, Command, Line, Milestone, When, Who};
+use super::deadline::{self, ClockStart, Regime, describe_duration};
+use super::incident::{
+    CadenceOverride, Deadline, DeadlineState, EntryKind, Incident, Phase, Role, Status, Task, TaskState,
+};
 use super::triage::Access;
 
 /// Who is acting and what the configuration lets them do.
@@ -23,6 +26,7 @@ pub struct Settings<'a> {
     pub people: &'a BTreeMap<String, String>,
     pub access: &'a Access,
     pub allow_external_notify: bool,
+    pub regimes: &'a [Regime],
 }
 
 /// The result of one command line, for the transcript and the timeline.
@@ -42,6 +46,8 @@ pub struct Effects {
     pub quiet: bool,
     pub help: bool,
     pub card: bool,
+    /// `digest now`: the executives get a digest at once.
+    pub digest_now: bool,
 }
 
 impl Effects {
@@ -80,7 +86,7 @@ pub fn apply(
         };
         let entry = match (&outcome, &line.command) {
             (Ok(_), Ok(Command::Note(text))) => Some((EntryKind::Note, text.clone())),
-            (Ok(_), Ok(Command::Help | Command::Card | Command::Quiet)) => None,
+            (Ok(_), Ok(Command::Help | Command::Card | Command::Quiet | Command::DigestNow)) => None,
             (Ok(_), Ok(_)) => Some((EntryKind::Command, line.written.clone())),
             (Err(_), _) | (_, Err(_)) => None,
         };
@@ -104,6 +110,8 @@ fn field_of(command: &Command) -> Option<String> {
         Command::Started(_) => "started".into(),
         Command::StreamStatus(stream, _) => format!("stream {stream}"),
         Command::StreamLead(stream, _) => format!("stream {stream} lead"),
+        Command::Cadence(_) => "cadence".into(),
+        Command::Aware(_) => "aware".into(),
         _ => return None,
     })
 }
@@ -184,6 +192,10 @@ fn execute(
             incident.status = Status::Closed;
             incident.closed_at = Some(now);
             incident.phase = Phase::PostIncident;
+            incident.resolution = match command {
+                Command::Close(Some(reason)) => Some(reason.clone()),
+                _ => None,
+            };
             Ok(match command {
                 Command::Close(Some(reason)) => format!("Closed: {reason}."),
                 _ => "Closed.".to_string(),
@@ -305,7 +317,138 @@ fn execute(
             effects.card = true;
             Ok("The incident's current state is below.".to_string())
         }
+        Command::Cadence(setting) => {
+            refuse_unless_steering("change the digest cadence")?;
+            incident.cadence = match setting {
+                CadenceSetting::Off => Some(CadenceOverride::Off),
+                CadenceSetting::BySeverity => None,
+                CadenceSetting::Every(every) => {
+                    if *every < jiff::SignedDuration::from_mins(10) || *every > jiff::SignedDuration::from_hours(7 * 24)
+                    {
+                        return Err("a cadence is between 10 minutes and 7 days".to_string());
+                    }
+                    Some(CadenceOverride::Every(*every))
+                }
+            };
+            Ok(match incident.cadence {
+                Some(CadenceOverride::Off) => {
+                    "No more scheduled digests for this incident; `digest now` still sends one.".to_string()
+                }
+                Some(CadenceOverride::Every(every)) => format!("Digests now every {}.", describe_duration(every)),
+                None => "Digests follow the severity again.".to_string(),
+            })
+        }
+        Command::DigestNow => {
+            effects.digest_now = true;
+            Ok("A digest goes to the executives now.".to_string())
+        }
+        Command::Regime { name, off } => {
+            let regime = regime_named(name, settings.regimes)?;
+            let running: Vec<&mut Deadline> = incident
+                .deadlines
+                .iter_mut()
+                .filter(|deadline| deadline.regime == regime.name && deadline.state == DeadlineState::Running)
+                .collect();
+            if *off {
+                if running.is_empty() {
+                    return Err(format!("no {} clock is running", regime.title));
+                }
+                for deadline in running {
+                    deadline.state = DeadlineState::Dropped;
+                    deadline.closed_at = Some(now);
+                }
+                return Ok(format!("{} clock stopped: not applicable.", regime.title));
+            }
+            if !running.is_empty() {
+                return Err(format!("the {} clock is already running", regime.title));
+            }
+            incident.deadlines.retain(|deadline| deadline.regime != regime.name);
+            let (start, basis) = deadline::clock_start(incident, regime.from, now);
+            let mut said = format!("{} clock started from {basis} ({}).", regime.title, local(start));
+            for (stage, step) in regime.stages.iter().enumerate() {
+                let due = step.within.map(|within| within.deadline(start, settings.time_zone));
+                said.push_str(&match (due, step.within) {
+                    (Some(due), Some(within)) => {
+                        format!(" {}: by {} ({}).", capitalised(&step.what), local(due), within.describe())
+                    }
+                    _ => format!(" {}: without undue delay.", capitalised(&step.what)),
+                });
+                incident.deadlines.push(Deadline {
+                    regime: regime.name.clone(),
+                    stage: stage as u32,
+                    what: step.what.clone(),
+                    started_at: start,
+                    due,
+                    state: DeadlineState::Running,
+                    closed_at: None,
+                });
+            }
+            if regime.from == ClockStart::Aware && incident.milestones.aware.is_none() {
+                said.push_str(" If you knew earlier, say `aware <when>` and the clock moves.");
+            }
+            Ok(said)
+        }
+        Command::Aware(when) => {
+            let at = past(*when, now, settings.time_zone)?;
+            incident.milestones.aware = Some(at);
+            let mut said = format!("Aware since {}.", local(at));
+            for deadline in incident.deadlines.iter_mut().filter(|deadline| deadline.state == DeadlineState::Running) {
+                let Some(regime) = settings.regimes.iter().find(|regime| regime.name == deadline.regime) else {
+                    continue;
+                };
+                if regime.from != ClockStart::Aware {
+                    continue;
+                }
+                deadline.started_at = at;
+                let within = regime.stages.get(deadline.stage as usize).and_then(|stage| stage.within);
+                deadline.due = within.map(|within| within.deadline(at, settings.time_zone));
+                if let Some(due) = deadline.due {
+                    said.push_str(&format!(" {}: now due by {}.", capitalised(&deadline.what), local(due)));
+                }
+            }
+            Ok(said)
+        }
+        Command::Notified { regime, when } => {
+            let regime = regime_named(regime, settings.regimes)?;
+            let at = match when {
+                Some(when) => past(*when, now, settings.time_zone)?,
+                None => now,
+            };
+            let deadline = incident
+                .deadlines
+                .iter_mut()
+                .find(|deadline| deadline.regime == regime.name && deadline.state == DeadlineState::Running)
+                .ok_or_else(|| {
+                    format!("no {} clock is running; start it with `regime {}`", regime.title, regime.name)
+                })?;
+            deadline.state = DeadlineState::Met;
+            deadline.closed_at = Some(at);
+            let timing = match deadline.due {
+                Some(due) if at <= due => {
+                    format!(", {} before the deadline", describe_duration(due.duration_since(at)))
+                }
+                Some(due) => format!(", {} after the deadline", describe_duration(at.duration_since(due))),
+                None => String::new(),
+            };
+            Ok(format!("{}: {} done at {}{timing}.", regime.title, deadline.what, local(at)))
+        }
     }
+}
+
+fn regime_named<'a>(name: &str, regimes: &'a [Regime]) -> Result<&'a Regime, String> {
+    regimes.iter().find(|regime| regime.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+        let known: Vec<&str> = regimes.iter().map(|regime| regime.name.as_str()).collect();
+        if known.is_empty() {
+            format!("no regime `{name}`: none is configured ([[regimes]] in the configuration)")
+        } else {
+            format!("no regime `{name}`; configured: {}", known.join(", "))
+        }
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 fn role_title(role: Role) -> &'static str {

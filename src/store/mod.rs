@@ -12,13 +12,17 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::core::incident::{
-    DeliveryStatus, EntryKind, Incident, IncidentNumber, MailKind, Milestones, Phase, Role, Severity, Status, Stream,
-    StreamState, Task, TaskState, TimelineEntry, Trust,
+    CadenceOverride, Deadline, DeadlineState, DeliveryStatus, EntryKind, Incident, IncidentNumber, MailKind,
+    Milestones, Phase, Role, Severity, Status, Stream, StreamState, Task, TaskState, TimelineEntry, Trust,
 };
 use crate::core::mail::AttachmentMeta;
 use crate::core::triage::Outcome;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+mod schedule;
+
+pub use schedule::ScheduleFacts;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -323,32 +327,7 @@ impl Store {
     }
 
     pub fn timeline(&self, number: IncidentNumber) -> StoreResult<Vec<TimelineEntry>> {
-        let mut statement = self.connection.prepare(
-            "SELECT seq, at, author, kind, text, message_id, trust FROM timeline WHERE incident = ?1 ORDER BY seq",
-        )?;
-        let rows = statement.query_map([number.0 as i64], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, Option<String>>(5)?,
-                row.get::<_, String>(6)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, at, author, kind, text, message_id, trust) = row?;
-            Ok(TimelineEntry {
-                at: parse_time(id, &at)?,
-                author,
-                kind: parse_named::<EntryKind>(id, &kind)?,
-                text,
-                message_id,
-                trust: parse_named::<Trust>(id, &trust)?,
-            })
-        })
-        .collect()
+        Ok(timeline_after(&self.connection, number, 0)?.into_iter().map(|(_, entry)| entry).collect())
     }
 
     pub fn messages(&self) -> StoreResult<Vec<MessageRecord>> {
@@ -752,7 +731,8 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "UPDATE incidents SET title = ?2, title_key = ?3, status = ?4, severity = ?5, phase = ?6, lead = ?7,
                         scope = ?8, impact = ?9, started_at = ?10, detected_at = ?11, contained_at = ?12,
-                        eradicated_at = ?13, recovered_at = ?14, closed_at = ?15
+                        eradicated_at = ?13, recovered_at = ?14, closed_at = ?15, aware_at = ?16, cadence_minutes = ?17,
+                        resolution = ?18
                  WHERE number = ?1",
             )?
             .execute(params![
@@ -771,8 +751,14 @@ impl WriteTx<'_> {
                 milestones.eradicated.map(time_text),
                 milestones.recovered.map(time_text),
                 incident.closed_at.map(time_text),
+                milestones.aware.map(time_text),
+                incident.cadence.map(|cadence| match cadence {
+                    CadenceOverride::Off => 0,
+                    CadenceOverride::Every(every) => (every.as_secs() / 60).max(1),
+                }),
+                incident.resolution,
             ])?;
-        for table in ["roles", "streams", "tasks", "notify"] {
+        for table in ["roles", "streams", "tasks", "notify", "deadlines"] {
             self.transaction.prepare_cached(&format!("DELETE FROM {table} WHERE incident = ?1"))?.execute([number])?;
         }
         for (role, holder) in &incident.roles {
@@ -808,6 +794,23 @@ impl WriteTx<'_> {
             self.transaction
                 .prepare_cached("INSERT INTO notify (incident, address) VALUES (?1, ?2)")?
                 .execute(params![number, address])?;
+        }
+        for deadline in &incident.deadlines {
+            self.transaction
+                .prepare_cached(
+                    "INSERT INTO deadlines (incident, regime, stage, what, started_at, due_at, state, closed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    number,
+                    deadline.regime,
+                    deadline.stage,
+                    deadline.what,
+                    time_text(deadline.started_at),
+                    deadline.due.map(time_text),
+                    deadline.state.as_str(),
+                    deadline.closed_at.map(time_text),
+                ])?;
         }
         Ok(())
     }
@@ -908,8 +911,45 @@ impl WriteTx<'_> {
     }
 }
 
+/// Timeline entries after `seq`, oldest first, with their sequence numbers.
+fn timeline_after(
+    connection: &Connection,
+    number: IncidentNumber,
+    after: u64,
+) -> StoreResult<Vec<(u64, TimelineEntry)>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT seq, at, author, kind, text, message_id, trust FROM timeline
+         WHERE incident = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let rows = statement.query_map(params![number.0 as i64, after as i64], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, Option<String>>(5)?,
+            row.get::<_, String>(6)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (seq, at, author, kind, text, message_id, trust) = row?;
+        let entry = TimelineEntry {
+            at: parse_time(seq, &at)?,
+            author,
+            kind: parse_named::<EntryKind>(seq, &kind)?,
+            text,
+            message_id,
+            trust: parse_named::<Trust>(seq, &trust)?,
+        };
+        Ok((seq as u64, entry))
+    })
+    .collect()
+}
+
 const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, impact, declared_by,
-        declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root
+        declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root,
+        aware_at, cadence_minutes, resolution
         FROM incidents";
 
 fn optional_time(row: i64, text: Option<String>) -> StoreResult<Option<Timestamp>> {
@@ -935,10 +975,18 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
                     row.get::<_, Option<String>>(15)?,
                 ],
                 row.get::<_, String>(16)?,
+                (row.get::<_, Option<String>>(17)?, row.get::<_, Option<i64>>(18)?, row.get::<_, Option<String>>(19)?),
             ))
         })
         .optional()?;
-    let Some(((title, status, severity), (phase, lead, scope), (impact, declared_by, declared_at), times, root)) = row
+    let Some((
+        (title, status, severity),
+        (phase, lead, scope),
+        (impact, declared_by, declared_at),
+        times,
+        root,
+        (aware, cadence_minutes, resolution),
+    )) = row
     else {
         return Ok(None);
     };
@@ -955,6 +1003,7 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
         declared_by,
         declared_at: parse_time(key, &declared_at)?,
         milestones: Milestones {
+            aware: optional_time(key, aware)?,
             started: optional_time(key, started)?,
             detected: optional_time(key, detected)?,
             contained: optional_time(key, contained)?,
@@ -962,11 +1011,18 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
             recovered: optional_time(key, recovered)?,
         },
         closed_at: optional_time(key, closed)?,
+        resolution,
         thread_root: root,
         roles: Default::default(),
         streams: Default::default(),
         tasks: Vec::new(),
         notify: Vec::new(),
+        cadence: match cadence_minutes {
+            None => None,
+            Some(0) => Some(CadenceOverride::Off),
+            Some(minutes) => Some(CadenceOverride::Every(jiff::SignedDuration::from_mins(minutes))),
+        },
+        deadlines: Vec::new(),
     };
     let mut roles = connection.prepare_cached("SELECT role, holder FROM roles WHERE incident = ?1")?;
     for row in roles.query_map([key], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
@@ -1015,6 +1071,32 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
     let mut notify = connection.prepare_cached("SELECT address FROM notify WHERE incident = ?1 ORDER BY address")?;
     for row in notify.query_map([key], |row| row.get::<_, String>(0))? {
         incident.notify.push(row?);
+    }
+    let mut deadlines = connection.prepare_cached(
+        "SELECT regime, stage, what, started_at, due_at, state, closed_at FROM deadlines
+         WHERE incident = ?1 ORDER BY started_at, regime, stage",
+    )?;
+    for row in deadlines.query_map([key], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, u32>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, Option<String>>(4)?,
+            row.get::<_, String>(5)?,
+            row.get::<_, Option<String>>(6)?,
+        ))
+    })? {
+        let (regime, stage, what, started, due, state, closed) = row?;
+        incident.deadlines.push(Deadline {
+            regime,
+            stage,
+            what,
+            started_at: parse_time(key, &started)?,
+            due: optional_time(key, due)?,
+            state: parse_named::<DeadlineState>(key, &state)?,
+            closed_at: optional_time(key, closed)?,
+        });
     }
     Ok(Some(incident))
 }

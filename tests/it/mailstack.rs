@@ -433,6 +433,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
         cc: Vec::new(),
         subject: format!("{marker} test"),
         body,
+        html: None,
         message_id: compose::new_message_id(&address),
         in_reply_to: None,
         references: Vec::new(),

@@ -9,6 +9,8 @@ mod fixtures;
 mod pipeline;
 // The command language by mail: transcripts, authority, spoofing, loops.
 mod commands;
+// Digests, reminders and notification clocks with a fixed clock.
+mod digests;
 // The binary: exit codes, export, the daemon and crash recovery.
 mod cli;
 // End to end against a real Postfix and Dovecot (tests/mailstack/stack.sh).

@@ -1,5 +1,6 @@
 use super::*;
 use crate::core::command;
+use crate::core::deadline::{ClockStart, Stage, Within};
 use crate::core::incident::{IncidentNumber, Severity};
 
 const NOW: &str = "2026-11-27T14:30:00Z";
@@ -18,11 +19,58 @@ fn access() -> Access {
     Access { staff_domains: vec!["company.test".into()], staff_addresses: Vec::new(), partner_domains: Vec::new() }
 }
 
+fn regimes() -> Vec<Regime> {
+    vec![
+        Regime {
+            name: "gdpr".into(),
+            title: "GDPR".into(),
+            from: ClockStart::Aware,
+            stages: vec![Stage {
+                what: "notify the supervisory authority".into(),
+                within: Some(Within::Elapsed(jiff::SignedDuration::from_hours(72))),
+            }],
+            reminders: vec![50, 90],
+            note: None,
+        },
+        Regime {
+            name: "nis2".into(),
+            title: "NIS2".into(),
+            from: ClockStart::Aware,
+            stages: vec![
+                Stage {
+                    what: "early warning to the CSIRT".into(),
+                    within: Some(Within::Elapsed(jiff::SignedDuration::from_hours(24))),
+                },
+                Stage {
+                    what: "incident notification to the CSIRT".into(),
+                    within: Some(Within::Elapsed(jiff::SignedDuration::from_hours(72))),
+                },
+            ],
+            reminders: vec![],
+            note: None,
+        },
+        Regime {
+            name: "sec".into(),
+            title: "SEC 8-K".into(),
+            from: ClockStart::Command,
+            stages: vec![Stage { what: "file form 8-K".into(), within: Some(Within::BusinessDays(4)) }],
+            reminders: vec![],
+            note: None,
+        },
+    ]
+}
+
 /// Applies the body's commands as `actor` (privileged when `admin`).
 fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects {
     let people = BTreeMap::from([("carol".to_string(), "carol@company.test".to_string())]);
     let time_zone = TimeZone::get("Europe/Berlin").unwrap();
-    let settings = Settings { time_zone: &time_zone, people: &people, access: &access(), allow_external_notify: false };
+    let settings = Settings {
+        time_zone: &time_zone,
+        people: &people,
+        access: &access(),
+        allow_external_notify: false,
+        regimes: &regimes(),
+    };
     let parsed = command::parse("Re: [INC-1] Phishing", body);
     apply(incident, &parsed.lines, &Actor { address: actor, privileged: admin }, NOW.parse().unwrap(), &settings)
 }
@@ -156,4 +204,54 @@ fn streams_keep_a_lead_and_a_status() {
         (legal.lead.as_deref(), legal.status.as_deref()),
         (Some("carol@company.test"), Some("regulator informed"))
     );
+}
+
+#[test]
+fn regime_clocks_start_from_awareness_move_with_it_and_stop_when_notified() {
+    let mut incident = incident();
+    // NOW is Friday 14:30 UTC; declared 14:00.
+    let started = run(&mut incident, "regime gdpr", "bob@company.test", false);
+    let said = outcomes(&started)[0].clone().unwrap();
+    assert!(said.contains("from the declaration") && said.contains("aware <when>"), "{said}");
+    assert_eq!(incident.deadlines[0].due, Some("2026-11-30T14:00:00Z".parse().unwrap()));
+    let again = run(&mut incident, "regime gdpr", "bob@company.test", false);
+    assert!(outcomes(&again)[0].as_ref().unwrap_err().contains("already running"));
+    // We knew since 09:00 Berlin (08:00 UTC): the clock moves back.
+    run(&mut incident, "aware 09:00", "bob@company.test", false);
+    assert_eq!(incident.deadlines[0].due, Some("2026-11-30T08:00:00Z".parse().unwrap()));
+    let met = run(&mut incident, "notified gdpr", "bob@company.test", false);
+    let said = outcomes(&met)[0].clone().unwrap();
+    assert!(said.contains("before the deadline"), "{said}");
+    assert_eq!(incident.deadlines[0].state, DeadlineState::Met);
+    let unknown = run(&mut incident, "regime hipaa", "bob@company.test", false);
+    assert!(outcomes(&unknown)[0].as_ref().unwrap_err().contains("configured: gdpr, nis2, sec"));
+}
+
+#[test]
+fn a_two_stage_regime_is_met_stage_by_stage_and_sec_counts_business_days() {
+    let mut incident = incident();
+    run(&mut incident, "regime nis2\nregime sec", "bob@company.test", false);
+    assert_eq!(incident.deadlines.len(), 3);
+    // 4 business days from Friday 14:30 UTC is Thursday.
+    assert_eq!(incident.deadlines[2].due, Some("2026-12-03T14:30:00Z".parse().unwrap()));
+    run(&mut incident, "notified nis2", "bob@company.test", false);
+    let states: Vec<DeadlineState> = incident.deadlines.iter().map(|deadline| deadline.state).collect();
+    assert_eq!(states, [DeadlineState::Met, DeadlineState::Running, DeadlineState::Running]);
+    run(&mut incident, "regime sec off", "bob@company.test", false);
+    assert_eq!(incident.deadlines[2].state, DeadlineState::Dropped);
+}
+
+#[test]
+fn cadence_is_for_steerers_and_digest_now_for_anyone() {
+    let mut incident = incident();
+    let refused = run(&mut incident, "cadence off", "bob@company.test", false);
+    assert!(outcomes(&refused)[0].is_err());
+    run(&mut incident, "cadence 45m", "admin@company.test", true);
+    assert_eq!(incident.cadence, Some(CadenceOverride::Every(jiff::SignedDuration::from_mins(45))));
+    let too_often = run(&mut incident, "cadence 2m", "admin@company.test", true);
+    assert!(outcomes(&too_often)[0].as_ref().unwrap_err().contains("between 10 minutes"));
+    run(&mut incident, "cadence auto", "admin@company.test", true);
+    assert_eq!(incident.cadence, None);
+    let now = run(&mut incident, "digest now", "bob@company.test", false);
+    assert!(now.digest_now);
 }

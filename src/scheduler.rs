@@ -1,0 +1,296 @@
+//! Scheduled mail: digests, reminders and the final digest. The second use
+//! case beside ingest. `core::schedule` says what is due; this renders it,
+//! queues it and remembers it, in the same transaction, so a crash neither
+//! loses a digest nor sends one twice.
+//!
+//! `tick` runs from `sitrep tick` and from the daemon's timer; `run_due`
+//! also runs inside ingest when commands changed an incident, so `digest
+//! now` and a close are answered at once.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use tracing::{error, info, warn};
+
+use crate::compose::{self, AutoSubmitted, Draft};
+use crate::config::Config;
+use crate::core::digest::{self, Audience, Inputs};
+use crate::core::incident::{Incident, IncidentNumber, MailKind, Role, Stream};
+use crate::core::schedule::{self, Job, Reminder, Slot, Slots};
+use crate::pipeline::{IngestError, Pipeline};
+use crate::render::{ClockView, DigestView, ReminderView};
+use crate::store::{NewOutgoing, ScheduleFacts, Store, WriteTx};
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub incidents: usize,
+    /// Mails queued (one per recipient).
+    pub queued: usize,
+    /// Incidents whose work failed; they are tried again at the next tick.
+    pub failed: usize,
+}
+
+/// Runs every job due at `now`, one transaction per incident.
+pub fn tick(pipeline: &Pipeline, store: &mut Store, now: Timestamp) -> Result<TickReport, IngestError> {
+    let mut report = TickReport::default();
+    for number in store.due_incidents(now)? {
+        // One incident's trouble (a broken template override) holds up no other.
+        match tick_incident(pipeline, store, number, now) {
+            Ok(queued) => {
+                report.queued += queued;
+                report.incidents += 1;
+            }
+            Err(error) => {
+                report.failed += 1;
+                error!(incident = %number, error = format!("{error:#}"), "scheduled work failed; retrying");
+            }
+        }
+    }
+    if report.queued > 0 {
+        info!(incidents = report.incidents, queued = report.queued, "scheduled mail queued");
+    }
+    Ok(report)
+}
+
+fn tick_incident(
+    pipeline: &Pipeline,
+    store: &mut Store,
+    number: IncidentNumber,
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let transaction = store.write()?;
+    let Some(incident) = transaction.incident(number)? else {
+        return Ok(0);
+    };
+    let queued = run_due(pipeline, &transaction, &incident, now)?;
+    transaction.commit()?;
+    Ok(queued)
+}
+
+/// Sends what is due for one incident and records when it next needs a
+/// look. Returns the number of mails queued.
+pub fn run_due(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    incident: &Incident,
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let mut facts = transaction.schedule_facts(incident.number)?;
+    let plan = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
+    let seq = transaction.last_seq(incident.number)?;
+    let mut queued = 0;
+    for job in &plan.due {
+        let mut done = vec![job.clone()];
+        queued += match job {
+            Job::Digest | Job::FinalDigest => {
+                let mut sent = send_digest(pipeline, transaction, incident, &facts, Audience::Executive, now)?;
+                if *job == Job::Digest && config.schedule.tactical == schedule::Tactical::WithExecutive {
+                    sent += send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?;
+                    done.push(Job::Tactical);
+                }
+                sent
+            }
+            Job::Tactical => send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?,
+            Job::Reminder(reminder) => send_reminder(pipeline, transaction, incident, reminder, now)?,
+        };
+        for job in &done {
+            for key in schedule::record(&mut facts.slots, job, now, seq) {
+                transaction.save_slot(incident.number, &key, &facts.slots[&key])?;
+            }
+        }
+    }
+    let after = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
+    if !after.due.is_empty() {
+        // Every job above moved its own slot on; one still due is a bug.
+        warn!(incident = %incident.number, jobs = ?after.due, "jobs still due after running; looking again later");
+    }
+    transaction.set_due(incident.number, &after.upcoming)?;
+    Ok(queued)
+}
+
+/// `digest now`: the next tick (or this transaction's `run_due`) sends one.
+pub fn request_digest(transaction: &WriteTx<'_>, number: IncidentNumber, now: Timestamp) -> Result<(), IngestError> {
+    let mut slot = transaction.schedule_facts(number)?.slots.get("digest").copied().unwrap_or_default();
+    slot.requested_at = Some(now);
+    transaction.save_slot(number, "digest", &slot)?;
+    Ok(())
+}
+
+/// Builds the next digest of `audience` without sending it: for
+/// `sitrep digest --preview` and for `send_digest`.
+pub fn compose_digest(
+    config: &Config,
+    incident: &Incident,
+    slots: &Slots,
+    since_last: &[crate::core::incident::TimelineEntry],
+    audience: Audience,
+    now: Timestamp,
+) -> DigestView {
+    let key = digest_key(audience);
+    let slot = slots.get(key).copied().unwrap_or_default();
+    let number = slot.count + 1;
+    // The next digest is a cadence after this one.
+    let mut after = slots.clone();
+    after.insert("digest".into(), Slot { last_at: Some(now), requested_at: None, ..slot });
+    let next_at = schedule::next_digest(incident, &after, &config.schedule);
+    let digest = digest::build(&Inputs {
+        incident,
+        since_last,
+        number,
+        audience,
+        default_streams: &config.default_streams,
+        regimes: &config.regimes,
+        next_at,
+        now,
+    });
+    DigestView::of(&digest, incident, &config.time_zone, config.address.with_detail(None))
+}
+
+pub fn digest_key(audience: Audience) -> &'static str {
+    match audience {
+        Audience::Executive => "digest",
+        Audience::Tactical => "tactical",
+    }
+}
+
+fn send_digest(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    incident: &Incident,
+    facts: &ScheduleFacts,
+    audience: Audience,
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let covered = facts.slots.get(digest_key(audience)).map_or(0, |slot| slot.seq);
+    let since_last: Vec<_> =
+        transaction.timeline_after(incident.number, covered)?.into_iter().map(|(_, entry)| entry).collect();
+    let view = compose_digest(config, incident, &facts.slots, &since_last, audience, now);
+    let (text, html) = pipeline.renderer().digest(&view)?;
+    let (recipients, kind) = match audience {
+        Audience::Executive => (executives(config, incident), MailKind::Digest),
+        Audience::Tactical => (responders(config, incident, &facts.authors), MailKind::Tactical),
+    };
+    for recipient in &recipients {
+        let draft =
+            scheduled_draft(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()));
+        enqueue(config, transaction, kind, incident.number, draft, now)?;
+    }
+    if recipients.is_empty() {
+        warn!(incident = %incident.number, kind = kind.as_str(), "a digest is due but nobody is to receive it");
+    }
+    Ok(recipients.len())
+}
+
+fn send_reminder(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    incident: &Incident,
+    reminder: &Reminder,
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let lead = incident.lead.clone().unwrap_or_else(|| incident.declared_by.clone());
+    let mut recipients = vec![lead];
+    let clock = match reminder {
+        Reminder::Deadline(point) => {
+            // Legal deadlines also go to whoever handles legal.
+            recipients.extend(incident.roles.get(&Role::Legal).cloned());
+            recipients.extend(incident.streams.get(&Stream::Legal).and_then(|state| state.lead.clone()));
+            digest::clock(incident, &config.regimes, &point.regime, point.stage, now)
+                .map(|clock| ClockView::of(&clock, &config.time_zone))
+        }
+        _ => None,
+    };
+    let mut seen = BTreeSet::new();
+    recipients.retain(|address| config.access.is_staff(address) && seen.insert(address.clone()));
+    let view = ReminderView::of(reminder, incident, clock, &config.time_zone, config.address.with_detail(None));
+    let body = pipeline.renderer().reminder(&view)?;
+    let subject = format!("[{}] {}", incident.number, digest::reminder_subject(reminder));
+    for recipient in &recipients {
+        let draft = scheduled_draft(config, incident, recipient, subject.clone(), body.clone(), None);
+        enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
+    }
+    Ok(recipients.len())
+}
+
+/// `[stakeholders] executives` and the incident's `notify` additions.
+fn executives(config: &Config, incident: &Incident) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    config
+        .executives
+        .iter()
+        .chain(&incident.notify)
+        .filter(|address| !config.address.is_ours(address))
+        .filter(|address| seen.insert(address.to_string()))
+        .cloned()
+        .collect()
+}
+
+/// Everyone on staff who took part: declarer, lead, role holders, stream
+/// leads, task owners and whoever posted.
+fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    std::iter::once(&incident.declared_by)
+        .chain(&incident.lead)
+        .chain(incident.roles.values())
+        .chain(incident.streams.values().filter_map(|state| state.lead.as_ref()))
+        .chain(incident.tasks.iter().filter_map(|task| task.owner.as_ref()))
+        .chain(authors)
+        .filter(|address| config.access.is_staff(address) && !config.address.is_ours(address))
+        .filter(|address| seen.insert(address.to_string()))
+        .cloned()
+        .collect()
+}
+
+/// One recipient's own copy, threaded under the incident's root.
+fn scheduled_draft(
+    config: &Config,
+    incident: &Incident,
+    recipient: &str,
+    subject: String,
+    body: String,
+    html: Option<String>,
+) -> Draft {
+    Draft {
+        from: config.address.with_detail(None),
+        to: vec![recipient.to_string()],
+        cc: Vec::new(),
+        subject,
+        body,
+        html,
+        message_id: compose::new_message_id(&config.address),
+        in_reply_to: None,
+        references: vec![incident.thread_root.clone()],
+        auto_submitted: AutoSubmitted::Generated,
+        loop_marker: config.address.with_detail(None),
+    }
+}
+
+fn enqueue(
+    config: &Config,
+    transaction: &WriteTx<'_>,
+    kind: MailKind,
+    number: IncidentNumber,
+    draft: Draft,
+    now: Timestamp,
+) -> Result<(), IngestError> {
+    let raw = compose::compose(&draft, now)?;
+    transaction.enqueue(
+        &NewOutgoing {
+            kind,
+            incident: Some(number),
+            to: draft.to,
+            cc: draft.cc,
+            subject: draft.subject,
+            message_id: draft.message_id,
+            body: draft.body,
+            raw,
+            envelope_from: config.envelope_from.clone(),
+        },
+        now,
+    )?;
+    Ok(())
+}

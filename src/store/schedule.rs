@@ -1,0 +1,150 @@
+//! The schedule's memory: what scheduled mail went out for each incident,
+//! and when each kind is next due. `core::schedule` decides; this keeps.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, params};
+
+use super::{Store, StoreResult, WriteTx, optional_time, parse_time, time_text, timeline_after};
+use crate::core::incident::{IncidentNumber, TimelineEntry};
+use crate::core::schedule::{Activity, Slot, Slots};
+
+fn slots(connection: &Connection, incident: IncidentNumber) -> StoreResult<Slots> {
+    let key = incident.0 as i64;
+    let mut statement =
+        connection.prepare_cached("SELECT job, last_at, count, requested_at, seq FROM schedule WHERE incident = ?1")?;
+    let rows = statement.query_map([key], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, Option<String>>(1)?,
+            row.get::<_, u32>(2)?,
+            row.get::<_, Option<String>>(3)?,
+            row.get::<_, i64>(4)?,
+        ))
+    })?;
+    let mut slots = Slots::new();
+    for row in rows {
+        let (job, last_at, count, requested_at, seq) = row?;
+        let slot = Slot {
+            last_at: optional_time(key, last_at)?,
+            count,
+            requested_at: optional_time(key, requested_at)?,
+            seq: seq as u64,
+        };
+        slots.insert(job, slot);
+    }
+    Ok(slots)
+}
+
+fn activity(connection: &Connection, incident: IncidentNumber) -> StoreResult<Activity> {
+    let last: Option<String> = connection
+        .prepare_cached(
+            "SELECT MAX(at) FROM timeline WHERE incident = ?1 AND kind IN ('declared', 'update', 'command')
+             AND trust IN ('staff', 'partner')",
+        )?
+        .query_row([incident.0 as i64], |row| row.get(0))?;
+    Ok(Activity { last_update_at: optional_time(incident.0 as i64, last)? })
+}
+
+/// Everyone on staff who wrote to the incident.
+fn authors(connection: &Connection, incident: IncidentNumber) -> StoreResult<Vec<String>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT DISTINCT author FROM timeline WHERE incident = ?1 AND trust = 'staff' AND author != '' ORDER BY author",
+    )?;
+    let rows = statement.query_map([incident.0 as i64], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What a digest or a plan needs to know about one incident beyond its state.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleFacts {
+    pub slots: Slots,
+    pub activity: Activity,
+    /// Staff who posted, for the tactical digest.
+    pub authors: Vec<String>,
+}
+
+fn facts(connection: &Connection, incident: IncidentNumber) -> StoreResult<ScheduleFacts> {
+    Ok(ScheduleFacts {
+        slots: slots(connection, incident)?,
+        activity: activity(connection, incident)?,
+        authors: authors(connection, incident)?,
+    })
+}
+
+impl Store {
+    /// Incidents with scheduled work due at or before `now`.
+    pub fn due_incidents(&self, now: Timestamp) -> StoreResult<Vec<IncidentNumber>> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT DISTINCT incident FROM schedule WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY incident",
+        )?;
+        let rows = statement.query_map([time_text(now)], |row| row.get::<_, i64>(0))?;
+        rows.map(|row| Ok(IncidentNumber(row? as u64))).collect()
+    }
+
+    /// The earliest scheduled look at any incident.
+    pub fn next_scheduled(&self) -> StoreResult<Option<Timestamp>> {
+        let next: Option<String> =
+            self.connection.query_row("SELECT MIN(due_at) FROM schedule", [], |row| row.get(0))?;
+        next.map(|text| parse_time(0, &text)).transpose()
+    }
+
+    pub fn schedule_facts(&self, incident: IncidentNumber) -> StoreResult<ScheduleFacts> {
+        facts(&self.connection, incident)
+    }
+
+    pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<(u64, TimelineEntry)>> {
+        timeline_after(&self.connection, incident, seq)
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn schedule_facts(&self, incident: IncidentNumber) -> StoreResult<ScheduleFacts> {
+        facts(&self.transaction, incident)
+    }
+
+    pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<(u64, TimelineEntry)>> {
+        timeline_after(&self.transaction, incident, seq)
+    }
+
+    /// The last timeline entry's sequence number.
+    pub fn last_seq(&self, incident: IncidentNumber) -> StoreResult<u64> {
+        let seq: Option<i64> = self
+            .transaction
+            .prepare_cached("SELECT MAX(seq) FROM timeline WHERE incident = ?1")?
+            .query_row([incident.0 as i64], |row| row.get(0))?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    pub fn save_slot(&self, incident: IncidentNumber, job: &str, slot: &Slot) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO schedule (incident, job, last_at, count, requested_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (incident, job) DO UPDATE
+                 SET last_at = ?3, count = ?4, requested_at = ?5, seq = ?6",
+            )?
+            .execute(params![
+                incident.0 as i64,
+                job,
+                slot.last_at.map(time_text),
+                slot.count,
+                slot.requested_at.map(time_text),
+                slot.seq as i64,
+            ])?;
+        Ok(())
+    }
+
+    /// Records when each kind of job is next due; kinds not listed are not.
+    pub fn set_due(&self, incident: IncidentNumber, upcoming: &[(String, Timestamp)]) -> StoreResult<()> {
+        let key = incident.0 as i64;
+        self.transaction.prepare_cached("UPDATE schedule SET due_at = NULL WHERE incident = ?1")?.execute([key])?;
+        for (job, at) in upcoming {
+            self.transaction
+                .prepare_cached(
+                    "INSERT INTO schedule (incident, job, due_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (incident, job) DO UPDATE SET due_at = MIN(COALESCE(due_at, ?3), ?3)",
+                )?
+                .execute(params![key, job, time_text(*at)])?;
+        }
+        Ok(())
+    }
+}

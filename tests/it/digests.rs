@@ -1,0 +1,222 @@
+use jiff::{SignedDuration, Timestamp};
+use sitrep::scheduler;
+
+use crate::support::{Harness, mail};
+
+const ALICE: &str = "Alice Morgan <alice@company.test>";
+const BOB: &str = "Bob Lee <bob@company.test>";
+const VENDOR: &str = "Vera Vendor <vera@vendor.test>";
+
+fn reply(from: &str, body: &str, id: &str) -> Vec<u8> {
+    mail(from, "Re: [INC-1] Ransomware on FS01").id(id).body(body).bytes()
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn outbox(harness: &Harness) -> Vec<serde_json::Value> {
+    harness.export().outbox.iter().map(|row| serde_json::to_value(row).unwrap()).collect()
+}
+
+fn of_kind(harness: &Harness, kind: &str) -> Vec<serde_json::Value> {
+    outbox(harness).into_iter().filter(|row| row["kind"] == kind).collect()
+}
+
+fn tick(harness: &mut Harness, time: &str) -> scheduler::TickReport {
+    scheduler::tick(&harness.pipeline, &mut harness.store, at(time)).unwrap()
+}
+
+/// Declared by Alice at 10:01 with severity high and a lead; the vendor and
+/// Bob are on Cc.
+fn declared(harness: &mut Harness) {
+    let declaration = mail(ALICE, "Ransomware on FS01 [sev high; lead me]")
+        .id("d@company.test")
+        .header("Cc", "bob@company.test, vera@vendor.test")
+        .body("scope FS01 and the finance share\n\nFiles on FS01 end in .locked.");
+    harness.feed(&declaration.bytes());
+}
+
+#[test]
+fn each_executive_gets_an_own_copy_with_text_and_html_and_only_internal_news() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    harness.feed(&reply(BOB, "Isolated FS01 from the network.", "b1@company.test"));
+    harness.feed(&reply(BOB, "note the CFO clicked the link too", "b2@company.test"));
+    harness.feed(&reply(VENDOR, "We can decrypt this for a fee!", "v1@vendor.test"));
+    assert!(of_kind(&harness, "digest").is_empty(), "nothing before the cadence");
+
+    let report = tick(&mut harness, "2026-11-27T11:01:00Z");
+    assert_eq!(report.incidents, 1);
+    let digests = of_kind(&harness, "digest");
+    let recipients: Vec<&str> = digests.iter().map(|row| row["to"][0].as_str().unwrap()).collect();
+    assert_eq!(recipients, ["ceo@company.test", "cfo@company.test"]);
+    for digest in &digests {
+        assert_eq!(digest["to"].as_array().unwrap().len(), 1, "nobody sees the list");
+        assert_eq!(digest["cc"], serde_json::json!([]));
+        assert_eq!(digest["subject"], "[INC-1] Status 1: high · detection · Ransomware on FS01");
+        let body = digest["body"].as_str().unwrap();
+        assert!(body.contains("Isolated FS01 from the network."), "{body}");
+        assert!(!body.contains("CFO clicked") && !body.contains("decrypt"), "{body}");
+        assert!(body.contains("Scope:    FS01 and the finance share"), "{body}");
+        assert!(body.contains("Next update: 2026-11-27 12:01 UTC."), "{body}");
+        for stream in ["technical", "internal-comms", "external-comms", "legal"] {
+            assert!(body.contains(&format!("- {stream}: no update yet")), "{stream} missing in {body}");
+        }
+    }
+    let everyone: Vec<String> = outbox(&harness)
+        .iter()
+        .filter(|row| row["kind"] == "digest" || row["kind"] == "tactical")
+        .flat_map(|row| row["to"].as_array().unwrap().iter().map(|value| value.as_str().unwrap().to_string()))
+        .collect();
+    assert!(!everyone.iter().any(|address| address.ends_with("vendor.test")), "{everyone:?}");
+
+    let store_raw = raw_of(&harness, digests[0]["message_id"].as_str().unwrap());
+    assert!(store_raw.contains("multipart/alternative") && store_raw.contains("text/html"), "{store_raw}");
+    assert!(store_raw.contains("References: <"), "threaded into the incident");
+    assert!(store_raw.contains("Auto-Submitted: auto-generated"));
+}
+
+/// The raw bytes of an outbox row, delivered through the file transport.
+fn raw_of(harness: &Harness, message_id: &str) -> String {
+    let config = harness.pipeline.config();
+    let sender = sitrep::outbox::Sender::new(&config.transport, config.first_retry).unwrap();
+    let mut store = sitrep::store::Store::open(&config.database_path()).unwrap();
+    sender.drain(&mut store, at("2026-12-31T00:00:00Z")).unwrap();
+    for entry in std::fs::read_dir(harness.data_dir().join("outbox")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        if text.contains(message_id) {
+            return text;
+        }
+    }
+    panic!("{message_id} was not delivered");
+}
+
+#[test]
+fn responders_get_the_tactical_digest_with_needs_and_tasks() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    harness.feed(&reply(BOB, "task call the insurer due 17:00\nCalling around.", "b1@company.test"));
+    harness.feed(&reply(VENDOR, "Happy to help.", "v1@vendor.test"));
+    tick(&mut harness, "2026-11-27T11:01:00Z");
+    let tactical = of_kind(&harness, "tactical");
+    let recipients: Vec<&str> = tactical.iter().map(|row| row["to"][0].as_str().unwrap()).collect();
+    assert_eq!(recipients, ["alice@company.test", "bob@company.test"]);
+    let body = tactical[0]["body"].as_str().unwrap();
+    assert_eq!(tactical[0]["subject"], "[INC-1] Responders 1: high · detection · Ransomware on FS01");
+    assert!(body.contains("An owner for task 1: call the insurer."), "{body}");
+    assert!(body.contains("1. call the insurer, nobody yet, due 2026-11-27 17:00 UTC"), "{body}");
+}
+
+#[test]
+fn after_downtime_one_overdue_digest_goes_out_then_the_cadence_resumes() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    tick(&mut harness, "2026-11-27T11:01:00Z");
+    // Down from 11:02 to 15:30: four digests missed.
+    tick(&mut harness, "2026-11-27T15:30:00Z");
+    tick(&mut harness, "2026-11-27T15:31:00Z");
+    let subjects: Vec<String> =
+        of_kind(&harness, "digest").iter().map(|row| row["subject"].as_str().unwrap().to_string()).collect();
+    assert_eq!(subjects.len(), 4, "two rounds of two executives: {subjects:?}");
+    assert!(subjects[2].contains("Status 2:"), "{subjects:?}");
+    let last = of_kind(&harness, "digest").pop().unwrap();
+    assert!(last["body"].as_str().unwrap().contains("Next update: 2026-11-27 16:30 UTC."), "{}", last["body"]);
+    // First comes the reminder that nothing new was posted since 15:30.
+    assert_eq!(harness.store.next_scheduled().unwrap(), Some(at("2026-11-27T16:20:00Z")));
+}
+
+#[test]
+fn severity_and_cadence_commands_move_the_schedule() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    harness.now = at("2026-11-27T10:09:00Z");
+    harness.feed(&reply(ALICE, "sev critical", "a1@company.test"));
+    assert_eq!(tick(&mut harness, "2026-11-27T10:30:00Z").queued, 0);
+    tick(&mut harness, "2026-11-27T10:31:00Z");
+    assert_eq!(of_kind(&harness, "digest").len(), 2, "critical: 30 minutes after the declaration");
+    harness.now = at("2026-11-27T10:39:00Z");
+    harness.feed(&reply(ALICE, "cadence off", "a2@company.test"));
+    assert_eq!(tick(&mut harness, "2026-11-27T13:00:00Z").queued, 0);
+    harness.feed(&reply(BOB, "digest now", "b1@company.test"));
+    assert_eq!(of_kind(&harness, "digest").len(), 4, "`digest now` answers in the same transaction");
+    let transcript = of_kind(&harness, "transcript").pop().unwrap();
+    assert!(transcript["body"].as_str().unwrap().contains("A digest goes to the executives now."));
+}
+
+#[test]
+fn closing_sends_one_final_digest_and_then_nothing() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    harness.feed(&reply(ALICE, "contained", "a1@company.test"));
+    harness.feed(&reply(ALICE, "close: restored from backup", "a2@company.test"));
+    let finals = of_kind(&harness, "digest");
+    assert_eq!(finals.len(), 2);
+    let body = finals[0]["body"].as_str().unwrap();
+    assert!(finals[0]["subject"].as_str().unwrap().contains("Status 1: high · closed ·"), "{}", finals[0]["subject"]);
+    assert!(body.contains("INC-1 is closed: restored from backup."), "{body}");
+    assert!(body.contains("Durations:") && body.contains("to contain"), "{body}");
+    assert!(!body.contains("Next update"), "{body}");
+    assert_eq!(tick(&mut harness, "2026-11-28T10:00:00Z").queued, 0);
+    assert_eq!(of_kind(&harness, "digest").len(), 2);
+}
+
+#[test]
+fn reminders_go_to_the_declarer_until_a_lead_answers_and_are_capped() {
+    let mut harness = Harness::new();
+    harness.feed(&mail(ALICE, "Odd logins on the VPN").id("d@company.test").bytes());
+    let mut now = at("2026-11-27T10:01:00Z");
+    while now <= at("2026-11-27T11:40:00Z") {
+        tick(&mut harness, &now.to_string());
+        now += SignedDuration::from_mins(1);
+    }
+    let reminders = of_kind(&harness, "reminder");
+    let subjects: Vec<&str> = reminders.iter().map(|row| row["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.iter().filter(|subject| subject.ends_with("no lead yet")).count(), 3, "{subjects:?}");
+    assert_eq!(subjects.iter().filter(|subject| subject.ends_with("scope is still unknown")).count(), 3);
+    assert!(reminders.iter().all(|row| row["to"] == serde_json::json!(["alice@company.test"])));
+
+    let mut harness = Harness::new();
+    harness.feed(&mail(ALICE, "Odd logins on the VPN").id("d@company.test").bytes());
+    tick(&mut harness, "2026-11-27T10:11:00Z");
+    harness.now = at("2026-11-27T10:12:00Z");
+    harness.feed(&mail(BOB, "Re: [INC-1] Odd logins on the VPN").id("b1@company.test").body("lead me").bytes());
+    tick(&mut harness, "2026-11-27T10:30:00Z");
+    let leads = of_kind(&harness, "reminder")
+        .iter()
+        .filter(|row| row["subject"].as_str().unwrap().ends_with("no lead yet"))
+        .count();
+    assert_eq!(leads, 1, "answered after the first");
+}
+
+#[test]
+fn a_notification_clock_is_shown_in_the_digest_and_reminds_the_lead_and_legal() {
+    let mut harness = Harness::with_extra_config(
+        r#"
+[[regimes]]
+name = "gdpr"
+title = "GDPR"
+reminders = [50]
+[[regimes.deadlines]]
+what = "notify the supervisory authority"
+within = "72h"
+"#,
+    );
+    declared(&mut harness);
+    harness.feed(&reply(ALICE, "regime gdpr\nrole legal carol@company.test", "a1@company.test"));
+    tick(&mut harness, "2026-11-27T11:01:00Z");
+    let body = of_kind(&harness, "digest")[0]["body"].as_str().unwrap().to_string();
+    assert!(body.contains("GDPR: notify the supervisory authority, by 2026-11-30 10:01 UTC: 2 d 23 h left"), "{body}");
+    tick(&mut harness, "2026-11-28T22:01:00Z");
+    let reminders: Vec<serde_json::Value> = of_kind(&harness, "reminder")
+        .into_iter()
+        .filter(|row| row["subject"].as_str().unwrap().contains("GDPR"))
+        .collect();
+    let recipients: Vec<&str> = reminders.iter().map(|row| row["to"][0].as_str().unwrap()).collect();
+    assert_eq!(recipients, ["alice@company.test", "carol@company.test"]);
+    assert!(reminders[0]["body"].as_str().unwrap().contains("notified gdpr"));
+    // Overdue: shown as such.
+    tick(&mut harness, "2026-11-30T12:00:00Z");
+    let last = of_kind(&harness, "digest").pop().unwrap();
+    assert!(last["body"].as_str().unwrap().contains("OVERDUE, overdue by 1 h 59 min"), "{}", last["body"]);
+}
