@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use jiff::Timestamp;
 
 use crate::config::Config;
-use crate::core::deadline::PointReached;
+use crate::core::deadline::{PointReached, describe_duration};
 use crate::core::digest::{self, Audience};
 use crate::core::incident::IncidentNumber;
 use crate::core::incident::{Deadline, DeadlineState, EntryKind, Status, Task, TaskState, TimelineEntry, Trust};
@@ -204,7 +204,8 @@ fn tick(config: Config, now: Timestamp) -> Result<ExitCode, Failure> {
     let report = scheduler::tick(&pipeline, &mut store, now).exit_with(exit::TEMPFAIL)?;
     writeln!(std::io::stdout().lock(), "{} incidents looked at, {} mails queued", report.incidents, report.queued)
         .exit_with(1)?;
-    if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
+    // Mail queued "at" a time ahead (tests, dry runs) is due by then.
+    if let Err(error) = sender.drain(&mut store, now.max(Timestamp::now())) {
         tracing::warn!(error = %error, "outbox not drained; the daemon or the next tick will retry");
     }
     if report.failed > 0 {
@@ -431,6 +432,9 @@ pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
         declared_by: "someone@example.test",
         declared_at: "2026-01-01 00:00 UTC".into(),
         executives: config.executives.join(", "),
+        critical_every: describe_duration(config.schedule.cadence.critical),
+        high_every: describe_duration(config.schedule.cadence.high),
+        unassessed_every: describe_duration(config.schedule.cadence.unassessed),
         address: address.clone(),
         has_commands: true,
         commands: vec![CommandView { written: "sev 1".into(), outcome: "Severity is now critical.".into() }],
@@ -496,8 +500,9 @@ fn sample_digests(config: &Config) -> Vec<DigestView> {
     ]
 }
 
+/// Its notification deadline passed an hour ago, so the overdue form shows.
 fn sample_incident() -> Incident {
-    let at = Timestamp::UNIX_EPOCH;
+    let at = Timestamp::constant(1_767_268_800, 0);
     let mut sample = Incident::declare(
         IncidentNumber(1),
         "Sample incident".into(),
@@ -520,8 +525,8 @@ fn sample_incident() -> Incident {
         regime: "sample".into(),
         stage: 0,
         what: "notify the sample authority".into(),
-        started_at: at,
-        due: Some(at),
+        started_at: at - jiff::SignedDuration::from_hours(72),
+        due: Some(at - jiff::SignedDuration::from_hours(1)),
         state: DeadlineState::Running,
         closed_at: None,
     });
@@ -554,4 +559,47 @@ fn sample_reminders(config: &Config) -> Vec<ReminderView> {
 fn open_existing(config: &Config) -> Result<Store, Failure> {
     let path: &Path = &config.database_path();
     Store::open(path).with_context(|| format!("cannot open the store at {}", path.display())).exit_with(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders_with_sample_data() {
+        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
+        check_templates(&config).unwrap();
+        let renderer = Renderer::new(None).unwrap();
+        for view in sample_digests(&config) {
+            let (text, html) = renderer.digest(&view).unwrap();
+            assert!(text.contains("Sample update") || view.closing, "{text}");
+            assert!(text.contains("Sample task") && text.contains("OVERDUE"), "{text}");
+            assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Sample task"), "{html}");
+        }
+        let kinds: Vec<String> = sample_reminders(&config)
+            .iter()
+            .map(|view| renderer.reminder(view).unwrap().lines().next().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "INC-1 still has no lead.",
+                "The scope of INC-1 is still unknown.",
+                "Nothing new has been posted to INC-1 since the last update.",
+                "Tasks of INC-1 are past their due time:",
+                "A notification deadline of INC-1 has passed.",
+            ]
+        );
+    }
+
+    #[test]
+    fn html_digests_escape_what_people_wrote() {
+        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
+        let mut view = sample_digests(&config).remove(0);
+        view.title = "<script>alert(1)</script>".into();
+        view.scope = "a & b <img src=x>".into();
+        let (_, html) = Renderer::new(None).unwrap().digest(&view).unwrap();
+        assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
+        assert!(html.contains("a &amp; b &lt;img"), "{html}");
+    }
 }

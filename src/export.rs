@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::core::incident::{Incident, TimelineEntry};
+use crate::core::incident::{CadenceOverride, Incident, TimelineEntry};
 use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, Store, StoreResult, time_text};
 
 /// Bumped only when a field is renamed or removed; new fields keep it.
@@ -39,11 +39,28 @@ pub struct IncidentView {
     pub streams: Vec<StreamView>,
     pub tasks: Vec<TaskView>,
     pub notify: Vec<String>,
+    /// The reason given with `close: <reason>`.
+    pub resolution: Option<String>,
+    /// `null`: digests follow the severity; `0`: off; else minutes.
+    pub cadence_minutes: Option<i64>,
+    pub deadlines: Vec<DeadlineView>,
     pub timeline: Vec<TimelineView>,
 }
 
 #[derive(Debug, Serialize)]
+pub struct DeadlineView {
+    pub regime: String,
+    pub stage: u32,
+    pub what: String,
+    pub started_at: String,
+    pub due: Option<String>,
+    pub state: &'static str,
+    pub closed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct MilestonesView {
+    pub aware: Option<String>,
     pub started: Option<String>,
     pub detected: Option<String>,
     pub contained: Option<String>,
@@ -147,6 +164,7 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>) -> IncidentVi
         declared_at: time_text(incident.declared_at),
         closed_at: incident.closed_at.map(time_text),
         milestones: MilestonesView {
+            aware: incident.milestones.aware.map(time_text),
             started: incident.milestones.started.map(time_text),
             detected: incident.milestones.detected.map(time_text),
             contained: incident.milestones.contained.map(time_text),
@@ -178,6 +196,24 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>) -> IncidentVi
             })
             .collect(),
         notify: incident.notify,
+        resolution: incident.resolution,
+        cadence_minutes: incident.cadence.map(|cadence| match cadence {
+            CadenceOverride::Off => 0,
+            CadenceOverride::Every(every) => every.as_secs() / 60,
+        }),
+        deadlines: incident
+            .deadlines
+            .into_iter()
+            .map(|deadline| DeadlineView {
+                regime: deadline.regime,
+                stage: deadline.stage,
+                what: deadline.what,
+                started_at: time_text(deadline.started_at),
+                due: deadline.due.map(time_text),
+                state: deadline.state.as_str(),
+                closed_at: deadline.closed_at.map(time_text),
+            })
+            .collect(),
         timeline: timeline
             .into_iter()
             .map(|entry| TimelineView {

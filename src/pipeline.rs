@@ -18,6 +18,7 @@ use crate::compose::{self, AutoSubmitted, ComposeError, Draft};
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
 use crate::core::command::{self, Origin};
+use crate::core::deadline::describe_duration;
 use crate::core::incident::{EntryKind, Incident, IncidentNumber, MailKind, TimelineEntry, Trust};
 use crate::core::mail::Inbound;
 use crate::core::subject;
@@ -483,6 +484,9 @@ impl Pipeline {
             declared_by: &incident.declared_by,
             declared_at: local_time(incident.declared_at, &self.config.time_zone),
             executives: self.config.executives.join(", "),
+            critical_every: describe_duration(self.config.schedule.cadence.critical),
+            high_every: describe_duration(self.config.schedule.cadence.high),
+            unassessed_every: describe_duration(self.config.schedule.cadence.unassessed),
             address: self.config.address.with_detail(None),
             has_commands: !effects.applied.is_empty(),
             commands: CommandView::of(&effects.applied),

@@ -10,7 +10,7 @@ use tera::{Context, Tera};
 
 use crate::core::deadline::describe_duration;
 use crate::core::digest::{self, Audience, Clock, Digest};
-use crate::core::incident::{DeadlineState, Incident, TaskState};
+use crate::core::incident::{DeadlineState, Incident, Task, TaskState};
 use crate::core::schedule::Reminder;
 use crate::core::transition::Applied;
 
@@ -45,6 +45,10 @@ pub struct AckView<'a> {
     pub declared_by: &'a str,
     pub declared_at: String,
     pub executives: String,
+    /// The digest cadence of critical, high and unrated incidents, for people.
+    pub critical_every: String,
+    pub high_every: String,
+    pub unassessed_every: String,
     pub address: String,
     pub has_commands: bool,
     pub commands: Vec<CommandView>,
@@ -138,6 +142,20 @@ pub struct TaskView {
     text: String,
     owner: Option<String>,
     due: Option<String>,
+    /// Empty while open, else `done` or `dropped`.
+    closed: &'static str,
+}
+
+impl TaskView {
+    fn of(task: &Task, time_zone: &TimeZone) -> TaskView {
+        TaskView {
+            number: task.number,
+            text: task.text.clone(),
+            owner: task.owner.clone(),
+            due: task.due.map(|due| local_time(due, time_zone)),
+            closed: if task.state == TaskState::Open { "" } else { task.state.as_str() },
+        }
+    }
 }
 
 /// A time as people read it in the organisation's zone.
@@ -187,6 +205,8 @@ pub struct ChangeView {
     pub at: String,
     pub author: String,
     pub lines: Vec<String>,
+    /// The same text reflowed: hard-wrapped lines joined, for HTML on phones.
+    pub paragraphs: Vec<String>,
     /// The commands the mail ran.
     pub commands: Vec<String>,
 }
@@ -241,6 +261,12 @@ impl DigestView {
                     at: local_time(change.at, time_zone),
                     author: change.author.clone(),
                     lines: change.text.lines().map(|line| line.trim_end().to_string()).collect(),
+                    paragraphs: change
+                        .text
+                        .split("\n\n")
+                        .map(|paragraph| paragraph.split_whitespace().collect::<Vec<_>>().join(" "))
+                        .filter(|paragraph| !paragraph.is_empty())
+                        .collect(),
                     commands: change.commands.clone(),
                 })
                 .collect(),
@@ -254,16 +280,12 @@ impl DigestView {
                     status: state.status.clone().unwrap_or_else(|| "no update yet".to_string()),
                 })
                 .collect(),
+            // Responders see every task, done or not; executives the open ones.
             tasks: incident
                 .tasks
                 .iter()
-                .filter(|task| task.state == TaskState::Open)
-                .map(|task| TaskView {
-                    number: task.number,
-                    text: task.text.clone(),
-                    owner: task.owner.clone(),
-                    due: task.due.map(|due| local_time(due, time_zone)),
-                })
+                .filter(|task| task.state == TaskState::Open || digest.audience == Audience::Tactical)
+                .map(|task| TaskView::of(task, time_zone))
                 .collect(),
             clocks: digest.clocks.iter().map(|clock| ClockView::of(clock, time_zone)).collect(),
             durations: digest
@@ -328,12 +350,7 @@ impl ReminderView {
                     .tasks
                     .iter()
                     .filter(|task| numbers.contains(&task.number))
-                    .map(|task| TaskView {
-                        number: task.number,
-                        text: task.text.clone(),
-                        owner: task.owner.clone(),
-                        due: task.due.map(|due| local_time(due, time_zone)),
-                    })
+                    .map(|task| TaskView::of(task, time_zone))
                     .collect(),
             ),
             Reminder::Deadline(_) => ("deadline", None, Vec::new()),
@@ -441,12 +458,7 @@ impl Renderer {
                 .tasks
                 .iter()
                 .filter(|task| task.state == TaskState::Open)
-                .map(|task| TaskView {
-                    number: task.number,
-                    text: task.text.clone(),
-                    owner: task.owner.clone(),
-                    due: task.due.map(|due| local_time(due, time_zone)),
-                })
+                .map(|task| TaskView::of(task, time_zone))
                 .collect(),
         };
         Ok(format!("{}\n", self.render("card.txt", &view)?.trim_end()))

@@ -89,7 +89,7 @@ pub fn build(inputs: &Inputs<'_>) -> Digest {
         audience: inputs.audience,
         closing,
         headline: headline(incident),
-        changes: changes(inputs.since_last),
+        changes: changes(inputs.since_last, inputs.audience),
         needs: needs(incident, inputs.audience),
         streams,
         clocks: clocks(incident, inputs.regimes, inputs.now),
@@ -118,13 +118,18 @@ pub fn headline(incident: &Incident) -> String {
         Some(Severity::Low) => "A low-severity incident",
         None => "An incident not yet assessed",
     };
-    let stage = match (incident.status, incident.phase) {
-        (Status::Closed, _) => "is closed",
-        (_, Phase::Detection) => "is being investigated",
-        (_, Phase::Containment) => "is being contained",
-        (_, Phase::Eradication) => "is contained; the cause is being removed",
-        (_, Phase::Recovery) => "is contained; systems are being recovered",
-        (_, Phase::PostIncident) => "is over; the response is being wrapped up",
+    if incident.status == Status::Closed {
+        return match &incident.lead {
+            Some(lead) => format!("{severity} is closed; {lead} led the response."),
+            None => format!("{severity} is closed."),
+        };
+    }
+    let stage = match incident.phase {
+        Phase::Detection => "is being investigated",
+        Phase::Containment => "is being contained",
+        Phase::Eradication => "is contained; the cause is being removed",
+        Phase::Recovery => "is contained; systems are being recovered",
+        Phase::PostIncident => "is over; the response is being wrapped up",
     };
     let lead = match &incident.lead {
         Some(lead) => format!("{lead} leads"),
@@ -133,12 +138,14 @@ pub fn headline(incident: &Incident) -> String {
     format!("{severity} {stage}; {lead}.")
 }
 
-/// Updates and commands since the last digest, one per mail, newest first;
-/// internal notes and mail from outside or unverified senders are left out.
-pub fn changes(entries: &[TimelineEntry]) -> Vec<Change> {
+/// Updates and commands since the last digest, one per mail, newest first.
+/// Mail from outside or unverified senders is left out; internal notes go
+/// to responders only.
+pub fn changes(entries: &[TimelineEntry], audience: Audience) -> Vec<Change> {
     let mut changes: Vec<(Option<&str>, Change)> = Vec::new();
     for entry in entries {
-        if !matches!(entry.trust, Trust::Staff | Trust::Partner) || entry.kind == EntryKind::Note {
+        let note_allowed = audience == Audience::Tactical;
+        if !matches!(entry.trust, Trust::Staff | Trust::Partner) || (entry.kind == EntryKind::Note && !note_allowed) {
             continue;
         }
         let text = entry.text.trim();
@@ -156,6 +163,7 @@ pub fn changes(entries: &[TimelineEntry]) -> Vec<Change> {
         let Some((_, change)) = changes.last_mut() else { continue };
         match entry.kind {
             EntryKind::Command => change.commands.push(text.to_string()),
+            EntryKind::Note => change.commands.push(format!("note {text}")),
             _ if change.text.is_empty() => change.text = text.to_string(),
             _ => change.text = format!("{}\n{text}", change.text),
         }
@@ -304,7 +312,7 @@ mod tests {
             entry(EntryKind::Command, Trust::Staff, "sev 1", "2026-11-27T14:10:00Z"),
         ];
         let texts: Vec<(String, Vec<String>)> =
-            changes(&entries).into_iter().map(|change| (change.text, change.commands)).collect();
+            changes(&entries, Audience::Executive).into_iter().map(|change| (change.text, change.commands)).collect();
         assert_eq!(
             texts,
             [
@@ -313,6 +321,9 @@ mod tests {
                 ("Isolated the server.".to_string(), vec![]),
             ]
         );
+        let responders = changes(&entries, Audience::Tactical);
+        assert_eq!(responders.len(), 4, "responders also see the internal note");
+        assert_eq!(responders[2].commands, ["note CFO may have clicked too"]);
     }
 
     #[test]
@@ -400,7 +411,7 @@ mod grouping {
             entry(EntryKind::Command, "lead me", "a1"),
             entry(EntryKind::Update, "Backups are clean.", "a2"),
         ];
-        let changes = changes(&entries);
+        let changes = changes(&entries, Audience::Executive);
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[1].text, "FS01 is off the network.");
         assert_eq!(changes[1].commands, ["sev critical", "lead me"]);

@@ -365,6 +365,11 @@ impl Store {
         Ok(self.connection.query_row("SELECT raw FROM messages WHERE id = ?1", [id], |row| row.get(0)).optional()?)
     }
 
+    /// The bytes of a queued or sent mail, as delivered.
+    pub fn outbox_raw(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.connection.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |row| row.get(0)).optional()?)
+    }
+
     pub fn attachments(&self) -> StoreResult<Vec<AttachmentRecord>> {
         let mut statement =
             self.connection.prepare("SELECT message, name, content_type, size, sha256 FROM attachments ORDER BY id")?;

@@ -367,3 +367,33 @@ fn mail_for_reload(number: u32) -> String {
         "From: alice@example.test\r\nTo: incident@example.test\r\nSubject: Reload test {number}\r\nMessage-ID: <reload-{number}@example.test>\r\n\r\nBody.\r\n"
     )
 }
+
+#[test]
+fn tick_sends_what_is_due_and_digest_previews_without_sending() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    let outbox = directory.path().join("var/outbox");
+    assert_eq!(files_in(&outbox).len(), 1, "the ack");
+
+    let preview = run(directory.path(), &["digest", "INC-1", "--preview"]);
+    assert!(preview.status.success(), "{}", stderr(&preview));
+    let text = stdout(&preview);
+    assert!(text.starts_with("Subject: [INC-1] Status 1: unassessed · detection · Ransomware note"), "{text}");
+    assert!(text.contains("Files on FS01 were renamed"), "{text}");
+    let html = stdout(&run(directory.path(), &["digest", "INC-1", "--preview", "--html"]));
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Files on FS01 were renamed"), "{html}");
+    assert_eq!(files_in(&outbox).len(), 1, "a preview sends nothing");
+    assert_eq!(run(directory.path(), &["digest", "INC-1"]).status.code(), Some(64));
+
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2)).to_string();
+    let ticked = run(directory.path(), &["tick", "--at", &later]);
+    assert!(ticked.status.success(), "{}", stderr(&ticked));
+    assert!(stdout(&ticked).contains("1 incidents looked at"), "{}", stdout(&ticked));
+    let sent: Vec<String> = files_in(&outbox).iter().map(|path| std::fs::read_to_string(path).unwrap()).collect();
+    assert!(sent.iter().any(|mail| mail.contains("To: exec@example.test") && mail.contains("Status 1")), "{sent:?}");
+    let again = run(directory.path(), &["tick", "--at", &later]);
+    assert!(stdout(&again).contains("0 incidents looked at"), "{}", stdout(&again));
+    let status = stdout(&run(directory.path(), &["status"]));
+    assert!(status.contains("next scheduled:"), "{status}");
+    assert_eq!(run(directory.path(), &["tick", "--at", "tomorrow"]).status.code(), Some(64));
+}

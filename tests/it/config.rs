@@ -22,6 +22,36 @@ fn the_example_config_parses_with_every_key() {
     assert_eq!(config.leads, ["ceo@company.test"]);
     assert!(config.access.is_partner("someone@ir-firm.test"));
     assert_eq!(config.time_zone.iana_name(), Some("Europe/London"));
+    assert_eq!(config.schedule, sitrep::core::schedule::Policy::default());
+    let names: Vec<&str> = config.regimes.iter().map(|regime| regime.name.as_str()).collect();
+    assert_eq!(names, ["gdpr", "nis2", "hipaa", "sec", "pci", "us-states"]);
+    let sec = &config.regimes[3];
+    assert_eq!(sec.from, sitrep::core::deadline::ClockStart::Command);
+    assert_eq!(sec.stages[0].within, Some(sitrep::core::deadline::Within::BusinessDays(4)));
+    assert_eq!(config.regimes[1].stages.len(), 2, "NIS2: early warning and notification");
+    assert_eq!(config.regimes[4].stages[0].within, None, "PCI: without undue delay");
+}
+
+#[test]
+fn schedule_keys_are_checked() {
+    let base = crate::support::config_text(Path::new("/tmp"));
+    for (extra, expected) in [
+        ("[cadence]\ncritical = \"2m\"\n", "more often than every 5 minutes"),
+        ("[cadence]\nhigh = \"soon\"\n", "cadence.high"),
+        ("[reminders]\nno_lead = \"never\"\n", "reminders.no_lead"),
+        ("[streams]\ndefault = [\"marketing\"]\n", "streams.default"),
+        ("[[regimes]]\nname = \"gdpr\"\ndeadlines = []\n", "regimes.gdpr.deadlines"),
+        ("[[regimes]]\nname = \"g d\"\n[[regimes.deadlines]]\nwhat = \"x\"\n", "not a name"),
+        ("[[regimes]]\nname = \"x\"\nreminders = [150]\n[[regimes.deadlines]]\nwhat = \"x\"\n", "150"),
+        ("[[regimes]]\nname = \"x\"\n[[regimes.deadlines]]\nwhat = \"x\"\nwithin = \"4 fortnights\"\n", "regimes.x"),
+    ] {
+        match Config::parse(&(base.clone() + extra), "test", Path::new("/tmp")) {
+            Err(error) => assert!(error.to_string().contains(expected), "{extra}: {error}"),
+            Ok(_) => panic!("{extra} was accepted"),
+        }
+    }
+    let off = Config::parse(&(base + "[reminders]\nno_scope = \"off\"\n"), "test", Path::new("/tmp")).unwrap();
+    assert_eq!(off.schedule.no_scope_after, None);
 }
 
 #[test]

@@ -220,3 +220,27 @@ within = "72h"
     let last = of_kind(&harness, "digest").pop().unwrap();
     assert!(last["body"].as_str().unwrap().contains("OVERDUE, overdue by 1 h 59 min"), "{}", last["body"]);
 }
+
+#[test]
+fn incidents_open_in_a_store_from_before_digests_get_one_at_the_first_tick() {
+    let harness = Harness::new();
+    let path = harness.pipeline.config().database_path();
+    drop(harness.store);
+    std::fs::remove_file(&path).unwrap();
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(include_str!("../../src/store/schema.sql")).unwrap();
+    old.execute_batch(
+        "INSERT INTO incidents (number, title, title_key, status, phase, declared_by, declared_at, thread_root)
+         VALUES (1, 'Old one', 'old one', 'open', 'detection', 'alice@company.test', '2026-11-20T10:00:00Z', 'r@x'),
+                (2, 'Done', 'done', 'closed', 'post-incident', 'alice@company.test', '2026-11-20T10:00:00Z', 'q@x');
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(old);
+    let mut store = sitrep::store::Store::open(&path).unwrap();
+    let report = scheduler::tick(&harness.pipeline, &mut store, Timestamp::now()).unwrap();
+    assert_eq!(report.incidents, 1, "only the open one");
+    let digests: Vec<_> = store.outbox().unwrap().into_iter().filter(|row| row.kind.as_str() == "digest").collect();
+    assert_eq!(digests.len(), 2);
+    assert!(digests[0].subject.starts_with("[INC-1] Status 1: unassessed"), "{}", digests[0].subject);
+}
