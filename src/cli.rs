@@ -14,15 +14,17 @@ use crate::core::digest::{self, Audience};
 use crate::core::incident::IncidentNumber;
 use crate::core::incident::{Deadline, DeadlineState, EntryKind, Status, Task, TaskState, TimelineEntry, Trust};
 use crate::core::incident::{DeliveryStatus, Incident, Stream, StreamState};
+use crate::core::report::{Evidence, StoredAnswer};
 use crate::core::schedule::Reminder;
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
 use crate::render::{
-    AckView, ClockView, CommandView, DigestView, NoticeView, ReminderView, Renderer, TranscriptView, UnverifiedView,
-    local_time,
+    AckView, AnswersView, ClockView, ClosedView, CommandView, DigestView, NoticeView, QuestionView, QuestionnaireView,
+    RecordedView, ReminderView, Renderer, RetroSummaryView, TranscriptView, UnverifiedView, local_time,
 };
+use crate::store::RetroRecords;
 use crate::store::Store;
-use crate::{daemon, export, scheduler};
+use crate::{daemon, export, retrospective, scheduler};
 
 /// sysexits.h codes, which MTAs and systemd understand.
 pub mod exit {
@@ -101,12 +103,28 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         at: Option<Timestamp>,
     },
+    /// The post-incident report: milestones, timeline, deadlines, the retrospective's answers, evidence
+    Report {
+        /// Incident id, e.g. INC-3
+        incident: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ReportFormat,
+        /// Write it here instead of standard output (never overwrites)
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// List mail not yet delivered (queued or failed), per recipient
     Outbox {
         /// Queue the failed deliveries of this outbox row again
         #[arg(long, value_name = "ID")]
         retry: Option<i64>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Html,
 }
 
 /// A failure with the exit code it maps to.
@@ -139,6 +157,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Status => status(&config),
         Command::Doctor { send_test } => doctor(&config, send_test.as_deref()),
         Command::Backup { file } => backup(&config, &file),
+        Command::Report { incident, format, output } => report(&config, &incident, format, output.as_deref()),
         Command::Tick { at } => tick(config, at.unwrap_or_else(Timestamp::now)),
         Command::Digest { incident, preview, tactical, html, at } => {
             if !preview {
@@ -213,6 +232,39 @@ fn tick(config: Config, now: Timestamp) -> Result<ExitCode, Failure> {
             code: exit::TEMPFAIL,
             error: anyhow::anyhow!("scheduled work failed for {} incidents (see the log)", report.failed),
         });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(config: &Config, id: &str, format: ReportFormat, output: Option<&Path>) -> Result<ExitCode, Failure> {
+    let number: IncidentNumber = id.parse().map_err(anyhow::Error::msg).exit_with(exit::USAGE)?;
+    if let Some(path) = output.filter(|path| path.exists()) {
+        return Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!("{} exists; sitrep never overwrites a file", path.display()),
+        });
+    }
+    let store = open_existing(config)?;
+    let incident =
+        store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
+    let timeline = store.timeline(number).exit_with(1)?;
+    let records = store.retro_records(number).exit_with(1)?;
+    let view = retrospective::compose_report(config, &incident, &timeline, &records, Timestamp::now());
+    let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
+    let (markdown, html) = renderer.report(&view).exit_with(exit::CONFIG)?;
+    let text = match format {
+        ReportFormat::Markdown => markdown,
+        ReportFormat::Html => html,
+    };
+    match output {
+        Some(path) => std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))
+            .exit_with(1)?,
+        None => std::io::stdout().lock().write_all(text.as_bytes()).exit_with(1)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -454,6 +506,7 @@ pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
     for view in sample_reminders(config) {
         renderer.reminder(&view)?;
     }
+    sample_retrospective(config, &renderer)?;
     renderer.transcript(&TranscriptView {
         lines: vec![CommandView { written: "sevrity 1".into(), outcome: "Not done: sample.".into() }],
         errors: 1,
@@ -480,14 +533,7 @@ pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
 /// responder and closing digests.
 fn sample_digests(config: &Config) -> Vec<DigestView> {
     let sample = sample_incident();
-    let since_last = [TimelineEntry {
-        at: sample.declared_at,
-        author: "someone@example.test".into(),
-        kind: EntryKind::Update,
-        text: "Sample update\nwith two lines".into(),
-        message_id: None,
-        trust: Trust::Staff,
-    }];
+    let since_last = sample_digests_timeline(&sample);
     let mut closed = sample.clone();
     closed.status = Status::Closed;
     closed.closed_at = Some(sample.declared_at);
@@ -554,6 +600,83 @@ fn sample_reminders(config: &Config) -> Vec<ReminderView> {
     .collect()
 }
 
+/// The questionnaire, its reminder and summary, an answer confirmation,
+/// the closed-incident notice and a report with an answer to each question.
+fn sample_retrospective(config: &Config, renderer: &Renderer) -> anyhow::Result<(String, String)> {
+    let mut sample = sample_incident();
+    sample.status = Status::Closed;
+    sample.closed_at = Some(sample.declared_at);
+    let address = config.address.with_detail(None);
+    let questionnaire = QuestionnaireView {
+        id: "INC-1".into(),
+        title: sample.title.clone(),
+        closed_at: local_time(sample.declared_at, &config.time_zone),
+        questions: QuestionView::list(&config.questions),
+        address: address.clone(),
+    };
+    renderer.questionnaire(&questionnaire)?;
+    renderer.retro_reminder(&questionnaire)?;
+    renderer.retro_summary(&RetroSummaryView {
+        id: "INC-1".into(),
+        title: sample.title.clone(),
+        answered: vec!["someone@example.test".into()],
+        waiting: vec!["other@example.test".into()],
+        address: address.clone(),
+    })?;
+    renderer.answers(&AnswersView {
+        id: "INC-1".into(),
+        title: sample.title.clone(),
+        recorded: vec![RecordedView { number: 1, replaced: true }, RecordedView { number: 2, replaced: false }],
+        comment: true,
+        open: "3, 4".into(),
+        address: address.clone(),
+    })?;
+    for can_reopen in [true, false] {
+        renderer.closed(&ClosedView {
+            id: "INC-1".into(),
+            title: sample.title.clone(),
+            closed_at: "2026-01-01 12:00 UTC".into(),
+            can_reopen,
+            address: address.clone(),
+        })?;
+    }
+    let records = RetroRecords {
+        asked: vec!["someone@example.test".into(), "other@example.test".into()],
+        answers: config
+            .questions
+            .iter()
+            .map(|question| StoredAnswer {
+                respondent: "someone@example.test".into(),
+                question: question.id.clone(),
+                text: format!("Sample answer to {}\non two lines", question.id),
+                answered_at: sample.declared_at,
+            })
+            .collect(),
+        evidence: vec![Evidence {
+            name: Some("ransom-note.txt".into()),
+            content_type: "text/plain".into(),
+            size: 1234,
+            sha256: "0".repeat(64),
+            from: Some("someone@example.test".into()),
+            received_at: sample.declared_at,
+        }],
+    };
+    let timeline = sample_digests_timeline(&sample);
+    let view = retrospective::compose_report(config, &sample, &timeline, &records, sample.declared_at);
+    Ok(renderer.report(&view)?)
+}
+
+fn sample_digests_timeline(sample: &Incident) -> Vec<TimelineEntry> {
+    vec![TimelineEntry {
+        at: sample.declared_at,
+        author: "someone@example.test".into(),
+        kind: EntryKind::Update,
+        text: "Sample update\nwith two lines".into(),
+        message_id: None,
+        trust: Trust::Staff,
+    }]
+}
+
 /// Read commands open the store the daemon writes; they create it if absent
 /// so that a fresh install answers "No incidents." rather than an error.
 fn open_existing(config: &Config) -> Result<Store, Failure> {
@@ -590,6 +713,19 @@ mod tests {
                 "A notification deadline of INC-1 has passed.",
             ]
         );
+    }
+
+    #[test]
+    fn the_report_renders_every_answer_and_escapes_html() {
+        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
+        let (markdown, html) = sample_retrospective(&config, &Renderer::new(None).unwrap()).unwrap();
+        for question in &config.questions {
+            let answer = format!("Sample answer to {}", question.id);
+            assert!(markdown.contains(&answer) && html.contains(&answer), "{answer} missing");
+        }
+        assert!(markdown.contains("Did not answer: other@example.test."), "{markdown}");
+        assert!(markdown.contains(&"0".repeat(64)) && markdown.contains("ransom-note.txt"), "{markdown}");
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     }
 
     #[test]

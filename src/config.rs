@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::core::deadline::{self, ClockStart, Regime, Stage, Within};
 use crate::core::incident::Stream;
-use crate::core::schedule::{Cadence, Policy, Tactical};
+use crate::core::retro::{self, Question};
+use crate::core::schedule::{Cadence, Policy, RetroPolicy, Tactical};
 use crate::core::triage::{Access, ExternalPolicy, IncidentAddress};
 
 /// The configuration used when no file is given and `./sitrep.toml` is absent.
@@ -60,6 +61,10 @@ pub struct Config {
     pub default_streams: Vec<Stream>,
     /// Breach-notification regimes whose clocks `regime <name>` starts.
     pub regimes: Vec<Regime>,
+    /// The retrospective questionnaire, in order.
+    pub questions: Vec<Question>,
+    /// Whether the executives get the questionnaire too.
+    pub questionnaire_to_executives: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +271,26 @@ struct RawConfig {
     streams: RawStreams,
     #[serde(default)]
     regimes: Vec<RawRegime>,
+    #[serde(default)]
+    retrospective: RawRetrospective,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetrospective {
+    enabled: Option<bool>,
+    include_executives: Option<bool>,
+    remind_after: Option<String>,
+    max_reminders: Option<u32>,
+    window: Option<String>,
+    questions: Option<Vec<RawQuestion>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuestion {
+    id: String,
+    text: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -489,14 +514,20 @@ impl RawConfig {
             external,
             executives: addresses(&self.stakeholders.executives, "stakeholders.executives")?,
             allow_external_notify: self.stakeholders.allow_external_notify.unwrap_or(false),
-            time_zone,
+            time_zone: time_zone.clone(),
             people,
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
-            schedule: schedule_policy(&self.cadence, &self.reminders)?,
+            schedule: Policy {
+                retro: retro_policy(&self.retrospective)?,
+                time_zone: time_zone.clone(),
+                ..schedule_policy(&self.cadence, &self.reminders)?
+            },
             default_streams: default_streams(self.streams.default)?,
             regimes: regimes(self.regimes)?,
+            questionnaire_to_executives: self.retrospective.include_executives.unwrap_or(false),
+            questions: questions(self.retrospective.questions)?,
         })
     }
 }
@@ -562,7 +593,49 @@ fn schedule_policy(cadence: &RawCadence, reminders: &RawReminders) -> Result<Pol
         )?,
         overdue_tasks: reminders.overdue_tasks.unwrap_or(defaults.overdue_tasks),
         max_reminders: reminders.max_each.unwrap_or(defaults.max_reminders),
+        ..defaults
     })
+}
+
+fn retro_policy(raw: &RawRetrospective) -> Result<RetroPolicy, String> {
+    let defaults = RetroPolicy::default();
+    let within = |value: Option<&str>, key: &str| -> Result<Option<Within>, String> {
+        value.map(|text| Within::parse(text).map_err(|error| format!("retrospective.{key}: {error}"))).transpose()
+    };
+    Ok(RetroPolicy {
+        enabled: raw.enabled.unwrap_or(defaults.enabled),
+        remind_after: within(raw.remind_after.as_deref(), "remind_after")?.unwrap_or(defaults.remind_after),
+        max_reminders: raw.max_reminders.unwrap_or(defaults.max_reminders),
+        window: match raw.window.as_deref() {
+            Some("off") => None,
+            None => defaults.window,
+            other => within(other, "window")?,
+        },
+    })
+}
+
+fn questions(raw: Option<Vec<RawQuestion>>) -> Result<Vec<Question>, String> {
+    let Some(raw) = raw else { return Ok(retro::default_questions()) };
+    let mut questions: Vec<Question> = Vec::new();
+    for question in raw {
+        let id = question.id.trim().to_lowercase();
+        let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid || id == retro::COMMENT {
+            return Err(format!("retrospective.questions: `{}` is not a usable id", question.id));
+        }
+        if questions.iter().any(|known| known.id == id) {
+            return Err(format!("retrospective.questions: `{id}` is used twice"));
+        }
+        let text = question.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() {
+            return Err(format!("retrospective.questions.{id}: the text is empty"));
+        }
+        questions.push(Question { id, text });
+    }
+    if questions.is_empty() || questions.len() > 30 {
+        return Err("retrospective.questions: give between 1 and 30 questions".into());
+    }
+    Ok(questions)
 }
 
 fn default_streams(list: Option<Vec<String>>) -> Result<Vec<Stream>, String> {

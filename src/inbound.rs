@@ -139,6 +139,7 @@ fn convert(message: &Message<'_>, limits: &Limits) -> Result<Parsed, String> {
             .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
         new_text: quote::new_text(&text, flowed),
+        text: quote::readable(&text, flowed),
         body_source,
         attachments,
     };

@@ -8,6 +8,7 @@
 //! - `inbound`: raw bytes → `core::mail::Inbound` (mail-parser), within limits.
 //! - `pipeline`: a message in, `Pipeline::ingest`, in one transaction.
 //! - `scheduler`: scheduled mail (digests, reminders), `tick`.
+//! - `retrospective`: the questionnaire, answers and the report after close.
 //! - `store`: SQLite; the only module with SQL.
 //! - `render`: tera templates; `compose`: outgoing RFC 5322 bytes (lettre).
 //! - `outbox`: delivers queued mail, one recipient at a time.
@@ -30,6 +31,7 @@ pub mod notify;
 pub mod outbox;
 pub mod pipeline;
 pub mod render;
+pub mod retrospective;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

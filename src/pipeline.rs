@@ -28,8 +28,8 @@ use crate::inbound::{self, Parsed};
 use crate::render::{
     AckView, CommandView, NoticeView, RenderError, Renderer, TranscriptView, UnverifiedView, local_time,
 };
-use crate::scheduler;
 use crate::store::{MailboxPosition, NewMessage, NewOutgoing, Store, StoreError, WriteTx};
+use crate::{retrospective, scheduler};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -255,6 +255,13 @@ impl Pipeline {
         number: IncidentNumber,
         now: Timestamp,
     ) -> Result<(), IngestError> {
+        let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
+        let closed = transaction.incident_closed(number)?;
+        if closed && let Some(incident) = transaction.incident(number)? {
+            if retrospective::is_answer(transaction, inbound, &incident, author)? {
+                return retrospective::take_answers(self, transaction, inbound, &incident, author, now);
+            }
+        }
         let mut commands = command::parse(&inbound.subject, &inbound.new_text);
         let from_subject = commands.lines.iter().any(|line| line.origin == Origin::Subject);
         if from_subject && let Some(parent) = inbound.in_reply_to.first() {
@@ -262,13 +269,17 @@ impl Pipeline {
             commands = command::parse_reply(&inbound.subject, parent_subject.as_deref(), &inbound.new_text);
         }
         if commands.lines.is_empty() {
-            return append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)
-                .map_err(IngestError::from);
+            append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)?;
+            // Kept, but nobody watches a closed incident: the sender is told.
+            if closed && let Some(incident) = transaction.incident(number)? {
+                let can_reopen = self.actor(author).privileged || incident.lead.as_deref() == Some(author);
+                retrospective::tell_closed(self, transaction, inbound, &incident, author, can_reopen, now)?;
+            }
+            return Ok(());
         }
         let Some(mut incident) = transaction.incident(number)? else {
             return Ok(());
         };
-        let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
         let effects = transition::apply(&mut incident, &commands.lines, &self.actor(author), now, &self.settings());
         transaction.save_incident(&incident)?;
         if !commands.text.is_empty() {
@@ -276,7 +287,10 @@ impl Pipeline {
         }
         record_commands(transaction, number, inbound, &effects, now)?;
         if effects.digest_now {
-            scheduler::request_digest(transaction, number, now)?;
+            scheduler::request(transaction, number, "digest", now)?;
+        }
+        if effects.report_now {
+            scheduler::request(transaction, number, "report", now)?;
         }
         if !effects.quiet {
             self.send_transcript(transaction, inbound, &incident, &effects, now)?;
@@ -316,7 +330,7 @@ impl Pipeline {
 
     /// An answer to `inbound` in the incident's thread: its root first, so
     /// every client groups the whole incident, then the message answered.
-    fn reply_in_thread(
+    pub(crate) fn reply_in_thread(
         &self,
         incident: &Incident,
         inbound: &Inbound,
@@ -456,7 +470,7 @@ impl Pipeline {
         append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
         record_commands(transaction, number, inbound, &effects, now)?;
         if effects.digest_now {
-            scheduler::request_digest(transaction, number, now)?;
+            scheduler::request(transaction, number, "digest", now)?;
         }
         if !effects.quiet {
             self.acknowledge(transaction, inbound, &incident, &effects, now)?;
@@ -526,7 +540,7 @@ impl Pipeline {
 
     /// Queues an automatic reply, unless the same one went out recently or
     /// the hourly cap on automatic replies is reached.
-    fn enqueue(
+    pub(crate) fn enqueue(
         &self,
         transaction: &WriteTx<'_>,
         kind: MailKind,

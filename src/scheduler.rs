@@ -19,6 +19,7 @@ use crate::core::incident::{Incident, IncidentNumber, MailKind, Role, Stream};
 use crate::core::schedule::{self, Job, Reminder, Slot, Slots};
 use crate::pipeline::{IngestError, Pipeline};
 use crate::render::{ClockView, DigestView, ReminderView};
+use crate::retrospective;
 use crate::store::{NewOutgoing, ScheduleFacts, Store, WriteTx};
 
 /// What one tick did.
@@ -94,6 +95,11 @@ pub fn run_due(
             }
             Job::Tactical => send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?,
             Job::Reminder(reminder) => send_reminder(pipeline, transaction, incident, reminder, now)?,
+            Job::Questionnaire => {
+                retrospective::send_questionnaire(pipeline, transaction, incident, &facts.authors, now)?
+            }
+            Job::RetroReminder => retrospective::send_reminders(pipeline, transaction, incident, now)?,
+            Job::Report => retrospective::send_report(pipeline, transaction, incident, now)?,
         };
         for job in &done {
             for key in schedule::record(&mut facts.slots, job, now, seq) {
@@ -101,6 +107,8 @@ pub fn run_due(
             }
         }
     }
+    // The questionnaire and answers just stored change who is waiting.
+    facts.activity = transaction.schedule_facts(incident.number)?.activity;
     let after = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
     if !after.due.is_empty() {
         // Every job above moved its own slot on; one still due is a bug.
@@ -110,11 +118,17 @@ pub fn run_due(
     Ok(queued)
 }
 
-/// `digest now`: the next tick (or this transaction's `run_due`) sends one.
-pub fn request_digest(transaction: &WriteTx<'_>, number: IncidentNumber, now: Timestamp) -> Result<(), IngestError> {
-    let mut slot = transaction.schedule_facts(number)?.slots.get("digest").copied().unwrap_or_default();
+/// `digest now` (`job` "digest") or `retro send` ("report"): the next
+/// tick, or this transaction's `run_due`, sends one.
+pub fn request(
+    transaction: &WriteTx<'_>,
+    number: IncidentNumber,
+    job: &str,
+    now: Timestamp,
+) -> Result<(), IngestError> {
+    let mut slot = transaction.schedule_facts(number)?.slots.get(job).copied().unwrap_or_default();
     slot.requested_at = Some(now);
-    transaction.save_slot(number, "digest", &slot)?;
+    transaction.save_slot(number, job, &slot)?;
     Ok(())
 }
 
@@ -145,7 +159,9 @@ pub fn compose_digest(
         next_at,
         now,
     });
-    DigestView::of(&digest, incident, &config.time_zone, config.address.with_detail(None))
+    let mut view = DigestView::of(&digest, incident, &config.time_zone, config.address.with_detail(None));
+    view.retrospective = digest.closing && config.schedule.retro.enabled;
+    view
 }
 
 pub fn digest_key(audience: Audience) -> &'static str {
@@ -174,8 +190,7 @@ fn send_digest(
         Audience::Tactical => (responders(config, incident, &facts.authors), MailKind::Tactical),
     };
     for recipient in &recipients {
-        let draft =
-            scheduled_draft(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()));
+        let draft = own_copy(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()), None);
         enqueue(config, transaction, kind, incident.number, draft, now)?;
     }
     if recipients.is_empty() {
@@ -210,14 +225,14 @@ fn send_reminder(
     let body = pipeline.renderer().reminder(&view)?;
     let subject = format!("[{}] {}", incident.number, digest::reminder_subject(reminder));
     for recipient in &recipients {
-        let draft = scheduled_draft(config, incident, recipient, subject.clone(), body.clone(), None);
+        let draft = own_copy(config, incident, recipient, subject.clone(), body.clone(), None, None);
         enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
     }
     Ok(recipients.len())
 }
 
 /// `[stakeholders] executives` and the incident's `notify` additions.
-fn executives(config: &Config, incident: &Incident) -> Vec<String> {
+pub(crate) fn executives(config: &Config, incident: &Incident) -> Vec<String> {
     let mut seen = BTreeSet::new();
     config
         .executives
@@ -231,7 +246,7 @@ fn executives(config: &Config, incident: &Incident) -> Vec<String> {
 
 /// Everyone on staff who took part: declarer, lead, role holders, stream
 /// leads, task owners and whoever posted.
-fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<String> {
+pub(crate) fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<String> {
     let mut seen = BTreeSet::new();
     std::iter::once(&incident.declared_by)
         .chain(&incident.lead)
@@ -245,15 +260,19 @@ fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<S
         .collect()
 }
 
-/// One recipient's own copy, threaded under the incident's root.
-fn scheduled_draft(
+/// One recipient's own copy, threaded under the incident's root, and under
+/// `parent` when it follows up an earlier mail.
+pub(crate) fn own_copy(
     config: &Config,
     incident: &Incident,
     recipient: &str,
     subject: String,
     body: String,
     html: Option<String>,
+    parent: Option<String>,
 ) -> Draft {
+    let mut references = vec![incident.thread_root.clone()];
+    references.extend(parent.clone());
     Draft {
         from: config.address.with_detail(None),
         to: vec![recipient.to_string()],
@@ -262,14 +281,16 @@ fn scheduled_draft(
         body,
         html,
         message_id: compose::new_message_id(&config.address),
-        in_reply_to: None,
-        references: vec![incident.thread_root.clone()],
+        in_reply_to: parent,
+        references,
         auto_submitted: AutoSubmitted::Generated,
         loop_marker: config.address.with_detail(None),
     }
 }
 
-fn enqueue(
+/// Queues scheduled mail: its brakes are the schedule's caps, not the
+/// automatic-reply limits.
+pub(crate) fn enqueue(
     config: &Config,
     transaction: &WriteTx<'_>,
     kind: MailKind,

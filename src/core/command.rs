@@ -50,6 +50,8 @@ pub enum Command {
     Card,
     Cadence(CadenceSetting),
     DigestNow,
+    /// `retro send`: mail the post-incident report now.
+    RetroSend,
     /// Start a notification regime's clock, or drop it (`off`) when counsel
     /// finds it does not apply.
     Regime {
@@ -178,6 +180,7 @@ const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Regime, &["regime", "clock"]),
     (Verb::Aware, &["aware"]),
     (Verb::Notified, &["notified"]),
+    (Verb::Retro, &["retro", "retrospective"]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +216,7 @@ enum Verb {
     Regime,
     Aware,
     Notified,
+    Retro,
 }
 
 fn verb_named(word: &str) -> Option<Verb> {
@@ -376,6 +380,8 @@ fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Comma
         Verb::Aware if rest.is_empty() => Ok(Command::Aware(When::Now)),
         Verb::Aware => when(rest).map(Command::Aware),
         Verb::Notified => notified_arguments(rest),
+        Verb::Retro if rest.eq_ignore_ascii_case("send") => Ok(Command::RetroSend),
+        Verb::Retro => Err("write `retro send` to mail the post-incident report".to_string()),
     }
 }
 

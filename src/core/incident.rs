@@ -149,6 +149,8 @@ named_enum!(
         Digest = "digest",
         Tactical = "tactical",
         Reminder = "reminder",
+        Questionnaire = "questionnaire",
+        Report = "report",
     }
 );
 
@@ -189,6 +191,8 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     /// The reason given with `close: <reason>`.
     pub resolution: Option<String>,
+    /// The phase when it was closed, to return to on `reopen`.
+    pub phase_at_close: Option<Phase>,
     /// A Message-ID that every mail of the incident references, so that all
     /// clients group the thread even when a reply lost its parent.
     pub thread_root: String,
@@ -279,6 +283,7 @@ impl Incident {
             milestones: Milestones::default(),
             closed_at: None,
             resolution: None,
+            phase_at_close: None,
             thread_root,
             roles: BTreeMap::new(),
             streams: BTreeMap::new(),

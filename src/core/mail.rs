@@ -61,6 +61,9 @@ pub struct Inbound {
     pub authentication_results: Vec<String>,
     /// The update as written: quotes, signatures and footers removed.
     pub new_text: String,
+    /// The whole text body, quotes included, for answers written between
+    /// quoted questions.
+    pub text: String,
     pub body_source: BodySource,
     pub attachments: Vec<AttachmentMeta>,
 }
@@ -105,6 +108,7 @@ impl Inbound {
             loop_marker: None,
             authentication_results: Vec::new(),
             new_text: "We see encrypted files on FS01.".to_string(),
+            text: "We see encrypted files on FS01.".to_string(),
             body_source: BodySource::Plain,
             attachments: Vec::new(),
         }

@@ -12,6 +12,8 @@ pub mod digest;
 pub mod incident;
 pub mod mail;
 pub mod quote;
+pub mod report;
+pub mod retro;
 pub mod schedule;
 pub mod subject;
 pub mod transition;

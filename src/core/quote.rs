@@ -17,15 +17,7 @@ pub struct Flowed {
 /// The text the sender added, with everything they quoted or that their
 /// client appended taken away.
 pub fn new_text(body: &str, flowed: Option<Flowed>) -> String {
-    let normalised = body.replace("\r\n", "\n").replace('\r', "\n");
-    let unflowed;
-    let text = match flowed {
-        Some(flowed) => {
-            unflowed = unflow(&normalised, flowed);
-            unflowed.as_str()
-        }
-        None => normalised.as_str(),
-    };
+    let text = readable(body, flowed);
     let lines: Vec<&str> = text.lines().collect();
     let mut kept: Vec<&str> = Vec::new();
     let mut index = 0;
@@ -56,6 +48,15 @@ pub fn new_text(body: &str, flowed: Option<Flowed>) -> String {
         index += 1;
     }
     tidy(&kept)
+}
+
+/// The whole body with LF line ends and `format=flowed` undone, quotes kept.
+pub fn readable(body: &str, flowed: Option<Flowed>) -> String {
+    let normalised = body.replace("\r\n", "\n").replace('\r', "\n");
+    match flowed {
+        Some(flowed) => unflow(&normalised, flowed),
+        None => normalised,
+    }
 }
 
 /// Joins soft line breaks (a trailing space) and removes space-stuffing, per
@@ -123,7 +124,7 @@ fn starts_like_attribution(line: &str) -> bool {
 
 /// How many lines an attribution ("On <date>, <name> wrote:") spans here:
 /// Gmail and Apple Mail wrap long ones over two or three lines.
-fn attribution_length(lines: &[&str]) -> Option<usize> {
+pub(super) fn attribution_length(lines: &[&str]) -> Option<usize> {
     const LONGEST: usize = 400;
     let first = lines.first()?.trim();
     if first.is_empty() || first.len() > LONGEST {
@@ -160,7 +161,7 @@ fn looks_like_attribution(line: &str) -> bool {
     starts_like_attribution(line) || line.contains('@') || line.chars().filter(char::is_ascii_digit).count() >= 4
 }
 
-fn is_signature_separator(line: &str) -> bool {
+pub(super) fn is_signature_separator(line: &str) -> bool {
     line == "-- " || line == "--" || line == "—"
 }
 
@@ -172,7 +173,7 @@ static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     .expect("footer pattern is valid")
 });
 
-fn is_mobile_footer(trimmed: &str) -> bool {
+pub(super) fn is_mobile_footer(trimmed: &str) -> bool {
     let first = trimmed.chars().next().map(|c| c.to_ascii_lowercase());
     trimmed.len() <= 100 && first.is_some_and(|c| "sgevilw".contains(c)) && MOBILE_FOOTER.is_match(trimmed)
 }
@@ -192,7 +193,7 @@ static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
 
 /// "-----Original Message-----", "---------- Forwarded message ---------",
 /// Apple's "Begin forwarded message:", and Outlook's underscore rule.
-fn is_history_separator(trimmed: &str) -> bool {
+pub(super) fn is_history_separator(trimmed: &str) -> bool {
     trimmed.starts_with(['-', '_', 'b', 'B', 'a', 'A', 'd', 'D']) && HISTORY_SEPARATOR.is_match(trimmed)
 }
 
@@ -215,7 +216,7 @@ static HEADER_TO_OR_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Outlook quotes history as a block of headers with no `>` marks:
 /// "From: … / Sent: … / To: … / Subject: …", localised.
-fn starts_header_block(lines: &[&str]) -> bool {
+pub(super) fn starts_header_block(lines: &[&str]) -> bool {
     if !lines.first().is_some_and(|line| line.contains(':') && HEADER_FROM.is_match(line)) {
         return false;
     }

@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
-use super::deadline::{self, PointReached, Regime};
+use super::deadline::{self, PointReached, Regime, Within};
 use super::incident::{CadenceOverride, Incident, Severity, Status, TaskState};
 
 /// Digest intervals by severity; an incident not yet assessed uses `unassessed`.
@@ -55,6 +56,33 @@ pub struct Policy {
     pub overdue_tasks: bool,
     /// At most this many reminders of each kind per incident.
     pub max_reminders: u32,
+    pub retro: RetroPolicy,
+    /// For business days.
+    pub time_zone: TimeZone,
+}
+
+/// The retrospective after close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetroPolicy {
+    pub enabled: bool,
+    /// Those who have not answered are reminded this long after the
+    /// questionnaire, and again as long after that.
+    pub remind_after: Within,
+    pub max_reminders: u32,
+    /// The report goes out when everyone has answered, or this long after
+    /// the questionnaire; `None`: only with `retro send`.
+    pub window: Option<Within>,
+}
+
+impl Default for RetroPolicy {
+    fn default() -> RetroPolicy {
+        RetroPolicy {
+            enabled: true,
+            remind_after: Within::BusinessDays(2),
+            max_reminders: 2,
+            window: Some(Within::BusinessDays(5)),
+        }
+    }
 }
 
 impl Default for Policy {
@@ -67,6 +95,8 @@ impl Default for Policy {
             quiet_before: Some(SignedDuration::from_mins(10)),
             overdue_tasks: true,
             max_reminders: 3,
+            retro: RetroPolicy::default(),
+            time_zone: TimeZone::UTC,
         }
     }
 }
@@ -91,6 +121,10 @@ pub struct Activity {
     /// The latest declaration, update or command from staff or a partner;
     /// internal notes do not count.
     pub last_update_at: Option<Timestamp>,
+    /// Sent the retrospective questionnaire.
+    pub asked: u32,
+    /// Of those, who answered anything.
+    pub answered: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +134,12 @@ pub enum Job {
     FinalDigest,
     Tactical,
     Reminder(Reminder),
+    /// The retrospective questionnaire, to everyone who took part.
+    Questionnaire,
+    /// To those who have not answered, and a summary to the lead.
+    RetroReminder,
+    /// The post-incident report, to the executives and the participants.
+    Report,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +162,9 @@ impl Job {
             Job::Digest => "digest".into(),
             Job::FinalDigest => "final-digest".into(),
             Job::Tactical => "tactical".into(),
+            Job::Questionnaire => "questionnaire".into(),
+            Job::RetroReminder => "retro-remind".into(),
+            Job::Report => "report".into(),
             Job::Reminder(Reminder::NoLead) => "remind-lead".into(),
             Job::Reminder(Reminder::NoScope) => "remind-scope".into(),
             Job::Reminder(Reminder::Quiet { .. }) => "remind-quiet".into(),
@@ -199,10 +242,13 @@ pub fn plan(
     let slot = |key: &str| slots.get(key).copied().unwrap_or_default();
     let mut plan = Plan::default();
     if incident.status == Status::Closed {
-        if let Some(closed_at) = incident.closed_at
-            && slot("final-digest").last_at.is_none_or(|last| last < closed_at)
-        {
-            plan.at(Job::FinalDigest, closed_at, now);
+        if let Some(closed_at) = incident.closed_at {
+            if slot("final-digest").last_at.is_none_or(|last| last < closed_at) {
+                plan.at(Job::FinalDigest, closed_at, now);
+            }
+            if policy.retro.enabled {
+                retrospective(&mut plan, closed_at, slots, activity, policy, now);
+            }
         }
     } else {
         let digest_at = next_digest(incident, slots, policy);
@@ -263,6 +309,43 @@ pub fn plan(
     plan
 }
 
+/// After close: the questionnaire, reminders to those who have not
+/// answered, and the report once everyone has or the window ends.
+fn retrospective(
+    plan: &mut Plan,
+    closed_at: Timestamp,
+    slots: &Slots,
+    activity: &Activity,
+    policy: &Policy,
+    now: Timestamp,
+) {
+    let slot = |key: &str| slots.get(key).copied().unwrap_or_default();
+    let retro = &policy.retro;
+    let asked_at = match slot("questionnaire").last_at {
+        Some(at) if at >= closed_at => at,
+        _ => return plan.at(Job::Questionnaire, closed_at, now),
+    };
+    let waiting = activity.asked.saturating_sub(activity.answered);
+    let reminders = slot("retro-remind");
+    if waiting > 0 && reminders.count < retro.max_reminders {
+        let since = reminders.last_at.filter(|last| *last >= asked_at).unwrap_or(asked_at);
+        plan.at(Job::RetroReminder, retro.remind_after.deadline(since, &policy.time_zone), now);
+    }
+    let report = slot("report");
+    if let Some(requested) = report.requested_at {
+        plan.at(Job::Report, requested, now);
+    } else if report.last_at.is_none_or(|last| last < asked_at) {
+        let when = if waiting == 0 {
+            Some(asked_at)
+        } else {
+            retro.window.map(|window| window.deadline(asked_at, &policy.time_zone))
+        };
+        if let Some(at) = when {
+            plan.at(Job::Report, at, now);
+        }
+    }
+}
+
 /// Remembers that `job` went out at `now`; a digest covered the timeline
 /// up to entry `seq`. Returns the keys of the slots it changed.
 pub fn record(slots: &mut Slots, job: &Job, now: Timestamp, seq: u64) -> Vec<String> {
@@ -280,6 +363,8 @@ pub fn record(slots: &mut Slots, job: &Job, now: Timestamp, seq: u64) -> Vec<Str
         Job::Digest => vec![touch("digest".into(), None, Some(seq))],
         Job::FinalDigest => vec![touch("digest".into(), None, Some(seq)), touch("final-digest".into(), None, None)],
         Job::Tactical => vec![touch("tactical".into(), None, Some(seq))],
+        Job::Report => vec![touch("report".into(), None, Some(seq))],
+        Job::Questionnaire | Job::RetroReminder => vec![touch(job.key(), None, None)],
         Job::Reminder(Reminder::Deadline(point)) => vec![touch(job.key(), Some(point.reached), None)],
         Job::Reminder(_) => vec![touch(job.key(), None, None)],
     }

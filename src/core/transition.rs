@@ -48,6 +48,8 @@ pub struct Effects {
     pub card: bool,
     /// `digest now`: the executives get a digest at once.
     pub digest_now: bool,
+    /// `retro send`: the post-incident report goes out at once.
+    pub report_now: bool,
 }
 
 impl Effects {
@@ -86,7 +88,9 @@ pub fn apply(
         };
         let entry = match (&outcome, &line.command) {
             (Ok(_), Ok(Command::Note(text))) => Some((EntryKind::Note, text.clone())),
-            (Ok(_), Ok(Command::Help | Command::Card | Command::Quiet | Command::DigestNow)) => None,
+            (Ok(_), Ok(Command::Help | Command::Card | Command::Quiet | Command::DigestNow | Command::RetroSend)) => {
+                None
+            }
             (Ok(_), Ok(_)) => Some((EntryKind::Command, line.written.clone())),
             (Err(_), _) | (_, Err(_)) => None,
         };
@@ -191,6 +195,7 @@ fn execute(
             }
             incident.status = Status::Closed;
             incident.closed_at = Some(now);
+            incident.phase_at_close = Some(incident.phase);
             incident.phase = Phase::PostIncident;
             incident.resolution = match command {
                 Command::Close(Some(reason)) => Some(reason.clone()),
@@ -208,7 +213,13 @@ fn execute(
             }
             incident.status = Status::Investigating;
             incident.closed_at = None;
-            Ok("Reopened; status is now investigating.".to_string())
+            // Back to the last phase of active work: post-incident is not one.
+            incident.phase = match incident.phase_at_close.take() {
+                Some(Phase::PostIncident) => Phase::Recovery,
+                Some(phase) => phase,
+                None => Phase::Detection,
+            };
+            Ok(format!("Reopened; status is now investigating, phase {}.", incident.phase))
         }
         Command::Status(status) => {
             if incident.status == Status::Closed {
@@ -337,6 +348,14 @@ fn execute(
                 Some(CadenceOverride::Every(every)) => format!("Digests now every {}.", describe_duration(every)),
                 None => "Digests follow the severity again.".to_string(),
             })
+        }
+        Command::RetroSend => {
+            refuse_unless_steering("send the post-incident report")?;
+            if incident.status != Status::Closed {
+                return Err("the incident is not closed; the report follows the close".to_string());
+            }
+            effects.report_now = true;
+            Ok("The post-incident report goes to the executives and everyone involved now.".to_string())
         }
         Command::DigestNow => {
             effects.digest_now = true;

@@ -2,6 +2,8 @@
 ALTER TABLE incidents ADD COLUMN aware_at TEXT;
 -- The reason given with `close: <reason>`.
 ALTER TABLE incidents ADD COLUMN resolution TEXT;
+-- The phase when it was closed, to return to on `reopen`.
+ALTER TABLE incidents ADD COLUMN phase_at_close TEXT;
 -- NULL: digests follow the severity; 0: off; otherwise minutes.
 ALTER TABLE incidents ADD COLUMN cadence_minutes INTEGER;
 
@@ -30,6 +32,28 @@ CREATE TABLE schedule (
     PRIMARY KEY (incident, job)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX schedule_due ON schedule (due_at);
+
+-- Who was sent the retrospective questionnaire, and under which Message-ID,
+-- so that replies to it are read as answers.
+CREATE TABLE questionnaires (
+    incident   INTEGER NOT NULL REFERENCES incidents (number),
+    address    TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sent_at    TEXT NOT NULL,
+    PRIMARY KEY (incident, address)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX questionnaires_message_id ON questionnaires (message_id);
+
+-- The latest answer of each respondent to each question (`comment`: free text).
+CREATE TABLE answers (
+    incident    INTEGER NOT NULL REFERENCES incidents (number),
+    respondent  TEXT NOT NULL,
+    question    TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    message_id  TEXT,
+    answered_at TEXT NOT NULL,
+    PRIMARY KEY (incident, respondent, question)
+) STRICT, WITHOUT ROWID;
 
 -- Incidents open before this version are looked at by the first tick.
 INSERT INTO schedule (incident, job, due_at)

@@ -18,8 +18,10 @@ use crate::core::incident::{
 use crate::core::mail::AttachmentMeta;
 use crate::core::triage::Outcome;
 
+mod retro;
 mod schedule;
 
+pub use retro::RetroRecords;
 pub use schedule::ScheduleFacts;
 
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
@@ -622,6 +624,15 @@ impl WriteTx<'_> {
             .is_some())
     }
 
+    pub fn incident_closed(&self, number: IncidentNumber) -> StoreResult<bool> {
+        Ok(self
+            .transaction
+            .prepare_cached("SELECT 1 FROM incidents WHERE number = ?1 AND status = 'closed'")?
+            .query_row([number.0 as i64], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     pub fn incident(&self, number: IncidentNumber) -> StoreResult<Option<Incident>> {
         incident(&self.transaction, number)
     }
@@ -737,7 +748,7 @@ impl WriteTx<'_> {
                 "UPDATE incidents SET title = ?2, title_key = ?3, status = ?4, severity = ?5, phase = ?6, lead = ?7,
                         scope = ?8, impact = ?9, started_at = ?10, detected_at = ?11, contained_at = ?12,
                         eradicated_at = ?13, recovered_at = ?14, closed_at = ?15, aware_at = ?16, cadence_minutes = ?17,
-                        resolution = ?18
+                        resolution = ?18, phase_at_close = ?19
                  WHERE number = ?1",
             )?
             .execute(params![
@@ -762,6 +773,7 @@ impl WriteTx<'_> {
                     CadenceOverride::Every(every) => (every.as_secs() / 60).max(1),
                 }),
                 incident.resolution,
+                incident.phase_at_close.map(Phase::as_str),
             ])?;
         for table in ["roles", "streams", "tasks", "notify", "deadlines"] {
             self.transaction.prepare_cached(&format!("DELETE FROM {table} WHERE incident = ?1"))?.execute([number])?;
@@ -954,7 +966,7 @@ fn timeline_after(
 
 const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, impact, declared_by,
         declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root,
-        aware_at, cadence_minutes, resolution
+        aware_at, cadence_minutes, resolution, phase_at_close
         FROM incidents";
 
 fn optional_time(row: i64, text: Option<String>) -> StoreResult<Option<Timestamp>> {
@@ -980,7 +992,12 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
                     row.get::<_, Option<String>>(15)?,
                 ],
                 row.get::<_, String>(16)?,
-                (row.get::<_, Option<String>>(17)?, row.get::<_, Option<i64>>(18)?, row.get::<_, Option<String>>(19)?),
+                (
+                    row.get::<_, Option<String>>(17)?,
+                    row.get::<_, Option<i64>>(18)?,
+                    row.get::<_, Option<String>>(19)?,
+                    row.get::<_, Option<String>>(20)?,
+                ),
             ))
         })
         .optional()?;
@@ -990,7 +1007,7 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
         (impact, declared_by, declared_at),
         times,
         root,
-        (aware, cadence_minutes, resolution),
+        (aware, cadence_minutes, resolution, phase_at_close),
     )) = row
     else {
         return Ok(None);
@@ -1017,6 +1034,7 @@ fn incident(connection: &Connection, number: IncidentNumber) -> StoreResult<Opti
         },
         closed_at: optional_time(key, closed)?,
         resolution,
+        phase_at_close: phase_at_close.map(|text| parse_named::<Phase>(key, &text)).transpose()?,
         thread_root: root,
         roles: Default::default(),
         streams: Default::default(),

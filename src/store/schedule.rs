@@ -42,7 +42,14 @@ fn activity(connection: &Connection, incident: IncidentNumber) -> StoreResult<Ac
              AND trust IN ('staff', 'partner')",
         )?
         .query_row([incident.0 as i64], |row| row.get(0))?;
-    Ok(Activity { last_update_at: optional_time(incident.0 as i64, last)? })
+    let (asked, answered): (u32, u32) = connection
+        .prepare_cached(
+            "SELECT COUNT(*), COUNT(DISTINCT a.respondent) FROM questionnaires q
+             LEFT JOIN answers a ON a.incident = q.incident AND a.respondent = q.address
+             WHERE q.incident = ?1",
+        )?
+        .query_row([incident.0 as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(Activity { last_update_at: optional_time(incident.0 as i64, last)?, asked, answered })
 }
 
 /// Everyone on staff who wrote to the incident.

@@ -22,7 +22,10 @@ fn the_example_config_parses_with_every_key() {
     assert_eq!(config.leads, ["ceo@company.test"]);
     assert!(config.access.is_partner("someone@ir-firm.test"));
     assert_eq!(config.time_zone.iana_name(), Some("Europe/London"));
-    assert_eq!(config.schedule, sitrep::core::schedule::Policy::default());
+    let defaults = sitrep::core::schedule::Policy::default();
+    assert_eq!(config.schedule, sitrep::core::schedule::Policy { time_zone: config.time_zone.clone(), ..defaults });
+    assert_eq!(config.questions, sitrep::core::retro::default_questions());
+    assert!(!config.questionnaire_to_executives);
     let names: Vec<&str> = config.regimes.iter().map(|regime| regime.name.as_str()).collect();
     assert_eq!(names, ["gdpr", "nis2", "hipaa", "sec", "pci", "us-states"]);
     let sec = &config.regimes[3];

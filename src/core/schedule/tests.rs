@@ -36,7 +36,7 @@ struct Run {
 
 impl Run {
     fn new() -> Run {
-        let activity = Activity { last_update_at: Some(at("2026-11-27T14:00:00Z")) };
+        let activity = Activity { last_update_at: Some(at("2026-11-27T14:00:00Z")), ..Activity::default() };
         Run { slots: Slots::new(), activity, regimes: Vec::new(), policy: Policy::default() }
     }
 
@@ -129,6 +129,7 @@ fn closing_sends_one_final_digest_and_nothing_after() {
     let mut incident = incident();
     incident.severity = Some(Severity::High);
     let mut run = Run::new();
+    run.policy.retro.enabled = false;
     incident.status = Status::Closed;
     incident.closed_at = Some(at("2026-11-27T14:20:00Z"));
     let ran = run.over(&incident, "2026-11-27T14:20:00Z", "2026-11-28T14:00:00Z", minutes(10));
@@ -242,4 +243,48 @@ fn deadline_reminders_fire_at_each_point_once_and_stop_when_met() {
     incident.deadlines[0].state = DeadlineState::Met;
     let plan = plan(&incident, &run.slots, &run.activity, &run.regimes, &run.policy, at("2026-11-30T16:00:00Z"));
     assert!(!plan.upcoming.iter().any(|(key, _)| key.starts_with("deadline")), "{plan:?}");
+}
+
+#[test]
+fn the_retrospective_asks_reminds_twice_and_reports_when_the_window_ends() {
+    let mut incident = incident();
+    incident.status = Status::Closed;
+    // Friday 14:20 UTC.
+    incident.closed_at = Some(at("2026-11-27T14:20:00Z"));
+    let mut run = Run::new();
+    // Three are asked (the store counts them once the questionnaire is out); one answers.
+    run.activity.asked = 3;
+    run.activity.answered = 1;
+    assert_eq!(run.look(&incident, at("2026-11-27T14:20:00Z")), [Job::FinalDigest, Job::Questionnaire]);
+    let ran = run.over(&incident, "2026-11-27T14:30:00Z", "2026-12-07T00:00:00Z", minutes(10));
+    let when: Vec<(String, Job)> =
+        ran.into_iter().map(|(at, job)| (at.strftime("%a %d %H:%M").to_string(), job)).collect();
+    assert_eq!(
+        when,
+        [
+            ("Tue 01 14:20".to_string(), Job::RetroReminder),
+            ("Thu 03 14:20".to_string(), Job::RetroReminder),
+            ("Fri 04 14:20".to_string(), Job::Report),
+        ]
+    );
+}
+
+#[test]
+fn the_report_goes_out_once_everyone_has_answered_and_again_on_request() {
+    let mut incident = incident();
+    incident.status = Status::Closed;
+    incident.closed_at = Some(at("2026-11-27T14:20:00Z"));
+    let mut run = Run::new();
+    run.activity.asked = 2;
+    run.look(&incident, at("2026-11-27T14:20:00Z"));
+    run.activity.answered = 2;
+    assert_eq!(run.look(&incident, at("2026-11-27T16:00:00Z")), [Job::Report]);
+    assert!(run.over(&incident, "2026-11-27T16:10:00Z", "2026-12-10T00:00:00Z", minutes(30)).is_empty());
+    run.slots.entry("report".into()).or_default().requested_at = Some(at("2026-12-10T09:00:00Z"));
+    assert_eq!(run.look(&incident, at("2026-12-10T09:00:00Z")), [Job::Report]);
+    // Reopened: nothing of the retrospective runs.
+    incident.status = Status::Investigating;
+    incident.closed_at = None;
+    let plan = plan(&incident, &run.slots, &run.activity, &[], &run.policy, at("2026-12-10T10:00:00Z"));
+    assert!(!plan.upcoming.iter().any(|(key, _)| key.starts_with("retro") || key == "report"), "{plan:?}");
 }

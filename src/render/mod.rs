@@ -14,16 +14,27 @@ use crate::core::incident::{DeadlineState, Incident, Task, TaskState};
 use crate::core::schedule::Reminder;
 use crate::core::transition::Applied;
 
+mod retro;
+
+pub use retro::{AnswersView, ClosedView, QuestionView, QuestionnaireView, RecordedView, ReportView, RetroSummaryView};
+
 const TEMPLATES: &[(&str, &str)] = &[
-    ("ack.txt", include_str!("../templates/ack.txt.tera")),
-    ("refused.txt", include_str!("../templates/refused.txt.tera")),
-    ("quarantined.txt", include_str!("../templates/quarantined.txt.tera")),
-    ("transcript.txt", include_str!("../templates/transcript.txt.tera")),
-    ("card.txt", include_str!("../templates/card.txt.tera")),
-    ("unverified.txt", include_str!("../templates/unverified.txt.tera")),
-    ("digest.txt", include_str!("../templates/digest.txt.tera")),
-    ("digest.html", include_str!("../templates/digest.html.tera")),
-    ("reminder.txt", include_str!("../templates/reminder.txt.tera")),
+    ("ack.txt", include_str!("../../templates/ack.txt.tera")),
+    ("refused.txt", include_str!("../../templates/refused.txt.tera")),
+    ("quarantined.txt", include_str!("../../templates/quarantined.txt.tera")),
+    ("transcript.txt", include_str!("../../templates/transcript.txt.tera")),
+    ("card.txt", include_str!("../../templates/card.txt.tera")),
+    ("unverified.txt", include_str!("../../templates/unverified.txt.tera")),
+    ("digest.txt", include_str!("../../templates/digest.txt.tera")),
+    ("digest.html", include_str!("../../templates/digest.html.tera")),
+    ("reminder.txt", include_str!("../../templates/reminder.txt.tera")),
+    ("questionnaire.txt", include_str!("../../templates/questionnaire.txt.tera")),
+    ("retro-reminder.txt", include_str!("../../templates/retro-reminder.txt.tera")),
+    ("retro-summary.txt", include_str!("../../templates/retro-summary.txt.tera")),
+    ("answers.txt", include_str!("../../templates/answers.txt.tera")),
+    ("closed.txt", include_str!("../../templates/closed.txt.tera")),
+    ("report.md", include_str!("../../templates/report.md.tera")),
+    ("report.html", include_str!("../../templates/report.html.tera")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +192,8 @@ pub struct DigestView {
     pub number: u32,
     pub tactical: bool,
     pub closing: bool,
+    /// At close: the retrospective questionnaire went out.
+    pub retrospective: bool,
     pub resolution: Option<String>,
     pub headline: String,
     pub status: &'static str,
@@ -241,6 +254,7 @@ impl DigestView {
             number: digest.number,
             tactical: digest.audience == Audience::Tactical,
             closing: digest.closing,
+            retrospective: false,
             resolution: incident.resolution.clone(),
             headline: digest.headline.clone(),
             status: incident.status.as_str(),
@@ -410,6 +424,31 @@ impl Renderer {
 
     pub fn reminder(&self, view: &ReminderView) -> Result<String, RenderError> {
         self.render("reminder.txt", view)
+    }
+
+    pub fn questionnaire(&self, view: &QuestionnaireView) -> Result<String, RenderError> {
+        self.render("questionnaire.txt", view)
+    }
+
+    pub fn retro_reminder(&self, view: &QuestionnaireView) -> Result<String, RenderError> {
+        self.render("retro-reminder.txt", view)
+    }
+
+    pub fn retro_summary(&self, view: &RetroSummaryView) -> Result<String, RenderError> {
+        self.render("retro-summary.txt", view)
+    }
+
+    pub fn answers(&self, view: &AnswersView) -> Result<String, RenderError> {
+        self.render("answers.txt", view)
+    }
+
+    pub fn closed(&self, view: &ClosedView) -> Result<String, RenderError> {
+        self.render("closed.txt", view)
+    }
+
+    /// The post-incident report as Markdown and as HTML.
+    pub fn report(&self, view: &ReportView) -> Result<(String, String), RenderError> {
+        Ok((self.render("report.md", view)?, self.render("report.html", view)?))
     }
 
     /// The incident's current state, for `status?`.

@@ -1,0 +1,294 @@
+//! Views of the retrospective's mail and of the post-incident report, with
+//! every time already in the organisation's zone.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use super::{RoleView, StreamView, local_time};
+use crate::core::deadline::describe_duration;
+use crate::core::incident::{Incident, Severity, TimelineEntry, Trust};
+use crate::core::report::Report;
+use crate::core::retro::Question;
+
+#[derive(Debug, Serialize)]
+pub struct QuestionView {
+    pub number: usize,
+    pub id: String,
+    pub text: String,
+}
+
+impl QuestionView {
+    pub fn list(questions: &[Question]) -> Vec<QuestionView> {
+        questions
+            .iter()
+            .enumerate()
+            .map(|(index, question)| QuestionView {
+                number: index + 1,
+                id: question.id.clone(),
+                text: question.text.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The questionnaire, and the reminder that repeats it.
+#[derive(Debug, Serialize)]
+pub struct QuestionnaireView {
+    pub id: String,
+    pub title: String,
+    pub closed_at: String,
+    pub questions: Vec<QuestionView>,
+    pub address: String,
+}
+
+/// To the lead: who has answered so far.
+#[derive(Debug, Serialize)]
+pub struct RetroSummaryView {
+    pub id: String,
+    pub title: String,
+    pub answered: Vec<String>,
+    pub waiting: Vec<String>,
+    pub address: String,
+}
+
+/// The confirmation of a reply with answers.
+#[derive(Debug, Serialize)]
+pub struct AnswersView {
+    pub id: String,
+    pub title: String,
+    pub recorded: Vec<RecordedView>,
+    pub comment: bool,
+    /// Numbers of the questions still without an answer from this person.
+    pub open: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RecordedView {
+    pub number: usize,
+    pub replaced: bool,
+}
+
+/// The answer to mail about an incident that is closed.
+#[derive(Debug, Serialize)]
+pub struct ClosedView {
+    pub id: String,
+    pub title: String,
+    pub closed_at: String,
+    pub can_reopen: bool,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportView {
+    pub id: String,
+    pub title: String,
+    pub severity: &'static str,
+    pub status: &'static str,
+    pub scope: String,
+    pub impact: String,
+    pub resolution: Option<String>,
+    pub lead: String,
+    pub roles: Vec<RoleView>,
+    pub milestones: Vec<NamedTime>,
+    pub durations: Vec<NamedTime>,
+    pub timeline: Vec<EntryView>,
+    pub streams: Vec<StreamView>,
+    pub tasks: Vec<ReportTaskView>,
+    pub deadlines: Vec<DeadlineView>,
+    pub questions: Vec<AnsweredQuestionView>,
+    pub comments: Vec<AnswerView>,
+    pub rating: Option<String>,
+    pub answered: Vec<String>,
+    pub not_answered: Vec<String>,
+    pub evidence: Vec<EvidenceView>,
+    pub generated_at: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NamedTime {
+    pub name: &'static str,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryView {
+    pub at: String,
+    pub author: String,
+    pub kind: &'static str,
+    /// Empty for staff; else who it came from and that it changed nothing.
+    pub trust: &'static str,
+    pub lines: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportTaskView {
+    pub number: u32,
+    pub text: String,
+    pub owner: Option<String>,
+    pub due: Option<String>,
+    pub state: &'static str,
+    pub closed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeadlineView {
+    pub title: String,
+    pub what: String,
+    pub due: Option<String>,
+    pub outcome: String,
+    pub met: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnsweredQuestionView {
+    pub number: usize,
+    pub text: String,
+    pub answers: Vec<AnswerView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnswerView {
+    pub respondent: String,
+    pub lines: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvidenceView {
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+    pub from: String,
+    pub received_at: String,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(|line| line.trim_end().to_string()).collect()
+}
+
+fn entry_view(entry: &TimelineEntry, time_zone: &TimeZone) -> EntryView {
+    EntryView {
+        at: local_time(entry.at, time_zone),
+        author: entry.author.clone(),
+        kind: entry.kind.as_str(),
+        trust: match entry.trust {
+            Trust::Staff => "",
+            Trust::Partner => "partner",
+            Trust::External => "from outside; changed nothing",
+            Trust::Unverified => "failed the sender checks; changed nothing",
+        },
+        lines: if entry.text.trim().is_empty() { vec!["(no text)".to_string()] } else { lines(entry.text.trim()) },
+    }
+}
+
+impl ReportView {
+    pub fn of(
+        report: &Report,
+        incident: &Incident,
+        time_zone: &TimeZone,
+        now: Timestamp,
+        address: String,
+    ) -> ReportView {
+        let unknown = || "not recorded".to_string();
+        ReportView {
+            id: incident.number.to_string(),
+            title: incident.title.clone(),
+            severity: incident.severity.map_or("not assessed", Severity::as_str),
+            status: incident.status.as_str(),
+            scope: incident.scope.clone().unwrap_or_else(unknown),
+            impact: incident.impact.clone().unwrap_or_else(unknown),
+            resolution: incident.resolution.clone(),
+            lead: incident.lead.clone().unwrap_or_else(|| "nobody".to_string()),
+            roles: incident
+                .roles
+                .iter()
+                .map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() })
+                .collect(),
+            milestones: report
+                .milestones
+                .iter()
+                .map(|(name, at)| NamedTime { name, value: local_time(*at, time_zone) })
+                .collect(),
+            durations: report
+                .durations
+                .iter()
+                .map(|(name, value)| NamedTime { name, value: describe_duration(*value) })
+                .collect(),
+            timeline: report.timeline.iter().map(|entry| entry_view(entry, time_zone)).collect(),
+            streams: incident
+                .streams
+                .iter()
+                .map(|(stream, state)| StreamView {
+                    name: stream.as_str(),
+                    lead: state.lead.clone(),
+                    status: state.status.clone().unwrap_or_else(|| "no update".to_string()),
+                })
+                .collect(),
+            tasks: incident
+                .tasks
+                .iter()
+                .map(|task| ReportTaskView {
+                    number: task.number,
+                    text: task.text.clone(),
+                    owner: task.owner.clone(),
+                    due: task.due.map(|due| local_time(due, time_zone)),
+                    state: task.state.as_str(),
+                    closed_at: task.closed_at.map(|at| local_time(at, time_zone)),
+                })
+                .collect(),
+            deadlines: report
+                .deadlines
+                .iter()
+                .map(|deadline| DeadlineView {
+                    title: deadline.title.clone(),
+                    what: deadline.what.clone(),
+                    due: deadline.due.map(|due| local_time(due, time_zone)),
+                    outcome: deadline.outcome.clone(),
+                    met: deadline.met,
+                })
+                .collect(),
+            questions: report
+                .questions
+                .iter()
+                .enumerate()
+                .map(|(index, question)| AnsweredQuestionView {
+                    number: index + 1,
+                    text: question.text.clone(),
+                    answers: question
+                        .answers
+                        .iter()
+                        .map(|(respondent, text)| AnswerView { respondent: respondent.clone(), lines: lines(text) })
+                        .collect(),
+                })
+                .collect(),
+            comments: report
+                .comments
+                .iter()
+                .map(|(respondent, text)| AnswerView { respondent: respondent.clone(), lines: lines(text) })
+                .collect(),
+            rating: report.rating.map(|(average, count)| {
+                let people = if count == 1 { "1 person".to_string() } else { format!("{count} people") };
+                format!("{average:.1} of 5, from {people}")
+            }),
+            answered: report.answered.clone(),
+            not_answered: report.not_answered.clone(),
+            evidence: report
+                .evidence
+                .iter()
+                .map(|item| EvidenceView {
+                    name: item.name.clone().unwrap_or_else(|| "(no name)".to_string()),
+                    content_type: item.content_type.clone(),
+                    size: item.size,
+                    sha256: item.sha256.clone(),
+                    from: item.from.clone().unwrap_or_else(|| "unknown sender".to_string()),
+                    received_at: local_time(item.received_at, time_zone),
+                })
+                .collect(),
+            generated_at: local_time(now, time_zone),
+            address,
+        }
+    }
+}

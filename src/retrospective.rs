@@ -1,0 +1,281 @@
+//! Close and learn: the questionnaire to everyone who took part, answers
+//! read from their replies, reminders to those who have not answered, and
+//! the post-incident report. The scheduler decides when; this writes the
+//! mail and keeps the records, inside the caller's transaction.
+
+use jiff::Timestamp;
+use tracing::info;
+
+use crate::config::Config;
+use crate::core::incident::{EntryKind, Incident, MailKind, Status, TimelineEntry, Trust};
+use crate::core::mail::Inbound;
+use crate::core::report::{self, StoredAnswer};
+use crate::core::retro::{self, COMMENT};
+use crate::pipeline::{IngestError, Pipeline};
+use crate::render::{
+    AnswersView, ClosedView, QuestionView, QuestionnaireView, RecordedView, ReportView, RetroSummaryView, local_time,
+};
+use crate::scheduler::{self, executives};
+use crate::store::{RetroRecords, WriteTx};
+
+fn questionnaire_view(config: &Config, incident: &Incident) -> QuestionnaireView {
+    QuestionnaireView {
+        id: incident.number.to_string(),
+        title: incident.title.clone(),
+        closed_at: incident.closed_at.map(|at| local_time(at, &config.time_zone)).unwrap_or_default(),
+        questions: QuestionView::list(&config.questions),
+        address: config.address.with_detail(None),
+    }
+}
+
+/// Everyone who took part, and the executives if configured, each asked
+/// once per incident. Returns the mails queued.
+pub fn send_questionnaire(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    incident: &Incident,
+    authors: &[String],
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let mut participants = scheduler::responders(config, incident, authors);
+    if config.questionnaire_to_executives {
+        for executive in executives(config, incident) {
+            if !participants.contains(&executive) {
+                participants.push(executive);
+            }
+        }
+    }
+    let body = pipeline.renderer().questionnaire(&questionnaire_view(config, incident))?;
+    let subject = format!("[{}] Retrospective: {}", incident.number, incident.title);
+    let mut queued = 0;
+    for participant in participants {
+        let draft = scheduler::own_copy(config, incident, &participant, subject.clone(), body.clone(), None, None);
+        if transaction.record_questionnaire(incident.number, &participant, &draft.message_id, now)? {
+            scheduler::enqueue(config, transaction, MailKind::Questionnaire, incident.number, draft, now)?;
+            queued += 1;
+        }
+    }
+    info!(incident = %incident.number, queued, "retrospective questionnaire sent");
+    Ok(queued)
+}
+
+/// The questionnaire again to those who have not answered, threaded under
+/// the one they were sent, and who has answered to the lead.
+pub fn send_reminders(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    incident: &Incident,
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let records = transaction.retro_records(incident.number)?;
+    let (answered, waiting) = respondents(&records);
+    let body = pipeline.renderer().retro_reminder(&questionnaire_view(config, incident))?;
+    let subject = format!("Re: [{}] Retrospective: {}", incident.number, incident.title);
+    let mut queued = 0;
+    for address in &waiting {
+        let parent = transaction.questionnaire_id(incident.number, address)?;
+        let draft = scheduler::own_copy(config, incident, address, subject.clone(), body.clone(), None, parent);
+        scheduler::enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
+        queued += 1;
+    }
+    let summary = pipeline.renderer().retro_summary(&RetroSummaryView {
+        id: incident.number.to_string(),
+        title: incident.title.clone(),
+        answered,
+        waiting,
+        address: config.address.with_detail(None),
+    })?;
+    let lead = incident.lead.clone().unwrap_or_else(|| incident.declared_by.clone());
+    let subject = format!("[{}] Retrospective: who has answered", incident.number);
+    let draft = scheduler::own_copy(config, incident, &lead, subject, summary, None, None);
+    scheduler::enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
+    Ok(queued + 1)
+}
+
+/// Who of those asked has answered anything, and who has not.
+fn respondents(records: &RetroRecords) -> (Vec<String>, Vec<String>) {
+    records
+        .asked
+        .iter()
+        .cloned()
+        .partition(|address| records.answers.iter().any(|answer| &answer.respondent == address))
+}
+
+/// The report as the templates see it.
+pub fn compose_report(
+    config: &Config,
+    incident: &Incident,
+    timeline: &[TimelineEntry],
+    records: &RetroRecords,
+    now: Timestamp,
+) -> ReportView {
+    let report = report::build(&report::Inputs {
+        incident,
+        timeline,
+        questions: &config.questions,
+        answers: &records.answers,
+        asked: &records.asked,
+        regimes: &config.regimes,
+        evidence: &records.evidence,
+        now,
+    });
+    ReportView::of(&report, incident, &config.time_zone, now, config.address.with_detail(None))
+}
+
+/// The report to the executives and everyone asked, each their own copy.
+pub fn send_report(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    incident: &Incident,
+    now: Timestamp,
+) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let records = transaction.retro_records(incident.number)?;
+    let timeline: Vec<TimelineEntry> =
+        transaction.timeline_after(incident.number, 0)?.into_iter().map(|(_, entry)| entry).collect();
+    let view = compose_report(config, incident, &timeline, &records, now);
+    let (markdown, html) = pipeline.renderer().report(&view)?;
+    let mut recipients = executives(config, incident);
+    for address in &records.asked {
+        if !recipients.contains(address) {
+            recipients.push(address.clone());
+        }
+    }
+    let subject = format!("[{}] Post-incident report: {}", incident.number, incident.title);
+    for recipient in &recipients {
+        let draft = scheduler::own_copy(
+            config,
+            incident,
+            recipient,
+            subject.clone(),
+            markdown.clone(),
+            Some(html.clone()),
+            None,
+        );
+        scheduler::enqueue(config, transaction, MailKind::Report, incident.number, draft, now)?;
+    }
+    info!(incident = %incident.number, recipients = recipients.len(), "post-incident report sent");
+    Ok(recipients.len())
+}
+
+/// Whether `inbound`, from `sender`, answers the incident's questionnaire:
+/// it replies to one (or to a reminder under one), or comes from someone
+/// asked with "Retrospective" in the subject.
+pub fn is_answer(
+    transaction: &WriteTx<'_>,
+    inbound: &Inbound,
+    incident: &Incident,
+    sender: &str,
+) -> Result<bool, IngestError> {
+    if incident.status != Status::Closed {
+        return Ok(false);
+    }
+    let ids: Vec<String> = inbound.in_reply_to.iter().chain(&inbound.references).cloned().collect();
+    if let Some((number, _)) = transaction.questionnaire_among(&ids)? {
+        return Ok(number == incident.number);
+    }
+    let asked = transaction.questionnaire_id(incident.number, sender)?.is_some();
+    Ok(asked && inbound.subject.to_lowercase().contains("retrospective"))
+}
+
+/// Stores the answers in a reply, confirms what was recorded, and lets the
+/// schedule send the report when everyone has answered.
+pub fn take_answers(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    inbound: &Inbound,
+    incident: &Incident,
+    sender: &str,
+    now: Timestamp,
+) -> Result<(), IngestError> {
+    let config = pipeline.config();
+    let parsed = retro::parse(&inbound.text, &config.questions);
+    let earlier = transaction.retro_records(incident.number)?.answers;
+    let mut recorded = Vec::new();
+    for (id, text) in &parsed.answers {
+        let answer =
+            StoredAnswer { respondent: sender.to_string(), question: id.clone(), text: text.clone(), answered_at: now };
+        let replaced = transaction.save_answer(incident.number, &answer, inbound.message_id.as_deref())?;
+        let number = config.questions.iter().position(|question| &question.id == id).map_or(0, |index| index + 1);
+        recorded.push(RecordedView { number, replaced });
+    }
+    if let Some(comment) = &parsed.comment {
+        // Free text adds to what the person said before.
+        let before = earlier.iter().find(|answer| answer.respondent == sender && answer.question == COMMENT);
+        let text = match before {
+            Some(before) => format!("{}\n\n{comment}", before.text),
+            None => comment.clone(),
+        };
+        let answer =
+            StoredAnswer { respondent: sender.to_string(), question: COMMENT.to_string(), text, answered_at: now };
+        transaction.save_answer(incident.number, &answer, inbound.message_id.as_deref())?;
+    }
+    let numbers: Vec<String> = recorded.iter().map(|answer| answer.number.to_string()).collect();
+    let summary = match (numbers.is_empty(), parsed.comment.is_some()) {
+        (true, false) => "Replied to the retrospective without answers.".to_string(),
+        (true, true) => "Answered the retrospective with a general comment.".to_string(),
+        (false, _) => format!("Answered retrospective questions {}.", numbers.join(", ")),
+    };
+    transaction.append_timeline(
+        incident.number,
+        &TimelineEntry {
+            at: now,
+            author: sender.to_string(),
+            kind: EntryKind::Note,
+            text: summary,
+            message_id: inbound.message_id.clone(),
+            trust: Trust::Staff,
+        },
+    )?;
+    if !parsed.is_empty() {
+        let answered_now = transaction.retro_records(incident.number)?.answers;
+        let open: Vec<String> = config
+            .questions
+            .iter()
+            .enumerate()
+            .filter(|(_, question)| {
+                !answered_now.iter().any(|answer| answer.respondent == sender && answer.question == question.id)
+            })
+            .map(|(index, _)| (index + 1).to_string())
+            .collect();
+        let body = pipeline.renderer().answers(&AnswersView {
+            id: incident.number.to_string(),
+            title: incident.title.clone(),
+            recorded,
+            comment: parsed.comment.is_some(),
+            open: open.join(", "),
+            address: config.address.with_detail(None),
+        })?;
+        let subject = format!("Recorded: [{}] Retrospective: {}", incident.number, incident.title);
+        let draft = pipeline.reply_in_thread(incident, inbound, vec![sender.to_string()], Vec::new(), subject, body);
+        pipeline.enqueue(transaction, MailKind::Transcript, Some(incident.number), draft, now)?;
+    }
+    scheduler::run_due(pipeline, transaction, incident, now)?;
+    Ok(())
+}
+
+/// A mail to a closed incident that neither answers the retrospective nor
+/// gives a command: it is kept, and the sender told the incident is closed.
+pub fn tell_closed(
+    pipeline: &Pipeline,
+    transaction: &WriteTx<'_>,
+    inbound: &Inbound,
+    incident: &Incident,
+    sender: &str,
+    can_reopen: bool,
+    now: Timestamp,
+) -> Result<(), IngestError> {
+    let config = pipeline.config();
+    let body = pipeline.renderer().closed(&ClosedView {
+        id: incident.number.to_string(),
+        title: incident.title.clone(),
+        closed_at: incident.closed_at.map(|at| local_time(at, &config.time_zone)).unwrap_or_default(),
+        can_reopen,
+        address: config.address.with_detail(None),
+    })?;
+    let subject = format!("{} is closed: {}", incident.number, crate::core::subject::strip_prefixes(&inbound.subject));
+    let draft = pipeline.reply_in_thread(incident, inbound, vec![sender.to_string()], Vec::new(), subject, body);
+    pipeline.enqueue(transaction, MailKind::Notice, Some(incident.number), draft, now)
+}
