@@ -257,10 +257,11 @@ impl Pipeline {
     ) -> Result<(), IngestError> {
         let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
         let closed = transaction.incident_closed(number)?;
-        if closed && let Some(incident) = transaction.incident(number)? {
-            if retrospective::is_answer(transaction, inbound, &incident, author)? {
-                return retrospective::take_answers(self, transaction, inbound, &incident, author, now);
-            }
+        if closed
+            && let Some(incident) = transaction.incident(number)?
+            && retrospective::is_answer(transaction, inbound, &incident, author)?
+        {
+            return retrospective::take_answers(self, transaction, inbound, &incident, author, now);
         }
         let mut commands = command::parse(&inbound.subject, &inbound.new_text);
         let from_subject = commands.lines.iter().any(|line| line.origin == Origin::Subject);
