@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::core::incident::{CadenceOverride, Incident, TimelineEntry};
-use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, Store, StoreResult, time_text};
+use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreResult, time_text};
 
 /// Bumped only when a field is renamed or removed; new fields keep it.
 pub const FORMAT: &str = "sitrep-export/1";
@@ -44,7 +44,24 @@ pub struct IncidentView {
     /// `null`: digests follow the severity; `0`: off; else minutes.
     pub cadence_minutes: Option<i64>,
     pub deadlines: Vec<DeadlineView>,
+    pub retrospective: RetrospectiveView,
     pub timeline: Vec<TimelineView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetrospectiveView {
+    /// Everyone sent the questionnaire.
+    pub asked: Vec<String>,
+    pub answers: Vec<AnswerView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnswerView {
+    pub respondent: String,
+    /// A question id from the configuration, or `comment`.
+    pub question: String,
+    pub text: String,
+    pub answered_at: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -138,7 +155,8 @@ pub fn export(store: &Store) -> StoreResult<Export> {
     let mut incidents = Vec::new();
     for incident in store.incidents()? {
         let timeline = store.timeline(incident.number)?;
-        incidents.push(incident_view(incident, timeline));
+        let records = store.retro_records(incident.number)?;
+        incidents.push(incident_view(incident, timeline, records));
     }
     let attachments = store.attachments()?;
     let messages = store.messages()?.into_iter().map(|message| message_view(message, &attachments)).collect();
@@ -150,7 +168,7 @@ pub fn to_json(export: &Export) -> String {
     serde_json::to_string_pretty(export).expect("export views always serialise")
 }
 
-fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>) -> IncidentView {
+fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: RetroRecords) -> IncidentView {
     IncidentView {
         id: incident.number.to_string(),
         title: incident.title,
@@ -214,6 +232,19 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>) -> IncidentVi
                 closed_at: deadline.closed_at.map(time_text),
             })
             .collect(),
+        retrospective: RetrospectiveView {
+            asked: records.asked,
+            answers: records
+                .answers
+                .into_iter()
+                .map(|answer| AnswerView {
+                    respondent: answer.respondent,
+                    question: answer.question,
+                    text: answer.text,
+                    answered_at: time_text(answer.answered_at),
+                })
+                .collect(),
+        },
         timeline: timeline
             .into_iter()
             .map(|entry| TimelineView {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: starts a loopback Postfix and Dovecot for the end-to-end tests
-# (installing them from Debian if missing; needs root), runs `cargo test`,
-# and stops the servers again. Extra arguments go to `cargo test`.
+# (installing them from Debian if missing; needs root), installs Chromium for
+# the check of the HTML report if missing, runs `cargo test`, and stops the
+# servers again. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +11,9 @@ export SMTP_PORT=${SMTP_PORT:-$(free_port)} IMAP_PORT=${IMAP_PORT:-$(free_port)}
 stack=$(mktemp -d)
 trap 'bash tests/mailstack/stack.sh down "$stack" || true; rm -rf "$stack"' EXIT
 bash tests/mailstack/stack.sh up "$stack"
+if ! command -v chromium >/dev/null; then
+  packages=(chromium fonts-liberation)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; }
+fi
 SITREP_MAILSTACK=$stack cargo test --locked "$@"

@@ -67,6 +67,11 @@ static NUMBERED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\(?(?:q(?:uestion)?\s*)?(\d{1,2})\s*[.):\]](?:\s+(.*)|$)").expect("valid pattern")
 });
 
+static POINTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(answers?|replies|responses?|comments?)\b.*\b(below|inline|in line|above|under)\b|^(here you go|see below)")
+        .expect("valid pattern")
+});
+
 /// Reads the answers in `text`, the whole body with its quotes.
 pub fn parse(text: &str, questions: &[Question]) -> Answers {
     let normalised: Vec<String> = questions.iter().map(|question| normalise(&question.text)).collect();
@@ -138,8 +143,13 @@ pub fn parse(text: &str, questions: &[Question]) -> Answers {
         .map(|(question, lines)| (question.id.clone(), tidy(&lines)))
         .filter(|(_, text)| !text.is_empty())
         .collect();
-    let general = tidy(&general.iter().map(|line| line.to_string()).collect::<Vec<_>>());
-    // Beside answers, a line like "Answers below, thanks" is not a comment.
+    // Beside answers, "See my answers below" and a name are not a comment.
+    let general: Vec<String> = general
+        .iter()
+        .filter(|line| answers.is_empty() || !POINTER.is_match(line))
+        .map(|line| line.to_string())
+        .collect();
+    let general = tidy(&general);
     let worth_keeping = answers.is_empty() || general.split_whitespace().count() > 6;
     let comment = (!general.is_empty() && worth_keeping).then_some(general);
     Answers { answers, comment }

@@ -326,22 +326,24 @@ fn retrospective(
         _ => return plan.at(Job::Questionnaire, closed_at, now),
     };
     let waiting = activity.asked.saturating_sub(activity.answered);
-    let reminders = slot("retro-remind");
-    if waiting > 0 && reminders.count < retro.max_reminders {
-        let since = reminders.last_at.filter(|last| *last >= asked_at).unwrap_or(asked_at);
-        plan.at(Job::RetroReminder, retro.remind_after.deadline(since, &policy.time_zone), now);
-    }
     let report = slot("report");
-    if let Some(requested) = report.requested_at {
-        plan.at(Job::Report, requested, now);
-    } else if report.last_at.is_none_or(|last| last < asked_at) {
-        let when = if waiting == 0 {
-            Some(asked_at)
-        } else {
-            retro.window.map(|window| window.deadline(asked_at, &policy.time_zone))
-        };
-        if let Some(at) = when {
-            plan.at(Job::Report, at, now);
+    let reported = report.last_at.is_some_and(|last| last >= asked_at);
+    let report_at = match report.requested_at {
+        Some(requested) => Some(requested),
+        None if reported => None,
+        None if waiting == 0 => Some(asked_at),
+        None => retro.window.map(|window| window.deadline(asked_at, &policy.time_zone)),
+    };
+    if let Some(at) = report_at {
+        plan.at(Job::Report, at, now);
+    }
+    // Nobody is chased once the report is out, or due before the reminder.
+    let reminders = slot("retro-remind");
+    if waiting > 0 && reminders.count < retro.max_reminders && !reported {
+        let since = reminders.last_at.filter(|last| *last >= asked_at).unwrap_or(asked_at);
+        let at = retro.remind_after.deadline(since, &policy.time_zone);
+        if report_at.is_none_or(|report_at| at < report_at && report_at > now) {
+            plan.at(Job::RetroReminder, at, now);
         }
     }
 }

@@ -44,7 +44,7 @@ fn activity(connection: &Connection, incident: IncidentNumber) -> StoreResult<Ac
         .query_row([incident.0 as i64], |row| row.get(0))?;
     let (asked, answered): (u32, u32) = connection
         .prepare_cached(
-            "SELECT COUNT(*), COUNT(DISTINCT a.respondent) FROM questionnaires q
+            "SELECT COUNT(DISTINCT q.address), COUNT(DISTINCT a.respondent) FROM questionnaires q
              LEFT JOIN answers a ON a.incident = q.incident AND a.respondent = q.address
              WHERE q.incident = ?1",
         )?

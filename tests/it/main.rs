@@ -11,6 +11,8 @@ mod pipeline;
 mod commands;
 // Digests, reminders and notification clocks with a fixed clock.
 mod digests;
+// Close and learn: questionnaire, answers in every quoting style, report.
+mod retro;
 // The binary: exit codes, export, the daemon and crash recovery.
 mod cli;
 // End to end against a real Postfix and Dovecot (tests/mailstack/stack.sh).

@@ -8,6 +8,12 @@ use sitrep::store::Store;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/eml");
 
+/// A fixture from another folder under `tests/fixtures`.
+pub fn fixture_in(folder: &str, name: &str) -> Vec<u8> {
+    let path = Path::new(FIXTURES).parent().unwrap().join(folder).join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(FIXTURES).join(name);
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))

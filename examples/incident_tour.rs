@@ -1,8 +1,9 @@
 //! A scripted incident on a fixed clock, printing every mail sitrep sends:
 //! the acknowledgement, transcripts, reminders, executive and responder
-//! digests, and the final digest. `docs/digests.md` shows its output.
+//! digests, the final digest, the retrospective and its report.
+//! `docs/digests.md` and `docs/report-example.md` show its output.
 //!
-//!   cargo run --example digest_tour [-- --html FILE]
+//!   cargo run --example incident_tour [-- --html FILE] [--report FILE] [--report-html FILE]
 
 use jiff::{SignedDuration, Timestamp};
 use sitrep::config::Config;
@@ -33,7 +34,8 @@ what = "notify the supervisory authority"
 within = "72h"
 "#;
 
-/// (minutes after 02:00 UTC, sender, subject, body); `None` sender: a tick.
+/// (minutes after Friday 02:00 UTC, sender, subject, body); `None` sender:
+/// a tick of the scheduler.
 const SCRIPT: &[(i64, Option<&str>, &str, &str)] = &[
     (
         0,
@@ -64,6 +66,12 @@ const SCRIPT: &[(i64, Option<&str>, &str, &str)] = &[
         "note the encryption ran as svc-backup; its password was in the old wiki\n",
     ),
     (31, None, "", ""),
+    (
+        40,
+        Some("Carol Diaz <carol@example.test>"),
+        "Re: [INC-1] Ransomware note on the file server",
+        "stream internal-comms lead me\nstream internal-comms finance told to pause invoice runs until noon\n",
+    ),
     (52, None, "", ""),
     (
         58,
@@ -78,10 +86,34 @@ const SCRIPT: &[(i64, Option<&str>, &str, &str)] = &[
         "Re: [INC-1] Ransomware note on the file server",
         "recovered\nnotified gdpr\nclose: finance share restored from backup; no sign that data left\n",
     ),
+    (
+        // Monday 09:00: answers to the questionnaire.
+        3 * 24 * 60 + 7 * 60,
+        Some("Bob Lee <bob@example.test>"),
+        "Re: [INC-1] Retrospective: Ransomware note on the file server",
+        "1. The encryption ran at 01:50 as svc-backup, whose password was in the old wiki.\n\
+         2. Quick and calm; the runbook still named the old backup server.\n\
+         7. Rotate service-account passwords and remove them from the wiki.\n\
+         10. 4\n",
+    ),
+    (
+        3 * 24 * 60 + 8 * 60,
+        Some("Alice Morgan <alice@example.test>"),
+        "Re: [INC-1] Retrospective: Ransomware note on the file server",
+        "The insurer's hotline number was only in an e-mail from last year; it belongs in the runbook.\n\n\
+         3. Whether the 01:00 backup was clean, which took an hour to find out.\n\
+         5. Call the insurer first: they have a forensic firm on retainer.\n\
+         10. 5\n",
+    ),
+    // Tuesday: two business days on, Carol has not answered.
+    (4 * 24 * 60 + 2 * 60, None, "", ""),
+    // The answer window ends a week after the close: the report goes out.
+    (7 * 24 * 60 + 2 * 60, None, "", ""),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let html_to = std::env::args().skip_while(|argument| argument != "--html").nth(1);
+    let option = |name: &str| std::env::args().skip_while(|argument| argument != name).nth(1);
+    let html_to = option("--html");
     let directory = tempfile::tempdir()?;
     let config = Config::parse(CONFIG, "tour", directory.path())?;
     let mut store = Store::open(&config.database_path())?;
@@ -116,9 +148,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .filter(|other| other.subject == row.subject && other.body == row.body)
             .flat_map(|other| other.to.iter().cloned())
             .collect();
-        println!("## {} ({})\n", row.kind.as_str(), row.created_at.strftime("%H:%M UTC"));
+        println!("## {} ({})\n", row.kind.as_str(), row.created_at.strftime("%a %-d %b %H:%M UTC"));
         println!("```\nTo: {}\nSubject: {}\n\n{}```\n", recipients.join(", "), row.subject, row.body);
         printed.push(key);
+    }
+    let report = rows.iter().find(|row| row.kind.as_str() == "report").ok_or("no report was sent")?;
+    if let Some(path) = option("--report") {
+        std::fs::write(path, &report.body)?;
+    }
+    if let Some(path) = option("--report-html") {
+        let raw = store.outbox_raw(report.id)?.ok_or("report bytes missing")?;
+        let message = mail_parser::MessageParser::default().parse(&raw).ok_or("unparseable report")?;
+        std::fs::write(path, message.body_html(0).ok_or("report without HTML")?.as_bytes())?;
     }
     if let Some(path) = html_to {
         let digest = rows.iter().find(|row| row.kind.as_str() == "digest").ok_or("no digest was sent")?;
