@@ -113,6 +113,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Print the manual page (roff), e.g. `sitrep man | man -l -`
+    Man,
+    /// Print the completion script for a shell, e.g. `sitrep completions bash > /etc/bash_completion.d/sitrep`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// List mail not yet delivered (queued or failed), per recipient
     Outbox {
         /// Queue the failed deliveries of this outbox row again
@@ -145,20 +152,23 @@ impl<T, E: Into<anyhow::Error>> ExitWith<T> for Result<T, E> {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
-    let config = Config::load(cli.config.as_deref()).exit_with(exit::CONFIG)?;
+    // These describe the program, not an installation: no configuration needed.
+    let load = || Config::load(cli.config.as_deref()).exit_with(exit::CONFIG);
     match cli.command {
-        Command::Run => run_daemon(config, cli.config),
-        Command::Ingest { files } => ingest(config, &files),
-        Command::List => list(&config),
-        Command::Show { incident } => show(&config, &incident),
-        Command::Export { json } => export_store(&config, json),
-        Command::CheckConfig => check_config(&config),
-        Command::Outbox { retry } => outbox(&config, retry),
-        Command::Status => status(&config),
-        Command::Doctor { send_test } => doctor(&config, send_test.as_deref()),
-        Command::Backup { file } => backup(&config, &file),
-        Command::Report { incident, format, output } => report(&config, &incident, format, output.as_deref()),
-        Command::Tick { at } => tick(config, at.unwrap_or_else(Timestamp::now)),
+        Command::Man => man(),
+        Command::Completions { shell } => completions(shell),
+        Command::Run => run_daemon(load()?, cli.config.clone()),
+        Command::Ingest { files } => ingest(load()?, &files),
+        Command::List => list(&load()?),
+        Command::Show { incident } => show(&load()?, &incident),
+        Command::Export { json } => export_store(&load()?, json),
+        Command::CheckConfig => check_config(&load()?),
+        Command::Outbox { retry } => outbox(&load()?, retry),
+        Command::Status => status(&load()?),
+        Command::Doctor { send_test } => doctor(&load()?, send_test.as_deref()),
+        Command::Backup { file } => backup(&load()?, &file),
+        Command::Report { incident, format, output } => report(&load()?, &incident, format, output.as_deref()),
+        Command::Tick { at } => tick(load()?, at.unwrap_or_else(Timestamp::now)),
         Command::Digest { incident, preview, tactical, html, at } => {
             if !preview {
                 return Err(Failure {
@@ -169,7 +179,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 });
             }
             let audience = if tactical { Audience::Tactical } else { Audience::Executive };
-            preview_digest(&config, &incident, audience, html, at.unwrap_or_else(Timestamp::now))
+            preview_digest(&load()?, &incident, audience, html, at.unwrap_or_else(Timestamp::now))
         }
     }
 }
@@ -213,6 +223,19 @@ fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Failure> {
     if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
         tracing::warn!(error = %error, "outbox not drained; the daemon will retry");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn man() -> Result<ExitCode, Failure> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page).exit_with(1)?;
+    std::io::stdout().lock().write_all(&page).exit_with(1)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "sitrep", &mut std::io::stdout().lock());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -679,9 +702,70 @@ fn sample_digests_timeline(sample: &Incident) -> Vec<TimelineEntry> {
 
 /// Read commands open the store the daemon writes; they create it if absent
 /// so that a fresh install answers "No incidents." rather than an error.
-fn open_existing(config: &Config) -> Result<Store, Failure> {
-    let path: &Path = &config.database_path();
-    Store::open(path).with_context(|| format!("cannot open the store at {}", path.display())).exit_with(1)
+fn open_existing(config: &Config) -> Result<OpenStore, Failure> {
+    let path = config.database_path();
+    let owner = StoreOwner::of(&path);
+    let store =
+        Store::open(&path).with_context(|| format!("cannot open the store at {}", path.display())).exit_with(1)?;
+    Ok(OpenStore { store, _owner: owner })
+}
+
+/// A store opened by a command, and what to tidy when it closes.
+struct OpenStore {
+    // Declared first: the connection closes before the owner is restored.
+    store: Store,
+    _owner: Option<StoreOwner>,
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for OpenStore {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+/// Root running `sitrep status` on the store of a service with its own user
+/// (`DynamicUser=yes`) would leave root-owned `-wal` and `-shm` files that
+/// the service cannot open; they are handed back to the store's owner.
+struct StoreOwner {
+    database: PathBuf,
+    uid: u32,
+    gid: u32,
+}
+
+impl StoreOwner {
+    fn of(database: &Path) -> Option<StoreOwner> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = std::fs::metadata(database).ok()?;
+        let root = rustix::process::geteuid().is_root();
+        (root && metadata.uid() != 0).then(|| StoreOwner {
+            database: database.to_path_buf(),
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+        })
+    }
+}
+
+impl Drop for StoreOwner {
+    fn drop(&mut self) {
+        for suffix in ["-wal", "-shm"] {
+            let mut name = self.database.clone().into_os_string();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            if file.exists()
+                && let Err(error) = std::os::unix::fs::chown(&file, Some(self.uid), Some(self.gid))
+            {
+                tracing::warn!(file = %file.display(), %error, "cannot give the file back to the store's owner");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -713,6 +797,31 @@ mod tests {
                 "A notification deadline of INC-1 has passed.",
             ]
         );
+    }
+
+    #[test]
+    fn root_hands_the_write_ahead_log_back_to_the_stores_owner() {
+        use std::os::unix::fs::MetadataExt;
+        if !rustix::process::geteuid().is_root() {
+            assert!(std::env::var_os("CI").is_none(), "CI runs the tests as root");
+            eprintln!("skipped: only root can change owners");
+            return;
+        }
+        let directory = tempfile::tempdir().unwrap();
+        let database = directory.path().join("sitrep.db");
+        std::fs::write(&database, b"").unwrap();
+        std::os::unix::fs::chown(&database, Some(61_234), Some(61_234)).unwrap();
+        let owner = StoreOwner::of(&database).expect("root, and the store belongs to another user");
+        for suffix in ["-wal", "-shm"] {
+            std::fs::write(directory.path().join(format!("sitrep.db{suffix}")), b"").unwrap();
+        }
+        drop(owner);
+        for suffix in ["-wal", "-shm"] {
+            let metadata = std::fs::metadata(directory.path().join(format!("sitrep.db{suffix}"))).unwrap();
+            assert_eq!((metadata.uid(), metadata.gid()), (61_234, 61_234), "{suffix}");
+        }
+        std::os::unix::fs::chown(&database, Some(0), Some(0)).unwrap();
+        assert!(StoreOwner::of(&database).is_none(), "root's own store needs nothing");
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
         Err(error) => fail("templates", error, "fix the template named, or remove it to use the built-in one"),
     });
     checks.push(store(&config.database_path()));
+    checks.push(disk(&config.data_dir, LEAST_FREE_BYTES));
     checks.push(mailbox(config).await);
     checks.push(transport(config));
     if let Some(address) = send_test {
@@ -62,6 +63,41 @@ fn store(path: &Path) -> Check {
         Ok(report) if report == "ok" => pass("store", format!("{} passes integrity_check", path.display())),
         Ok(report) => fail("store", format!("integrity_check: {report}"), "restore the latest `sitrep backup`"),
         Err(error) => fail("store", error, "restore the latest `sitrep backup`"),
+    }
+}
+
+/// Below this, a burst of mail with attachments could fill the disk and
+/// every commit would fail.
+const LEAST_FREE_BYTES: u64 = 512 * 1024 * 1024;
+
+fn disk(data_dir: &Path, least_free: u64) -> Check {
+    // The data directory may not exist yet: ask about the nearest ancestor.
+    let existing = data_dir.ancestors().find(|path| path.exists()).unwrap_or(Path::new("/"));
+    match rustix::fs::statvfs(existing) {
+        Ok(stats) => {
+            let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+            let detail = format!("{} free on the file system of {}", human_bytes(free), data_dir.display());
+            if free >= least_free {
+                pass("disk", detail)
+            } else {
+                fail(
+                    "disk",
+                    format!("only {detail}"),
+                    "free space or move data_dir: a full disk makes every commit fail, and mail then waits at the server",
+                )
+            }
+        }
+        Err(error) => {
+            fail("disk", format!("cannot read the free space of {}: {error}", existing.display()), "check data_dir")
+        }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_048_576 => format!("{} KiB", bytes / 1024),
+        1_048_576..1_073_741_824 => format!("{} MiB", bytes / 1_048_576),
+        _ => format!("{:.1} GiB", bytes as f64 / 1_073_741_824.0),
     }
 }
 
@@ -173,5 +209,23 @@ fn test_mail(config: &Config, address: &str) -> Check {
     match sent {
         Ok(()) => pass("test mail", format!("sent to {address}")),
         Err(error) => fail("test mail", error, "read the relay's answer above; the address must be one it accepts"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_space_is_reported_and_too_little_fails() {
+        let directory = tempfile::tempdir().unwrap();
+        let missing = directory.path().join("not/yet/created");
+        let enough = disk(&missing, 1);
+        assert!(enough.result.as_ref().is_ok_and(|detail| detail.contains("free on the file system")), "{enough:?}");
+        let short = disk(&missing, u64::MAX);
+        let trouble = short.result.unwrap_err();
+        assert!(trouble.problem.starts_with("only ") && trouble.hint.contains("full disk"), "{trouble:?}");
+        assert_eq!(human_bytes(3 * 1_073_741_824 / 2), "1.5 GiB");
+        assert_eq!(human_bytes(5 * 1_048_576), "5 MiB");
     }
 }

@@ -397,3 +397,18 @@ fn tick_sends_what_is_due_and_digest_previews_without_sending() {
     assert!(status.contains("next scheduled:"), "{status}");
     assert_eq!(run(directory.path(), &["tick", "--at", "tomorrow"]).status.code(), Some(64));
 }
+
+#[test]
+fn the_man_page_and_completions_need_no_configuration() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("sitrep.toml"), "not = [valid").unwrap();
+    let man = run(directory.path(), &["man"]);
+    assert!(man.status.success(), "{}", stderr(&man));
+    let page = stdout(&man);
+    assert!(page.contains(".TH sitrep 1") && page.contains("report"), "{page}");
+    for shell in ["bash", "zsh", "fish"] {
+        let completions = run(directory.path(), &["completions", shell]);
+        assert!(completions.status.success() && stdout(&completions).contains("digest"), "{shell}");
+    }
+    assert_eq!(run(directory.path(), &["list"]).status.code(), Some(78), "other commands still read it");
+}
