@@ -15,8 +15,8 @@ use tracing::{error, info, warn};
 use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
-use crate::core::incident::{Incident, IncidentNumber, MailKind, Role, Stream};
-use crate::core::schedule::{self, Job, Reminder, Slot, Slots};
+use crate::core::incident::{Incident, IncidentNumber, MailKind, Role, Stream, TimelineEntry};
+use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
 use crate::pipeline::{IngestError, Pipeline};
 use crate::render::{ClockView, DigestView, ReminderView};
 use crate::retrospective;
@@ -87,7 +87,7 @@ pub fn run_due(
         queued += match job {
             Job::Digest | Job::FinalDigest => {
                 let mut sent = send_digest(pipeline, transaction, incident, &facts, Audience::Executive, now)?;
-                if *job == Job::Digest && config.schedule.tactical == schedule::Tactical::WithExecutive {
+                if *job == Job::Digest && config.schedule.tactical == Tactical::WithExecutive {
                     sent += send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?;
                     done.push(Job::Tactical);
                 }
@@ -109,10 +109,12 @@ pub fn run_due(
     }
     // The questionnaire and answers just stored change who is waiting.
     facts.activity = transaction.schedule_facts(incident.number)?.activity;
-    let after = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
+    let mut after = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
     if !after.due.is_empty() {
-        // Every job above moved its own slot on; one still due is a bug.
+        // Every job above moved its own slot on; one still due is a bug,
+        // looked at again in a minute rather than in a tight loop.
         warn!(incident = %incident.number, jobs = ?after.due, "jobs still due after running; looking again later");
+        after.upcoming.push(("recheck".to_string(), now + jiff::SignedDuration::from_mins(1)));
     }
     transaction.set_due(incident.number, &after.upcoming)?;
     Ok(queued)
@@ -138,17 +140,22 @@ pub fn compose_digest(
     config: &Config,
     incident: &Incident,
     slots: &Slots,
-    since_last: &[crate::core::incident::TimelineEntry],
+    since_last: &[TimelineEntry],
     audience: Audience,
     now: Timestamp,
 ) -> DigestView {
-    let key = digest_key(audience);
-    let slot = slots.get(key).copied().unwrap_or_default();
-    let number = slot.count + 1;
-    // The next digest is a cadence after this one.
-    let mut after = slots.clone();
-    after.insert("digest".into(), Slot { last_at: Some(now), requested_at: None, ..slot });
-    let next_at = schedule::next_digest(incident, &after, &config.schedule);
+    let number = slots.get(digest_key(audience)).map_or(0, |slot| slot.count) + 1;
+    let next_at = match (audience, config.schedule.tactical) {
+        (Audience::Tactical, Tactical::Every(every)) => Some(now.saturating_add(every).unwrap_or(Timestamp::MAX)),
+        // The next executive digest, a cadence after one sent now.
+        _ => {
+            let mut after = slots.clone();
+            let digest = after.entry("digest".to_string()).or_default();
+            digest.last_at = Some(now);
+            digest.requested_at = None;
+            schedule::next_digest(incident, &after, &config.schedule)
+        }
+    };
     let digest = digest::build(&Inputs {
         incident,
         since_last,
