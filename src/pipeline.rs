@@ -287,17 +287,28 @@ impl Pipeline {
             append_entry(transaction, number, inbound, EntryKind::Update, &commands.text, Trust::Staff, now)?;
         }
         record_commands(transaction, number, inbound, &effects, now)?;
-        if effects.digest_now {
-            scheduler::request(transaction, number, "digest", now)?;
-        }
-        if effects.report_now {
-            scheduler::request(transaction, number, "report", now)?;
-        }
         if !effects.quiet {
             self.send_transcript(transaction, inbound, &incident, &effects, now)?;
         }
-        // A new cadence, `digest now` or a close may make scheduled mail due.
-        scheduler::run_due(self, transaction, &incident, now)?;
+        self.schedule(transaction, &incident, &effects, now)
+    }
+
+    /// After the commands: `digest now` and `retro send` are asked for, and
+    /// what they, a new cadence, a close or a new incident make due is sent.
+    fn schedule(
+        &self,
+        transaction: &WriteTx<'_>,
+        incident: &Incident,
+        effects: &Effects,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        if effects.digest_now {
+            scheduler::request(transaction, incident.number, "digest", now)?;
+        }
+        if effects.report_now {
+            scheduler::request(transaction, incident.number, "report", now)?;
+        }
+        scheduler::run_due(self, transaction, incident, now)?;
         Ok(())
     }
 
@@ -470,15 +481,10 @@ impl Pipeline {
         transaction.insert_incident(&incident)?;
         append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
         record_commands(transaction, number, inbound, &effects, now)?;
-        if effects.digest_now {
-            scheduler::request(transaction, number, "digest", now)?;
-        }
         if !effects.quiet {
             self.acknowledge(transaction, inbound, &incident, &effects, now)?;
         }
-        // Schedules the first digest and reminders (and answers `digest now`).
-        scheduler::run_due(self, transaction, &incident, now)?;
-        Ok(())
+        self.schedule(transaction, &incident, &effects, now)
     }
 
     fn acknowledge(

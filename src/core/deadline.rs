@@ -161,6 +161,15 @@ pub fn clock_start(incident: &Incident, from: ClockStart, now: Timestamp) -> (Ti
     }
 }
 
+/// The running stages whose regime is still configured, with it.
+fn running<'a>(incident: &'a Incident, regimes: &'a [Regime]) -> impl Iterator<Item = (&'a Deadline, &'a Regime)> {
+    incident
+        .deadlines
+        .iter()
+        .filter(|deadline| deadline.state == DeadlineState::Running)
+        .filter_map(|deadline| Some((deadline, regimes.iter().find(|regime| regime.name == deadline.regime)?)))
+}
+
 /// A reminder that is due: the stage and the percentage reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PointReached {
@@ -194,12 +203,8 @@ pub fn reminders_due(
     sent: impl Fn(&str, u32) -> u32,
     now: Timestamp,
 ) -> Vec<PointReached> {
-    incident
-        .deadlines
-        .iter()
-        .filter(|deadline| deadline.state == DeadlineState::Running)
-        .filter_map(|deadline| {
-            let regime = regimes.iter().find(|regime| regime.name == deadline.regime)?;
+    running(incident, regimes)
+        .filter_map(|(deadline, regime)| {
             let reached = points(deadline, regime).iter().filter(|&&at| at <= now).count() as u32;
             (reached > sent(&deadline.regime, deadline.stage)).then(|| PointReached {
                 regime: deadline.regime.clone(),
@@ -212,12 +217,8 @@ pub fn reminders_due(
 
 /// Each running stage's next reminder point after `now`.
 pub fn next_points(incident: &Incident, regimes: &[Regime], now: Timestamp) -> Vec<(String, u32, Timestamp)> {
-    incident
-        .deadlines
-        .iter()
-        .filter(|deadline| deadline.state == DeadlineState::Running)
-        .filter_map(|deadline| {
-            let regime = regimes.iter().find(|regime| regime.name == deadline.regime)?;
+    running(incident, regimes)
+        .filter_map(|(deadline, regime)| {
             let next = points(deadline, regime).into_iter().find(|&at| at > now)?;
             Some((deadline.regime.clone(), deadline.stage, next))
         })

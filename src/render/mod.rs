@@ -10,7 +10,7 @@ use tera::{Context, Tera};
 
 use crate::core::deadline::describe_duration;
 use crate::core::digest::{self, Audience, Clock, Digest};
-use crate::core::incident::{DeadlineState, Incident, Task, TaskState};
+use crate::core::incident::{DeadlineState, Incident, Stream, StreamState, Task, TaskState};
 use crate::core::schedule::Reminder;
 use crate::core::transition::Applied;
 
@@ -134,6 +134,12 @@ pub struct RoleView {
     holder: String,
 }
 
+impl RoleView {
+    fn list(incident: &Incident) -> Vec<RoleView> {
+        incident.roles.iter().map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() }).collect()
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct MilestoneView {
     name: &'static str,
@@ -145,6 +151,17 @@ pub struct StreamView {
     name: &'static str,
     lead: Option<String>,
     status: String,
+}
+
+impl StreamView {
+    /// `silent` stands in for a stream nobody has reported on.
+    fn of(stream: Stream, state: &StreamState, silent: &str) -> StreamView {
+        StreamView {
+            name: stream.as_str(),
+            lead: state.lead.clone(),
+            status: state.status.clone().unwrap_or_else(|| silent.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -261,11 +278,7 @@ impl DigestView {
             severity: incident.severity.map_or("not assessed", |severity| severity.as_str()),
             phase: incident.phase.as_str(),
             lead: incident.lead.clone().unwrap_or_else(|| "nobody yet".to_string()),
-            roles: incident
-                .roles
-                .iter()
-                .map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() })
-                .collect(),
+            roles: RoleView::list(incident),
             scope: incident.scope.clone().unwrap_or_else(unknown),
             impact: incident.impact.clone().unwrap_or_else(unknown),
             changes: digest
@@ -288,11 +301,7 @@ impl DigestView {
             streams: digest
                 .streams
                 .iter()
-                .map(|(stream, state)| StreamView {
-                    name: stream.as_str(),
-                    lead: state.lead.clone(),
-                    status: state.status.clone().unwrap_or_else(|| "no update yet".to_string()),
-                })
+                .map(|(stream, state)| StreamView::of(*stream, state, "no update yet"))
                 .collect(),
             // Responders see every task, done or not; executives the open ones.
             tasks: incident
@@ -462,11 +471,7 @@ impl Renderer {
             severity: incident.severity.map_or("not set", |severity| severity.as_str()),
             phase: incident.phase.as_str(),
             lead: incident.lead.clone().unwrap_or_else(|| "nobody yet".to_string()),
-            roles: incident
-                .roles
-                .iter()
-                .map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() })
-                .collect(),
+            roles: RoleView::list(incident),
             scope: incident.scope.clone().unwrap_or_else(unknown),
             impact: incident.impact.clone().unwrap_or_else(unknown),
             declared_at: local_time(incident.declared_at, time_zone),
@@ -486,11 +491,7 @@ impl Renderer {
             streams: incident
                 .streams
                 .iter()
-                .map(|(stream, state)| StreamView {
-                    name: stream.as_str(),
-                    lead: state.lead.clone(),
-                    status: state.status.clone().unwrap_or_else(|| "no update yet".to_string()),
-                })
+                .map(|(stream, state)| StreamView::of(*stream, state, "no update yet"))
                 .collect(),
             has_tasks: incident.tasks.iter().any(|task| task.state == TaskState::Open),
             tasks: incident

@@ -202,11 +202,7 @@ impl ReportView {
             impact: incident.impact.clone().unwrap_or_else(unknown),
             resolution: incident.resolution.clone(),
             lead: incident.lead.clone().unwrap_or_else(|| "nobody".to_string()),
-            roles: incident
-                .roles
-                .iter()
-                .map(|(role, holder)| RoleView { name: role.as_str(), holder: holder.clone() })
-                .collect(),
+            roles: RoleView::list(incident),
             milestones: report
                 .milestones
                 .iter()
@@ -221,11 +217,7 @@ impl ReportView {
             streams: incident
                 .streams
                 .iter()
-                .map(|(stream, state)| StreamView {
-                    name: stream.as_str(),
-                    lead: state.lead.clone(),
-                    status: state.status.clone().unwrap_or_else(|| "no update".to_string()),
-                })
+                .map(|(stream, state)| StreamView::of(*stream, state, "no update"))
                 .collect(),
             tasks: incident
                 .tasks
