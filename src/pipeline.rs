@@ -569,22 +569,7 @@ impl Pipeline {
             );
             return Ok(());
         }
-        let raw = compose::compose(&draft, now)?;
-        transaction.enqueue(
-            &NewOutgoing {
-                kind,
-                incident,
-                to: draft.to,
-                cc: draft.cc,
-                subject: draft.subject,
-                message_id: draft.message_id,
-                body: draft.body,
-                raw,
-                envelope_from: self.config.envelope_from.clone(),
-            },
-            now,
-        )?;
-        Ok(())
+        queue_mail(&self.config, transaction, kind, incident, draft, now)
     }
 
     /// Attachment bytes go to `attachments/<sha256>`; the name is metadata
@@ -605,6 +590,34 @@ impl Pipeline {
         }
         Ok(())
     }
+}
+
+/// Composes a draft and puts it in the outbox, with no brakes: callers
+/// decide whether it may go.
+pub(crate) fn queue_mail(
+    config: &Config,
+    transaction: &WriteTx<'_>,
+    kind: MailKind,
+    incident: Option<IncidentNumber>,
+    draft: Draft,
+    now: Timestamp,
+) -> Result<(), IngestError> {
+    let raw = compose::compose(&draft, now)?;
+    transaction.enqueue(
+        &NewOutgoing {
+            kind,
+            incident,
+            to: draft.to,
+            cc: draft.cc,
+            subject: draft.subject,
+            message_id: draft.message_id,
+            body: draft.body,
+            raw,
+            envelope_from: config.envelope_from.clone(),
+        },
+        now,
+    )?;
+    Ok(())
 }
 
 /// Asks the store only as far as needed: the first key that names an

@@ -11,7 +11,7 @@ use crate::core::incident::{EntryKind, Incident, MailKind, Status, TimelineEntry
 use crate::core::mail::Inbound;
 use crate::core::report::{self, StoredAnswer};
 use crate::core::retro::{self, COMMENT};
-use crate::pipeline::{IngestError, Pipeline};
+use crate::pipeline::{IngestError, Pipeline, queue_mail};
 use crate::render::{
     AnswersView, ClosedView, QuestionView, QuestionnaireView, RecordedView, ReportView, RetroSummaryView, local_time,
 };
@@ -52,7 +52,7 @@ pub fn send_questionnaire(
     for participant in participants {
         let draft = scheduler::own_copy(config, incident, &participant, subject.clone(), body.clone(), None, None);
         if transaction.record_questionnaire(incident.number, &participant, &draft.message_id, now)? {
-            scheduler::enqueue(config, transaction, MailKind::Questionnaire, incident.number, draft, now)?;
+            queue_mail(config, transaction, MailKind::Questionnaire, Some(incident.number), draft, now)?;
             queued += 1;
         }
     }
@@ -77,7 +77,7 @@ pub fn send_reminders(
     for address in &waiting {
         let parent = transaction.questionnaire_id(incident.number, address)?;
         let draft = scheduler::own_copy(config, incident, address, subject.clone(), body.clone(), None, parent);
-        scheduler::enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
+        queue_mail(config, transaction, MailKind::Reminder, Some(incident.number), draft, now)?;
         queued += 1;
     }
     let summary = pipeline.renderer().retro_summary(&RetroSummaryView {
@@ -90,7 +90,7 @@ pub fn send_reminders(
     let lead = incident.lead.clone().unwrap_or_else(|| incident.declared_by.clone());
     let subject = format!("[{}] Retrospective: who has answered", incident.number);
     let draft = scheduler::own_copy(config, incident, &lead, subject, summary, None, None);
-    scheduler::enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
+    queue_mail(config, transaction, MailKind::Reminder, Some(incident.number), draft, now)?;
     Ok(queued + 1)
 }
 
@@ -154,7 +154,7 @@ pub fn send_report(
             Some(html.clone()),
             None,
         );
-        scheduler::enqueue(config, transaction, MailKind::Report, incident.number, draft, now)?;
+        queue_mail(config, transaction, MailKind::Report, Some(incident.number), draft, now)?;
     }
     info!(incident = %incident.number, recipients = recipients.len(), "post-incident report sent");
     Ok(recipients.len())

@@ -17,10 +17,10 @@ use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
 use crate::core::incident::{Incident, IncidentNumber, MailKind, Role, Stream, TimelineEntry};
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
-use crate::pipeline::{IngestError, Pipeline};
+use crate::pipeline::{IngestError, Pipeline, queue_mail};
 use crate::render::{ClockView, DigestView, ReminderView};
 use crate::retrospective;
-use crate::store::{NewOutgoing, ScheduleFacts, Store, WriteTx};
+use crate::store::{ScheduleFacts, Store, WriteTx};
 
 /// What one tick did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -198,7 +198,7 @@ fn send_digest(
     };
     for recipient in &recipients {
         let draft = own_copy(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()), None);
-        enqueue(config, transaction, kind, incident.number, draft, now)?;
+        queue_mail(config, transaction, kind, Some(incident.number), draft, now)?;
     }
     if recipients.is_empty() {
         warn!(incident = %incident.number, kind = kind.as_str(), "a digest is due but nobody is to receive it");
@@ -233,7 +233,7 @@ fn send_reminder(
     let subject = format!("[{}] {}", incident.number, digest::reminder_subject(reminder));
     for recipient in &recipients {
         let draft = own_copy(config, incident, recipient, subject.clone(), body.clone(), None, None);
-        enqueue(config, transaction, MailKind::Reminder, incident.number, draft, now)?;
+        queue_mail(config, transaction, MailKind::Reminder, Some(incident.number), draft, now)?;
     }
     Ok(recipients.len())
 }
@@ -293,32 +293,4 @@ pub(crate) fn own_copy(
         auto_submitted: AutoSubmitted::Generated,
         loop_marker: config.address.with_detail(None),
     }
-}
-
-/// Queues scheduled mail: its brakes are the schedule's caps, not the
-/// automatic-reply limits.
-pub(crate) fn enqueue(
-    config: &Config,
-    transaction: &WriteTx<'_>,
-    kind: MailKind,
-    number: IncidentNumber,
-    draft: Draft,
-    now: Timestamp,
-) -> Result<(), IngestError> {
-    let raw = compose::compose(&draft, now)?;
-    transaction.enqueue(
-        &NewOutgoing {
-            kind,
-            incident: Some(number),
-            to: draft.to,
-            cc: draft.cc,
-            subject: draft.subject,
-            message_id: draft.message_id,
-            body: draft.body,
-            raw,
-            envelope_from: config.envelope_from.clone(),
-        },
-        now,
-    )?;
-    Ok(())
 }
