@@ -412,3 +412,36 @@ fn the_man_page_and_completions_need_no_configuration() {
     }
     assert_eq!(run(directory.path(), &["list"]).status.code(), Some(78), "other commands still read it");
 }
+
+/// What falls due while `sitrep run` is up goes out from its own timer,
+/// without new mail to wake it.
+#[test]
+fn the_daemon_sends_scheduled_mail_when_it_falls_due() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    // Make the first digest due now, as if the declaration were an hour old.
+    let database = rusqlite::Connection::open(directory.path().join("var/sitrep.db")).unwrap();
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    database.execute("UPDATE schedule SET due_at = ?1 WHERE incident = 1 AND job = 'digest'", [&now]).unwrap();
+    database
+        .execute(
+            "INSERT INTO schedule (incident, job, requested_at) VALUES (1, 'digest', ?1)
+             ON CONFLICT (incident, job) DO UPDATE SET requested_at = ?1",
+            [&now],
+        )
+        .unwrap();
+    drop(database);
+    let outbox = directory.path().join("var/outbox");
+    let count = |subject: &str| {
+        files_in(&outbox)
+            .iter()
+            .filter(|path| std::fs::read_to_string(path).is_ok_and(|mail| mail.contains(subject)))
+            .count()
+    };
+    let mut daemon = sitrep(directory.path()).arg("run").spawn().unwrap();
+    wait_for("the digests", || count("Status 1: unassessed") == 1 && count("Responders 1: unassessed") == 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    terminate(&daemon);
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+    assert_eq!((count("Status 1:"), count("Responders 1:")), (1, 1), "once each, through more ticks");
+}
