@@ -533,3 +533,38 @@ fn doctor_checks_the_real_servers_and_explains_a_dead_one() {
     assert!(report.contains("FAIL mailbox") && report.contains("FAIL transport"), "{report}");
     assert!(report.contains("hint: check host, port and tls"), "{report}");
 }
+
+#[test]
+fn a_digest_reaches_each_executive_alone_with_its_html_alternative() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident9", "");
+    let config = home.path().join("sitrep.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text + "\n[stakeholders]\nexecutives = [\"ceo@company.test\", \"cfo@company.test\"]\n")
+        .unwrap();
+    for user in ["ceo", "cfo"] {
+        stack.empty(user);
+    }
+    let sitrep = start(home.path());
+    let id = format!("e2e-digest-{}@company.test", std::process::id());
+    stack.send(
+        "alice@company.test",
+        "incident9@company.test",
+        &declaration(
+            "Alice <alice@company.test>",
+            "incident9",
+            &id,
+            "Card skimmer at the front desk [sev high; lead me; digest now]",
+            "A skimmer was found on the card terminal.",
+        ),
+    );
+    for user in ["ceo", "cfo"] {
+        wait_for("the digest", 20, || !mails_containing(&stack.maildir(user), "Status 1: high").is_empty());
+        let digest = mails_containing(&stack.maildir(user), "Status 1: high").remove(0);
+        assert_eq!(header(&digest, "To"), Some(format!("{user}@company.test").as_str()), "{digest}");
+        assert!(digest.contains("multipart/alternative") && digest.contains("text/html"), "{digest}");
+        assert!(digest.contains("A skimmer was found on the card terminal."), "{digest}");
+        assert_eq!(header(&digest, "Auto-Submitted"), Some("auto-generated"));
+    }
+    stop(sitrep);
+}
