@@ -80,6 +80,11 @@ pub fn run_due(
     let config = pipeline.config();
     let mut facts = transaction.schedule_facts(incident.number)?;
     let plan = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
+    if plan.due.is_empty() {
+        // The common case on ingest: only the next due times to record.
+        transaction.set_due(incident.number, &plan.upcoming)?;
+        return Ok(0);
+    }
     let seq = transaction.last_seq(incident.number)?;
     let mut queued = 0;
     for job in &plan.due {
