@@ -126,6 +126,15 @@ struct CardView {
     streams: Vec<StreamView>,
     has_tasks: bool,
     tasks: Vec<TaskView>,
+    /// Notification clocks: what, by when, and whether met.
+    deadlines: Vec<CardDeadline>,
+}
+
+#[derive(Debug, Serialize)]
+struct CardDeadline {
+    what: String,
+    due: Option<String>,
+    state: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -477,6 +486,7 @@ impl Renderer {
             declared_at: local_time(incident.declared_at, time_zone),
             declared_by: incident.declared_by.clone(),
             milestones: [
+                ("Aware", milestones.aware),
                 ("Started", milestones.started),
                 ("Detected", milestones.detected),
                 ("Contained", milestones.contained),
@@ -499,6 +509,16 @@ impl Renderer {
                 .iter()
                 .filter(|task| task.state == TaskState::Open)
                 .map(|task| TaskView::of(task, time_zone))
+                .collect(),
+            deadlines: incident
+                .deadlines
+                .iter()
+                .filter(|deadline| deadline.state != DeadlineState::Dropped)
+                .map(|deadline| CardDeadline {
+                    what: format!("{}: {}", deadline.regime.to_uppercase(), deadline.what),
+                    due: deadline.due.map(|due| local_time(due, time_zone)),
+                    state: deadline.state.as_str(),
+                })
                 .collect(),
         };
         Ok(format!("{}\n", self.render("card.txt", &view)?.trim_end()))
