@@ -224,11 +224,6 @@ impl Plan {
             self.upcoming.push((job.key(), at));
         }
     }
-
-    /// The earliest time anything needs a look.
-    pub fn next_look(&self) -> Option<Timestamp> {
-        self.upcoming.iter().map(|(_, at)| *at).min()
-    }
 }
 
 pub fn plan(
