@@ -211,20 +211,14 @@ fn execute(
             if incident.status != Status::Closed {
                 return Err("the incident is not closed".to_string());
             }
+            reopen(incident);
             incident.status = Status::Investigating;
-            incident.closed_at = None;
-            // Back to the last phase of active work: post-incident is not one.
-            incident.phase = match incident.phase_at_close.take() {
-                Some(Phase::PostIncident) => Phase::Recovery,
-                Some(phase) => phase,
-                None => Phase::Detection,
-            };
             Ok(format!("Reopened; status is now investigating, phase {}.", incident.phase))
         }
         Command::Status(status) => {
             if incident.status == Status::Closed {
                 refuse_unless_steering("reopen an incident")?;
-                incident.closed_at = None;
+                reopen(incident);
             }
             incident.status = *status;
             Ok(format!("Status is now {status}."))
@@ -452,6 +446,16 @@ fn execute(
             Ok(format!("{}: {} done at {}{timing}.", regime.title, deadline.what, local(at)))
         }
     }
+}
+
+/// Back to the last phase of active work (post-incident is not one).
+fn reopen(incident: &mut Incident) {
+    incident.closed_at = None;
+    incident.phase = match incident.phase_at_close.take() {
+        Some(Phase::PostIncident) => Phase::Recovery,
+        Some(phase) => phase,
+        None => Phase::Detection,
+    };
 }
 
 fn regime_named<'a>(name: &str, regimes: &'a [Regime]) -> Result<&'a Regime, String> {

@@ -255,3 +255,15 @@ fn cadence_is_for_steerers_and_digest_now_for_anyone() {
     let now = run(&mut incident, "digest now", "bob@company.test", false);
     assert!(now.digest_now);
 }
+
+#[test]
+fn reopening_returns_to_the_last_phase_of_active_work() {
+    let mut incident = incident();
+    run(&mut incident, "phase containment\nclose", "admin@company.test", true);
+    assert_eq!(incident.phase, Phase::PostIncident);
+    run(&mut incident, "reopen", "admin@company.test", true);
+    assert_eq!((incident.status, incident.phase), (Status::Investigating, Phase::Containment));
+    run(&mut incident, "recovered\nclose", "admin@company.test", true);
+    run(&mut incident, "status monitoring", "admin@company.test", true);
+    assert_eq!((incident.status, incident.phase, incident.closed_at), (Status::Monitoring, Phase::Recovery, None));
+}
