@@ -44,7 +44,9 @@ pub fn tick(pipeline: &Pipeline, store: &mut Store, now: Timestamp) -> Result<Ti
             }
             Err(error) => {
                 report.failed += 1;
-                error!(incident = %number, error = format!("{error:#}"), "scheduled work failed; retrying");
+                error!(incident = %number, error = format!("{error:#}"), "scheduled work failed; retrying in a minute");
+                // Not every tick: a broken template would otherwise fill the log.
+                store.postpone(number, now + jiff::SignedDuration::from_mins(1))?;
             }
         }
     }

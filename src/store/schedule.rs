@@ -99,6 +99,15 @@ impl Store {
         facts(&self.connection, incident)
     }
 
+    /// Moves an incident's due work to `until`, after it failed.
+    pub fn postpone(&mut self, incident: IncidentNumber, until: Timestamp) -> StoreResult<()> {
+        self.connection.execute(
+            "UPDATE schedule SET due_at = ?2 WHERE incident = ?1 AND due_at < ?2",
+            params![incident.0 as i64, time_text(until)],
+        )?;
+        Ok(())
+    }
+
     pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<(u64, TimelineEntry)>> {
         timeline_after(&self.connection, incident, seq)
     }

@@ -244,3 +244,16 @@ fn incidents_open_in_a_store_from_before_digests_get_one_at_the_first_tick() {
     assert_eq!(digests.len(), 2);
     assert!(digests[0].subject.starts_with("[INC-1] Status 1: unassessed"), "{}", digests[0].subject);
 }
+
+#[test]
+fn a_digest_that_cannot_be_rendered_is_retried_a_minute_later_not_every_tick() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(templates.path().join("digest.txt.tera"), "{{ no_such_value.at_all }}").unwrap();
+    let mut harness = Harness::with_extra_config(&format!("\n[templates]\ndir = \"{}\"\n", templates.path().display()));
+    declared(&mut harness);
+    let report = tick(&mut harness, "2026-11-27T11:01:00Z");
+    assert_eq!((report.failed, report.queued), (1, 0));
+    assert_eq!(harness.store.next_scheduled().unwrap(), Some(at("2026-11-27T11:02:00Z")));
+    assert_eq!(tick(&mut harness, "2026-11-27T11:01:30Z").failed, 0, "not looked at again within the minute");
+    assert_eq!(tick(&mut harness, "2026-11-27T11:02:00Z").failed, 1);
+}
