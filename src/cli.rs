@@ -304,9 +304,7 @@ fn preview_digest(
     let incident =
         store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
     let facts = store.schedule_facts(number).exit_with(1)?;
-    let covered = facts.slots.get(scheduler::digest_key(audience)).map_or(0, |slot| slot.seq);
-    let since_last: Vec<_> =
-        store.timeline_after(number, covered).exit_with(1)?.into_iter().map(|(_, entry)| entry).collect();
+    let since_last = store.timeline_after(number, scheduler::covered(&facts.slots, audience)).exit_with(1)?;
     let view = scheduler::compose_digest(config, &incident, &facts.slots, &since_last, audience, now);
     let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
     let (text, html_body) = renderer.digest(&view).exit_with(exit::CONFIG)?;

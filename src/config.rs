@@ -8,6 +8,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
+use crate::core::command::is_typeable_name;
 use crate::core::deadline::{self, ClockStart, Regime, Stage, Within};
 use crate::core::incident::Stream;
 use crate::core::retro::{self, Question};
@@ -619,8 +620,7 @@ fn questions(raw: Option<Vec<RawQuestion>>) -> Result<Vec<Question>, String> {
     let mut questions: Vec<Question> = Vec::new();
     for question in raw {
         let id = question.id.trim().to_lowercase();
-        let valid = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid || id == retro::COMMENT {
+        if !is_typeable_name(&id) || id == retro::COMMENT {
             return Err(format!("retrospective.questions: `{}` is not a usable id", question.id));
         }
         if questions.iter().any(|known| known.id == id) {
@@ -653,7 +653,7 @@ fn regimes(raw: Vec<RawRegime>) -> Result<Vec<Regime>, String> {
     for regime in raw {
         let name = regime.name.trim().to_lowercase();
         let key = format!("regimes.{name}");
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !is_typeable_name(&name) {
             return Err(format!("regimes: `{}` is not a name people can type (letters, digits, -)", regime.name));
         }
         if regimes.iter().any(|known| known.name == name) {

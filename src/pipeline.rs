@@ -256,12 +256,15 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
-        let closed = transaction.incident_closed(number)?;
-        if closed
-            && let Some(incident) = transaction.incident(number)?
-            && retrospective::is_answer(transaction, inbound, &incident, author)?
+        // Only a closed incident is loaded before the commands are known.
+        let closed = match transaction.incident_closed(number)? {
+            true => transaction.incident(number)?,
+            false => None,
+        };
+        if let Some(incident) = &closed
+            && retrospective::is_answer(transaction, inbound, incident, author)?
         {
-            return retrospective::take_answers(self, transaction, inbound, &incident, author, now);
+            return retrospective::take_answers(self, transaction, inbound, incident, author, now);
         }
         let mut commands = command::parse(&inbound.subject, &inbound.new_text);
         let from_subject = commands.lines.iter().any(|line| line.origin == Origin::Subject);
@@ -272,13 +275,17 @@ impl Pipeline {
         if commands.lines.is_empty() {
             append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)?;
             // Kept, but nobody watches a closed incident: the sender is told.
-            if closed && let Some(incident) = transaction.incident(number)? {
-                let can_reopen = self.actor(author).privileged || incident.lead.as_deref() == Some(author);
-                retrospective::tell_closed(self, transaction, inbound, &incident, author, can_reopen, now)?;
+            if let Some(incident) = &closed {
+                let can_reopen = transition::steers(incident, &self.actor(author));
+                retrospective::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
             }
             return Ok(());
         }
-        let Some(mut incident) = transaction.incident(number)? else {
+        let loaded = match closed {
+            Some(incident) => Some(incident),
+            None => transaction.incident(number)?,
+        };
+        let Some(mut incident) = loaded else {
             return Ok(());
         };
         let effects = transition::apply(&mut incident, &commands.lines, &self.actor(author), now, &self.settings());
@@ -303,10 +310,10 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<(), IngestError> {
         if effects.digest_now {
-            scheduler::request(transaction, incident.number, "digest", now)?;
+            transaction.request(incident.number, "digest", now)?;
         }
         if effects.report_now {
-            scheduler::request(transaction, incident.number, "report", now)?;
+            transaction.request(incident.number, "report", now)?;
         }
         scheduler::run_due(self, transaction, incident, now)?;
         Ok(())

@@ -7,10 +7,11 @@ use jiff::Timestamp;
 use tracing::info;
 
 use crate::config::Config;
-use crate::core::incident::{EntryKind, Incident, MailKind, Status, TimelineEntry, Trust};
+use crate::core::digest;
+use crate::core::incident::{EntryKind, Incident, MailKind, TimelineEntry, Trust};
 use crate::core::mail::Inbound;
 use crate::core::report::{self, StoredAnswer};
-use crate::core::retro::{self, COMMENT};
+use crate::core::retro;
 use crate::pipeline::{IngestError, Pipeline, queue_mail};
 use crate::render::{
     AnswersView, ClosedView, QuestionView, QuestionnaireView, RecordedView, ReportView, RetroSummaryView, local_time,
@@ -34,17 +35,12 @@ pub fn send_questionnaire(
     pipeline: &Pipeline,
     transaction: &WriteTx<'_>,
     incident: &Incident,
-    authors: &[String],
     now: Timestamp,
 ) -> Result<usize, IngestError> {
     let config = pipeline.config();
-    let mut participants = scheduler::responders(config, incident, authors);
+    let mut participants = scheduler::responders(config, incident, &transaction.authors(incident.number)?);
     if config.questionnaire_to_executives {
-        for executive in executives(config, incident) {
-            if !participants.contains(&executive) {
-                participants.push(executive);
-            }
-        }
+        participants = digest::union(participants, &executives(config, incident));
     }
     let body = pipeline.renderer().questionnaire(&questionnaire_view(config, incident))?;
     let subject = format!("[{}] Retrospective: {}", incident.number, incident.title);
@@ -133,16 +129,10 @@ pub fn send_report(
 ) -> Result<usize, IngestError> {
     let config = pipeline.config();
     let records = transaction.retro_records(incident.number)?;
-    let timeline: Vec<TimelineEntry> =
-        transaction.timeline_after(incident.number, 0)?.into_iter().map(|(_, entry)| entry).collect();
+    let timeline = transaction.timeline_after(incident.number, 0)?;
     let view = compose_report(config, incident, &timeline, &records, now);
     let (markdown, html) = pipeline.renderer().report(&view)?;
-    let mut recipients = executives(config, incident);
-    for address in &records.asked {
-        if !recipients.contains(address) {
-            recipients.push(address.clone());
-        }
-    }
+    let recipients = digest::union(executives(config, incident), &records.asked);
     let subject = format!("[{}] Post-incident report: {}", incident.number, incident.title);
     for recipient in &recipients {
         let draft = scheduler::own_copy(
@@ -160,24 +150,18 @@ pub fn send_report(
     Ok(recipients.len())
 }
 
-/// Whether `inbound`, from `sender`, answers the incident's questionnaire:
-/// it replies to one (or to a reminder under one), or comes from someone
-/// asked with "Retrospective" in the subject.
+/// Whether `inbound`, from `sender`, answers the closed incident's
+/// questionnaire: the store's facts for `retro::is_answer`.
 pub fn is_answer(
     transaction: &WriteTx<'_>,
     inbound: &Inbound,
     incident: &Incident,
     sender: &str,
 ) -> Result<bool, IngestError> {
-    if incident.status != Status::Closed {
-        return Ok(false);
-    }
     let ids: Vec<String> = inbound.in_reply_to.iter().chain(&inbound.references).cloned().collect();
-    if let Some((number, _)) = transaction.questionnaire_among(&ids)? {
-        return Ok(number == incident.number);
-    }
+    let replied_to = transaction.questionnaire_among(&ids)?;
     let asked = transaction.questionnaire_id(incident.number, sender)?.is_some();
-    Ok(asked && inbound.subject.to_lowercase().contains("retrospective"))
+    Ok(retro::is_answer(incident.number, replied_to, asked, &inbound.subject))
 }
 
 /// Stores the answers in a reply, confirms what was recorded, and lets the
@@ -192,27 +176,13 @@ pub fn take_answers(
 ) -> Result<(), IngestError> {
     let config = pipeline.config();
     let parsed = retro::parse(&inbound.text, &config.questions);
-    let earlier = transaction.retro_records(incident.number)?.answers;
-    let mut recorded = Vec::new();
-    for (id, text) in &parsed.answers {
-        let answer =
-            StoredAnswer { respondent: sender.to_string(), question: id.clone(), text: text.clone(), answered_at: now };
-        let replaced = transaction.save_answer(incident.number, &answer, inbound.message_id.as_deref())?;
-        let number = config.questions.iter().position(|question| &question.id == id).map_or(0, |index| index + 1);
-        recorded.push(RecordedView { number, replaced });
-    }
-    if let Some(comment) = &parsed.comment {
-        // Free text adds to what the person said before.
-        let before = earlier.iter().find(|answer| answer.respondent == sender && answer.question == COMMENT);
-        let text = match before {
-            Some(before) => format!("{}\n\n{comment}", before.text),
-            None => comment.clone(),
-        };
-        let answer =
-            StoredAnswer { respondent: sender.to_string(), question: COMMENT.to_string(), text, answered_at: now };
+    let before = transaction.answers_of(incident.number, sender)?;
+    let merged = retro::merge(&config.questions, &before, &parsed);
+    for (question, text) in merged.store {
+        let answer = StoredAnswer { respondent: sender.to_string(), question, text, answered_at: now };
         transaction.save_answer(incident.number, &answer, inbound.message_id.as_deref())?;
     }
-    let numbers: Vec<String> = recorded.iter().map(|answer| answer.number.to_string()).collect();
+    let numbers: Vec<String> = merged.recorded.iter().map(|(number, _)| number.to_string()).collect();
     let summary = match (numbers.is_empty(), parsed.comment.is_some()) {
         (true, false) => "Replied to the retrospective without answers.".to_string(),
         (true, true) => "Answered the retrospective with a general comment.".to_string(),
@@ -230,20 +200,11 @@ pub fn take_answers(
         },
     )?;
     if !parsed.is_empty() {
-        let answered_now = transaction.retro_records(incident.number)?.answers;
-        let open: Vec<String> = config
-            .questions
-            .iter()
-            .enumerate()
-            .filter(|(_, question)| {
-                !answered_now.iter().any(|answer| answer.respondent == sender && answer.question == question.id)
-            })
-            .map(|(index, _)| (index + 1).to_string())
-            .collect();
+        let open: Vec<String> = merged.open.iter().map(usize::to_string).collect();
         let body = pipeline.renderer().answers(&AnswersView {
             id: incident.number.to_string(),
             title: incident.title.clone(),
-            recorded,
+            recorded: merged.recorded.iter().map(|&(number, replaced)| RecordedView { number, replaced }).collect(),
             comment: parsed.comment.is_some(),
             open: open.join(", "),
             address: config.address.with_detail(None),

@@ -7,15 +7,13 @@
 //! also runs inside ingest when commands changed an incident, so `digest
 //! now` and a close are answered at once.
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 use tracing::{error, info, warn};
 
 use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
-use crate::core::incident::{Incident, IncidentNumber, MailKind, Role, Stream, TimelineEntry};
+use crate::core::incident::{Incident, IncidentNumber, MailKind, TimelineEntry};
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
 use crate::pipeline::{IngestError, Pipeline, queue_mail};
 use crate::render::{ClockView, DigestView, ReminderView};
@@ -102,9 +100,7 @@ pub fn run_due(
             }
             Job::Tactical => send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?,
             Job::Reminder(reminder) => send_reminder(pipeline, transaction, incident, reminder, now)?,
-            Job::Questionnaire => {
-                retrospective::send_questionnaire(pipeline, transaction, incident, &facts.authors, now)?
-            }
+            Job::Questionnaire => retrospective::send_questionnaire(pipeline, transaction, incident, now)?,
             Job::RetroReminder => retrospective::send_reminders(pipeline, transaction, incident, now)?,
             Job::Report => retrospective::send_report(pipeline, transaction, incident, now)?,
         };
@@ -115,7 +111,7 @@ pub fn run_due(
         }
     }
     // The questionnaire and answers just stored change who is waiting.
-    facts.activity = transaction.schedule_facts(incident.number)?.activity;
+    facts.activity = transaction.activity(incident.number)?;
     let mut after = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
     if !after.due.is_empty() {
         // Every job above moved its own slot on; one still due is a bug,
@@ -125,20 +121,6 @@ pub fn run_due(
     }
     transaction.set_due(incident.number, &after.upcoming)?;
     Ok(queued)
-}
-
-/// `digest now` (`job` "digest") or `retro send` ("report"): the next
-/// tick, or this transaction's `run_due`, sends one.
-pub fn request(
-    transaction: &WriteTx<'_>,
-    number: IncidentNumber,
-    job: &str,
-    now: Timestamp,
-) -> Result<(), IngestError> {
-    let mut slot = transaction.schedule_facts(number)?.slots.get(job).copied().unwrap_or_default();
-    slot.requested_at = Some(now);
-    transaction.save_slot(number, job, &slot)?;
-    Ok(())
 }
 
 /// Builds the next digest of `audience` without sending it: for
@@ -178,7 +160,12 @@ pub fn compose_digest(
     view
 }
 
-pub fn digest_key(audience: Audience) -> &'static str {
+/// The last timeline entry the previous digest for `audience` covered.
+pub fn covered(slots: &Slots, audience: Audience) -> u64 {
+    slots.get(digest_key(audience)).map_or(0, |slot| slot.seq)
+}
+
+fn digest_key(audience: Audience) -> &'static str {
     match audience {
         Audience::Executive => "digest",
         Audience::Tactical => "tactical",
@@ -194,14 +181,14 @@ fn send_digest(
     now: Timestamp,
 ) -> Result<usize, IngestError> {
     let config = pipeline.config();
-    let covered = facts.slots.get(digest_key(audience)).map_or(0, |slot| slot.seq);
-    let since_last: Vec<_> =
-        transaction.timeline_after(incident.number, covered)?.into_iter().map(|(_, entry)| entry).collect();
+    let since_last = transaction.timeline_after(incident.number, covered(&facts.slots, audience))?;
     let view = compose_digest(config, incident, &facts.slots, &since_last, audience, now);
     let (text, html) = pipeline.renderer().digest(&view)?;
     let (recipients, kind) = match audience {
         Audience::Executive => (executives(config, incident), MailKind::Digest),
-        Audience::Tactical => (responders(config, incident, &facts.authors), MailKind::Tactical),
+        Audience::Tactical => {
+            (responders(config, incident, &transaction.authors(incident.number)?), MailKind::Tactical)
+        }
     };
     for recipient in &recipients {
         let draft = own_copy(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()), None);
@@ -221,20 +208,12 @@ fn send_reminder(
     now: Timestamp,
 ) -> Result<usize, IngestError> {
     let config = pipeline.config();
-    let lead = incident.lead.clone().unwrap_or_else(|| incident.declared_by.clone());
-    let mut recipients = vec![lead];
+    let recipients = schedule::reminder_recipients(incident, reminder, &config.access);
     let clock = match reminder {
-        Reminder::Deadline(point) => {
-            // Legal deadlines also go to whoever handles legal.
-            recipients.extend(incident.roles.get(&Role::Legal).cloned());
-            recipients.extend(incident.streams.get(&Stream::Legal).and_then(|state| state.lead.clone()));
-            digest::clock(incident, &config.regimes, &point.regime, point.stage, now)
-                .map(|clock| ClockView::of(&clock, &config.time_zone))
-        }
+        Reminder::Deadline(point) => digest::clock(incident, &config.regimes, &point.regime, point.stage, now)
+            .map(|clock| ClockView::of(&clock, &config.time_zone)),
         _ => None,
     };
-    let mut seen = BTreeSet::new();
-    recipients.retain(|address| config.access.is_staff(address) && seen.insert(address.clone()));
     let view = ReminderView::of(reminder, incident, clock, &config.time_zone, config.address.with_detail(None));
     let body = pipeline.renderer().reminder(&view)?;
     let subject = format!("[{}] {}", incident.number, digest::reminder_subject(reminder));
@@ -247,31 +226,11 @@ fn send_reminder(
 
 /// `[stakeholders] executives` and the incident's `notify` additions.
 pub(crate) fn executives(config: &Config, incident: &Incident) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    config
-        .executives
-        .iter()
-        .chain(&incident.notify)
-        .filter(|address| !config.address.is_ours(address))
-        .filter(|address| seen.insert(address.to_string()))
-        .cloned()
-        .collect()
+    digest::executives(incident, &config.executives, &config.address)
 }
 
-/// Everyone on staff who took part: declarer, lead, role holders, stream
-/// leads, task owners and whoever posted.
 pub(crate) fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    std::iter::once(&incident.declared_by)
-        .chain(&incident.lead)
-        .chain(incident.roles.values())
-        .chain(incident.streams.values().filter_map(|state| state.lead.as_ref()))
-        .chain(incident.tasks.iter().filter_map(|task| task.owner.as_ref()))
-        .chain(authors)
-        .filter(|address| config.access.is_staff(address) && !config.address.is_ours(address))
-        .filter(|address| seen.insert(address.to_string()))
-        .cloned()
-        .collect()
+    digest::responders(incident, authors, &config.access, &config.address)
 }
 
 /// One recipient's own copy, threaded under the incident's root, and under

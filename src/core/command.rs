@@ -397,10 +397,16 @@ fn cadence_setting(rest: &str) -> Result<Command, String> {
     Ok(Command::Cadence(setting))
 }
 
+/// A name people type in a command, such as a regime's (`gdpr`, `sec-8k`):
+/// letters, digits, `-` and `_`. The configuration holds its names to it.
+pub fn is_typeable_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// A regime's name as configured: `gdpr`, `nis2`, `sec-8k`.
 fn regime_name(word: &str) -> Result<String, String> {
     let name = word.to_lowercase();
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if is_typeable_name(&name) {
         Ok(name)
     } else {
         Err("name a regime from the configuration, e.g. `regime gdpr`".to_string())

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::incident::IncidentNumber;
 use super::quote;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +57,57 @@ impl Answers {
     pub fn is_empty(&self) -> bool {
         self.answers.is_empty() && self.comment.is_none()
     }
+}
+
+/// Whether a staff reply to a closed incident answers its questionnaire:
+/// it replies to one of the incident's questionnaires (or to a reminder
+/// threaded under one), or, when its threading was lost, comes from someone
+/// asked and says "retrospective" in its subject.
+pub fn is_answer(incident: IncidentNumber, replied_to: Option<IncidentNumber>, asked: bool, subject: &str) -> bool {
+    match replied_to {
+        Some(questionnaire_of) => questionnaire_of == incident,
+        None => asked && subject.to_lowercase().contains("retrospective"),
+    }
+}
+
+/// What a reply changes for its respondent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Question id (or `COMMENT`) and the text to store under it.
+    pub store: Vec<(String, String)>,
+    /// Question number (from 1), and whether it replaces an earlier answer.
+    pub recorded: Vec<(usize, bool)>,
+    /// Numbers of the questions this respondent has still not answered.
+    pub open: Vec<usize>,
+}
+
+/// A second reply replaces the answers it gives and keeps the others; its
+/// free text adds to the earlier comment. `before`: the respondent's
+/// stored answers, question id and text.
+pub fn merge(questions: &[Question], before: &[(String, String)], reply: &Answers) -> Merged {
+    let earlier = |id: &str| before.iter().find(|(question, _)| question == id).map(|(_, text)| text.as_str());
+    let mut merged = Merged::default();
+    for (id, text) in &reply.answers {
+        let number = questions.iter().position(|question| &question.id == id).map_or(0, |index| index + 1);
+        merged.recorded.push((number, earlier(id).is_some()));
+        merged.store.push((id.clone(), text.clone()));
+    }
+    if let Some(comment) = &reply.comment {
+        let text = match earlier(COMMENT) {
+            Some(before) => format!("{before}\n\n{comment}"),
+            None => comment.clone(),
+        };
+        merged.store.push((COMMENT.to_string(), text));
+    }
+    merged.open = questions
+        .iter()
+        .enumerate()
+        .filter(|(_, question)| {
+            earlier(&question.id).is_none() && !reply.answers.iter().any(|(id, _)| id == &question.id)
+        })
+        .map(|(index, _)| index + 1)
+        .collect();
+    merged
 }
 
 /// The first digit from 1 to 5 in a rating answer.
@@ -227,6 +279,30 @@ mod tests {
         assert_eq!(rating("4"), Some(4));
         assert_eq!(rating("I'd say 3 out of 5"), Some(3));
         assert_eq!(rating("great"), None);
+    }
+
+    #[test]
+    fn a_reply_answers_when_threaded_under_the_questionnaire_or_when_its_sender_was_asked() {
+        let (this, other) = (IncidentNumber(1), IncidentNumber(2));
+        assert!(is_answer(this, Some(this), false, "Re: something"));
+        assert!(!is_answer(this, Some(other), true, "Re: [INC-1] Retrospective"));
+        assert!(is_answer(this, None, true, "RE: [INC-1] retrospective: Phishing"));
+        assert!(!is_answer(this, None, false, "Re: [INC-1] Retrospective: Phishing"), "not asked");
+        assert!(!is_answer(this, None, true, "Re: [INC-1] Phishing"));
+    }
+
+    #[test]
+    fn a_second_reply_replaces_what_it_answers_and_adds_to_the_comment() {
+        let questions = &default_questions()[..3];
+        let before = [("happened".to_string(), "Phishing.".to_string()), (COMMENT.to_string(), "Calm.".to_string())];
+        let reply = Answers {
+            answers: vec![("happened".into(), "Phishing at 09:14.".into()), ("information".into(), "Backups.".into())],
+            comment: Some("Good lead.".into()),
+        };
+        let merged = merge(questions, &before, &reply);
+        assert_eq!(merged.recorded, [(1, true), (3, false)]);
+        assert_eq!(merged.open, [2]);
+        assert_eq!(merged.store.last(), Some(&(COMMENT.to_string(), "Calm.\n\nGood lead.".to_string())));
     }
 
     #[test]

@@ -58,6 +58,12 @@ impl Effects {
     }
 }
 
+/// Whether `actor` may close, reopen, change who hears and replace the
+/// lead: the incident's own lead, or a configured lead or admin.
+pub fn steers(incident: &Incident, actor: &Actor<'_>) -> bool {
+    actor.privileged || incident.lead.as_deref() == Some(actor.address)
+}
+
 /// Applies every line in order; a later command on the same field wins and
 /// the transcript says so.
 pub fn apply(
@@ -128,9 +134,12 @@ fn execute(
     settings: &Settings<'_>,
     effects: &mut Effects,
 ) -> Result<String, String> {
-    let steers = actor.privileged || incident.lead.as_deref() == Some(actor.address);
     let refuse_unless_steering = |what: &str| {
-        if steers { Ok(()) } else { Err(format!("only the incident lead or a configured lead or admin may {what}")) }
+        if steers(incident, actor) {
+            Ok(())
+        } else {
+            Err(format!("only the incident lead or a configured lead or admin may {what}"))
+        }
     };
     let local =
         |at: Timestamp| at.to_zoned_datetime(settings.time_zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string();

@@ -329,7 +329,7 @@ impl Store {
     }
 
     pub fn timeline(&self, number: IncidentNumber) -> StoreResult<Vec<TimelineEntry>> {
-        Ok(timeline_after(&self.connection, number, 0)?.into_iter().map(|(_, entry)| entry).collect())
+        timeline_after(&self.connection, number, 0)
     }
 
     pub fn messages(&self) -> StoreResult<Vec<MessageRecord>> {
@@ -928,12 +928,8 @@ impl WriteTx<'_> {
     }
 }
 
-/// Timeline entries after `seq`, oldest first, with their sequence numbers.
-fn timeline_after(
-    connection: &Connection,
-    number: IncidentNumber,
-    after: u64,
-) -> StoreResult<Vec<(u64, TimelineEntry)>> {
+/// Timeline entries after sequence number `after`, oldest first.
+fn timeline_after(connection: &Connection, number: IncidentNumber, after: u64) -> StoreResult<Vec<TimelineEntry>> {
     let mut statement = connection.prepare_cached(
         "SELECT seq, at, author, kind, text, message_id, trust FROM timeline
          WHERE incident = ?1 AND seq > ?2 ORDER BY seq",
@@ -951,15 +947,14 @@ fn timeline_after(
     })?;
     rows.map(|row| {
         let (seq, at, author, kind, text, message_id, trust) = row?;
-        let entry = TimelineEntry {
+        Ok(TimelineEntry {
             at: parse_time(seq, &at)?,
             author,
             kind: parse_named::<EntryKind>(seq, &kind)?,
             text,
             message_id,
             trust: parse_named::<Trust>(seq, &trust)?,
-        };
-        Ok((seq as u64, entry))
+        })
     })
     .collect()
 }

@@ -106,16 +106,16 @@ impl WriteTx<'_> {
         Ok(inserted == 1)
     }
 
-    /// The incident and addressee of the questionnaire among `message_ids`.
-    pub fn questionnaire_among(&self, message_ids: &[String]) -> StoreResult<Option<(IncidentNumber, String)>> {
+    /// The incident of the first questionnaire among `message_ids`.
+    pub fn questionnaire_among(&self, message_ids: &[String]) -> StoreResult<Option<IncidentNumber>> {
         for id in message_ids {
             let found = self
                 .transaction
-                .prepare_cached("SELECT incident, address FROM questionnaires WHERE message_id = ?1")?
-                .query_row([id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
+                .prepare_cached("SELECT incident FROM questionnaires WHERE message_id = ?1")?
+                .query_row([id], |row| row.get::<_, i64>(0))
                 .optional()?;
-            if let Some((incident, address)) = found {
-                return Ok(Some((IncidentNumber(incident as u64), address)));
+            if let Some(incident) = found {
+                return Ok(Some(IncidentNumber(incident as u64)));
             }
         }
         Ok(None)
@@ -130,28 +130,36 @@ impl WriteTx<'_> {
             .optional()?)
     }
 
-    /// Stores an answer, replacing the respondent's earlier one to the same
-    /// question; returns whether there was one.
+    /// One respondent's stored answers: question id and text.
+    pub fn answers_of(&self, incident: IncidentNumber, respondent: &str) -> StoreResult<Vec<(String, String)>> {
+        let mut statement = self
+            .transaction
+            .prepare_cached("SELECT question, text FROM answers WHERE incident = ?1 AND respondent = ?2")?;
+        let rows = statement.query_map(params![incident.0 as i64, respondent], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores an answer in place of the respondent's earlier one to the same question.
     pub fn save_answer(
         &self,
         incident: IncidentNumber,
         answer: &StoredAnswer,
         message_id: Option<&str>,
-    ) -> StoreResult<bool> {
-        let key = incident.0 as i64;
-        let existed = self
-            .transaction
-            .prepare_cached("SELECT 1 FROM answers WHERE incident = ?1 AND respondent = ?2 AND question = ?3")?
-            .query_row(params![key, answer.respondent, answer.question], |_| Ok(()))
-            .optional()?
-            .is_some();
+    ) -> StoreResult<()> {
         self.transaction
             .prepare_cached(
                 "INSERT INTO answers (incident, respondent, question, text, message_id, answered_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (incident, respondent, question) DO UPDATE SET text = ?4, message_id = ?5, answered_at = ?6",
             )?
-            .execute(params![key, answer.respondent, answer.question, answer.text, message_id, time_text(answer.answered_at)])?;
-        Ok(existed)
+            .execute(params![
+                incident.0 as i64,
+                answer.respondent,
+                answer.question,
+                answer.text,
+                message_id,
+                time_text(answer.answered_at)
+            ])?;
+        Ok(())
     }
 }

@@ -61,21 +61,15 @@ fn authors(connection: &Connection, incident: IncidentNumber) -> StoreResult<Vec
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// What a digest or a plan needs to know about one incident beyond its state.
+/// What a plan needs to know about one incident beyond its state.
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleFacts {
     pub slots: Slots,
     pub activity: Activity,
-    /// Staff who posted, for the tactical digest.
-    pub authors: Vec<String>,
 }
 
 fn facts(connection: &Connection, incident: IncidentNumber) -> StoreResult<ScheduleFacts> {
-    Ok(ScheduleFacts {
-        slots: slots(connection, incident)?,
-        activity: activity(connection, incident)?,
-        authors: authors(connection, incident)?,
-    })
+    Ok(ScheduleFacts { slots: slots(connection, incident)?, activity: activity(connection, incident)? })
 }
 
 impl Store {
@@ -108,7 +102,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<(u64, TimelineEntry)>> {
+    pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<TimelineEntry>> {
         timeline_after(&self.connection, incident, seq)
     }
 }
@@ -118,8 +112,29 @@ impl WriteTx<'_> {
         facts(&self.transaction, incident)
     }
 
-    pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<(u64, TimelineEntry)>> {
+    pub fn timeline_after(&self, incident: IncidentNumber, seq: u64) -> StoreResult<Vec<TimelineEntry>> {
         timeline_after(&self.transaction, incident, seq)
+    }
+
+    /// The retrospective's progress and the latest activity, after mail went out.
+    pub fn activity(&self, incident: IncidentNumber) -> StoreResult<Activity> {
+        activity(&self.transaction, incident)
+    }
+
+    /// Staff who posted to the incident: responders and participants.
+    pub fn authors(&self, incident: IncidentNumber) -> StoreResult<Vec<String>> {
+        authors(&self.transaction, incident)
+    }
+
+    /// `digest now` or `retro send`: the job is due at `at`, whatever else.
+    pub fn request(&self, incident: IncidentNumber, job: &str, at: Timestamp) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO schedule (incident, job, requested_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (incident, job) DO UPDATE SET requested_at = ?3",
+            )?
+            .execute(params![incident.0 as i64, job, time_text(at)])?;
+        Ok(())
     }
 
     /// The last timeline entry's sequence number.
