@@ -4,6 +4,9 @@
 //! A message that is too large, too deeply nested or that the parser cannot
 //! handle (including a parser panic) comes back as a quarantine reason.
 
+mod html;
+mod recover;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use jiff::Timestamp;
@@ -41,8 +44,9 @@ pub fn parse(raw: &[u8], limits: &Limits) -> Result<Parsed, String> {
     }
     // mail-parser has panicked on hostile input before; a panic must cost
     // one message, not the daemon.
-    let parsed =
-        catch_unwind(AssertUnwindSafe(|| MessageParser::default().parse(raw).map(|message| convert(&message, limits))));
+    let parsed = catch_unwind(AssertUnwindSafe(|| {
+        MessageParser::default().parse(raw).map(|message| convert(raw, &message, limits))
+    }));
     match parsed {
         Ok(Some(result)) => result,
         Ok(None) => Err("not a parseable mail message".to_string()),
@@ -60,7 +64,7 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Option<Inbound> {
     let head = &raw[..(end + 4).min(raw.len())];
     let lenient = Limits { max_mime_parts: usize::MAX, max_mime_depth: usize::MAX, ..*limits };
     catch_unwind(AssertUnwindSafe(|| {
-        MessageParser::default().parse_headers(head).and_then(|message| convert(&message, &lenient).ok())
+        MessageParser::default().parse_headers(head).and_then(|message| convert(head, &message, &lenient).ok())
     }))
     .ok()
     .flatten()
@@ -77,16 +81,16 @@ fn header_block_length(raw: &[u8]) -> usize {
     }
 }
 
-fn convert(message: &Message<'_>, limits: &Limits) -> Result<Parsed, String> {
+fn convert(raw: &[u8], message: &Message<'_>, limits: &Limits) -> Result<Parsed, String> {
     // mail-parser accepts anything; bytes without a single header are not mail.
     let is_field_name = |name: &str| !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
     if !message.headers().iter().any(|header| is_field_name(header.name())) {
         return Err("no mail headers found".to_string());
     }
     check_structure(message, limits, 0)?;
-    let (text, body_source, flowed) = body_text(message);
-    if text.len() > limits.max_text_bytes {
-        return Err(format!("text body is {} bytes, over the limit of {}", text.len(), limits.max_text_bytes));
+    let body = body_text(raw, message);
+    if body.whole.len() > limits.max_text_bytes {
+        return Err(format!("text body is {} bytes, over the limit of {}", body.whole.len(), limits.max_text_bytes));
     }
     let mut attachments = Vec::new();
     let mut attachment_bytes = Vec::new();
@@ -138,9 +142,9 @@ fn convert(message: &Message<'_>, limits: &Limits) -> Result<Parsed, String> {
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
             .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
-        new_text: quote::new_text(&text, flowed),
-        text: quote::readable(&text, flowed),
-        body_source,
+        new_text: quote::new_text(&body.without_marked_history, body.flowed),
+        text: quote::readable(&body.whole, body.flowed),
+        body_source: body.source,
         attachments,
     };
     Ok(Parsed { inbound, attachment_bytes })
@@ -168,22 +172,60 @@ fn check_structure(message: &Message<'_>, limits: &Limits, depth: usize) -> Resu
     Ok(())
 }
 
-fn body_text(message: &Message<'_>) -> (String, BodySource, Option<Flowed>) {
+/// The text body, as text.
+struct Body {
+    whole: String,
+    /// The whole text, or for HTML the text without the history that its
+    /// markup names.
+    without_marked_history: String,
+    source: BodySource,
+    flowed: Option<Flowed>,
+}
+
+fn body_text(raw: &[u8], message: &Message<'_>) -> Body {
+    let body = readable_body(raw, message);
+    if body.whole.trim().is_empty()
+        && message.root_part().content_type().is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"))
+        && let Some(repaired) = recover::with_real_boundary(raw)
+    {
+        return readable_body(raw, &repaired);
+    }
+    body
+}
+
+fn readable_body(raw: &[u8], message: &Message<'_>) -> Body {
     let Some(part) = message.text_body.first().and_then(|&id| message.parts.get(id as usize)) else {
-        return (String::new(), BodySource::None, None);
+        return Body {
+            whole: String::new(),
+            without_marked_history: String::new(),
+            source: BodySource::None,
+            flowed: None,
+        };
     };
-    let source = match part.body {
-        PartType::Html(_) => BodySource::Html,
-        _ => BodySource::Plain,
+    if let PartType::Html(markup) = &part.body {
+        return Body {
+            whole: html::text(markup),
+            without_marked_history: html::new_text(markup),
+            source: BodySource::Html,
+            flowed: None,
+        };
+    }
+    let decoded = || message.body_text(0).map(|text| text.into_owned()).unwrap_or_default();
+    let base64 = part.content_transfer_encoding().is_some_and(|encoding| encoding.eq_ignore_ascii_case("base64"));
+    let text = if part.is_encoding_problem && base64 {
+        recover::lenient_base64_text(raw, part).unwrap_or_else(decoded)
+    } else if let Some(text) = recover::utf7_text(raw, part) {
+        text
+    } else {
+        decoded()
     };
-    let text = message.body_text(0).map(|text| text.into_owned()).unwrap_or_default();
     let flowed = part.content_type().and_then(|ct| {
         let is_flowed = ct.attribute("format").is_some_and(|format| format.eq_ignore_ascii_case("flowed"));
         is_flowed.then(|| Flowed {
             delete_space: ct.attribute("delsp").is_some_and(|delsp| delsp.eq_ignore_ascii_case("yes")),
         })
     });
-    (text, source, if source == BodySource::Plain { flowed } else { None })
+    Body { whole: text.clone(), without_marked_history: text, source: BodySource::Plain, flowed }
 }
 
 fn mailboxes(address: Option<&Address<'_>>) -> Vec<Mailbox> {

@@ -1,11 +1,18 @@
 //! The command language: what a mail asks sitrep to do, read from the end of
-//! its subject and from a block at the top of the new text.
+//! its subject and from the command paragraphs of the new text.
+//!
+//! A command paragraph is a run of lines between blank lines in which every
+//! line is a command, or looks like one beside a real one; it may stand
+//! anywhere in the new text. The first paragraph may also open with commands
+//! before its prose, and a lifecycle word (`resolved`, `contained`) alone on
+//! a line counts in the first and last paragraphs.
 //!
 //! `parse` never fails: it returns every line it took for a command, each
 //! understood or with the problem a person needs to fix it, and the subject
-//! and update text with those lines taken out. Prose stays prose: a line
-//! becomes a command only when it reads as one, and quoted history and
-//! signatures never reach this module (see `quote`).
+//! and update text with the understood lines taken out. Prose stays prose
+//! and is never lost: a line that is not a command produces no answer, and a
+//! line that was meant as one but is wrong stays in the text. Quoted history
+//! and signatures never reach this module (see `quote`).
 
 use std::sync::LazyLock;
 
@@ -124,7 +131,7 @@ pub struct Parsed {
 }
 
 /// Reads the commands of a mail: the subject's trailing `[...]` group and
-/// hashtags, then the block at the top of the new text.
+/// hashtags, then the command paragraphs of the new text.
 pub fn parse(subject: &str, text: &str) -> Parsed {
     let (subject, mut lines) = parse_subject(subject);
     let (text, body_lines) = parse_body(text);
@@ -251,6 +258,17 @@ enum Reading {
     /// Not a command: prose.
     Prose,
     Command(Result<Command, String>),
+    /// An unknown word close to a verb, with the "did you mean".
+    Suggestion(String, Evidence),
+}
+
+/// How sure a "did you mean" is that a command was meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Evidence {
+    /// The line would read as the verb's structured arguments: `sevrity 1`.
+    Arguments,
+    /// Nothing but the likeness of a word: `Hello` is near `help`.
+    Likeness,
 }
 
 /// Reads one line. `in_block`: it follows a recognised command, so a failed
@@ -274,6 +292,10 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
     if let Some(command) = shorthand(&word, rest) {
         return Reading::Command(Ok(command));
     }
+    // "Done." answers a request; only `done <task>` is the command.
+    if word == "done" && rest.is_empty() && !in_block && !form.marked {
+        return Reading::Prose;
+    }
     match verb_named(&word) {
         Some(verb) => match arguments(verb, rest, form, in_block) {
             Ok(command) => Reading::Command(Ok(command)),
@@ -284,11 +306,40 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
         },
         None => match nearest_verb(&word) {
             Some((name, verb)) if insistent && arguments(verb, rest, form, true).is_ok() => {
-                Reading::Command(Err(format!("unknown command `{word}`; did you mean `{name}`?")))
+                let evidence = if !rest.is_empty() && takes_structured_arguments(verb) {
+                    Evidence::Arguments
+                } else {
+                    Evidence::Likeness
+                };
+                Reading::Suggestion(format!("unknown command `{word}`; did you mean `{name}`?"), evidence)
             }
             _ => Reading::Prose,
         },
     }
+}
+
+/// Verbs whose arguments are a value from a small set, a person or a time:
+/// a near miss of one with such an argument is a typo, while `Test reply`
+/// is not a mistyped `task reply`.
+fn takes_structured_arguments(verb: Verb) -> bool {
+    !matches!(
+        verb,
+        Verb::Title
+            | Verb::Scope
+            | Verb::Impact
+            | Verb::Task
+            | Verb::Note
+            | Verb::Stream
+            | Verb::Close
+            | Verb::Contained
+            | Verb::Eradicated
+            | Verb::Recovered
+            | Verb::Closed
+            | Verb::Reopen
+            | Verb::Quiet
+            | Verb::Help
+            | Verb::Card
+    )
 }
 
 /// `Severity: high` → ("Severity", "high", true); `sev high` → ("sev", "high", false).
@@ -309,15 +360,12 @@ fn split_verb(line: &str) -> (&str, &str, bool) {
     (first, rest.trim(), false)
 }
 
-/// `sev1`..`sev4`, `p1`..`p4`, `critical` alone, `done` alone.
+/// `sev1`..`sev4`, `p1`..`p4`.
 fn shorthand(word: &str, rest: &str) -> Option<Command> {
     if !rest.is_empty() {
         return None;
     }
-    if let Some(severity) = severity_value(word).filter(|_| word.starts_with("sev") || word.starts_with('p')) {
-        return Some(Command::Severity(severity));
-    }
-    (word == "done").then_some(Command::Close(None))
+    severity_value(word).filter(|_| word.starts_with("sev") || word.starts_with('p')).map(Command::Severity)
 }
 
 fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Command, String> {
@@ -625,7 +673,12 @@ fn parse_subject(subject: &str) -> (String, Vec<Line>) {
     loop {
         if let Some(captures) = HASHTAG.captures(&remaining) {
             let tag = captures[1].to_string();
-            if let Reading::Command(command) = read_line(&tag, false, Origin::Subject) {
+            let reading = match read_line(&tag, false, Origin::Subject) {
+                Reading::Command(command) => Some(command),
+                Reading::Suggestion(message, _) => Some(Err(message)),
+                Reading::Prose => None,
+            };
+            if let Some(command) = reading {
                 let start = captures.get(0).map_or(0, |m| m.start());
                 remaining.truncate(start);
                 groups.push(vec![Line { origin: Origin::Subject, written: format!("#{tag}"), command }]);
@@ -646,6 +699,7 @@ fn parse_subject(subject: &str) -> (String, Vec<Line>) {
                         origin: Origin::Subject,
                         command: match reading {
                             Reading::Command(command) => command,
+                            Reading::Suggestion(message, _) => Err(message),
                             Reading::Prose => Err(format!("`{written}` is not a command")),
                         },
                         written,
@@ -663,52 +717,176 @@ fn parse_subject(subject: &str) -> (String, Vec<Line>) {
 }
 
 static GREETING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:hi|hello|hey|dear|morning|good\s+(?:morning|afternoon|evening)|all|team|folks|hallo|bonjour|hola)\b[\w\s,.!-]{0,40}$")
-        .expect("valid pattern")
+    Regex::new(
+        r"(?i)^(?:hi|hello|hey|dear|morning|evening|good\s+(?:morning|afternoon|evening|day)|all|team|folks|hallo|moin|servus|guten\s+(?:morgen|tag|abend)|liebe|lieber|bonjour|bonsoir|salut|hola|buenos\s+días|buenas|ciao|buongiorno|olá|oi|bom\s+dia|hej|hei|moi|cześć|dzień\s+dobry|ahoj|dobrý\s+den|merhaba|здравствуйте|привет|добрый\s+день|γεια|καλημέρα)\b[\w\s,.!-]{0,40}$",
+    )
+    .expect("valid pattern")
 });
 
-fn is_block_end(line: &str) -> bool {
-    let lowered = line.trim().trim_end_matches(['.', '!', ',']).to_lowercase();
-    matches!(lowered.as_str(), "thanks" | "thank you" | "thx" | "cheers" | "--" | "-- ")
+static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:many\s+|best\s+|kind\s+|warm\s+)?(?:thanks|thank\s+you|thx|ty|cheers|regards|best|br|rgds|mfg|lg|vg|grüße|gruß|danke|merci|cordialement|saludos|gracias|grazie|saluti|obrigad[oa]|groeten|hälsningar|mvh|pozdrawiam|s\s+pozdravem|спасибо|с\s+уважением)\b[\p{L}\s,.!'-]{0,40}$",
+    )
+    .expect("valid pattern")
+});
+
+/// How one line reads on its own, before its paragraph is looked at.
+enum Standalone {
+    /// A verb the language knows, understood or with what is wrong with it.
+    Command(Result<Command, String>),
+    /// An unknown word near a verb: a typo, or a word like "Hello".
+    Suggestion(String),
+    /// `word: value`, `word value` or `#word`: a command if its neighbours are.
+    Shaped,
+    Prose,
 }
 
-/// The command block at the top of the text, after an optional greeting.
+fn standalone(line: &str) -> Standalone {
+    match read_line(line, false, Origin::Body) {
+        Reading::Command(command) => Standalone::Command(command),
+        // `/contaned` is unmistakably meant as a command.
+        // "Dear team" is near `lead team`, and a greeting all the same.
+        Reading::Suggestion(..) if GREETING.is_match(line.trim()) => Standalone::Prose,
+        Reading::Suggestion(message, evidence)
+            if evidence == Evidence::Arguments || line.trim().starts_with(['/', '#']) =>
+        {
+            Standalone::Command(Err(message))
+        }
+        Reading::Suggestion(message, _) => Standalone::Suggestion(message),
+        Reading::Prose if command_shaped(line) => Standalone::Shaped,
+        Reading::Prose => Standalone::Prose,
+    }
+}
+
+/// A short line that looks like a key and a value, the shape a person gives
+/// a command; sentences end in punctuation or run longer.
+fn command_shaped(line: &str) -> bool {
+    let trimmed = line.trim();
+    if let Some(tag) = trimmed.strip_prefix('#') {
+        return !tag.is_empty() && !tag.contains(char::is_whitespace);
+    }
+    let (word, rest, colon) = split_verb(trimmed);
+    let is_word = (2..=20).contains(&word.chars().count()) && word.chars().all(|c| c.is_alphabetic() || c == '-');
+    let value_words = rest.split_whitespace().count();
+    is_word && if colon { value_words <= 8 } else { value_words <= 3 && !trimmed.ends_with(['.', '!', '?', ':', ',']) }
+}
+
+/// The lifecycle words that count alone on a line in the first or last
+/// paragraph, even between sentences.
+fn is_lifecycle(command: &Command) -> bool {
+    matches!(command, Command::Close(None) | Command::Reopen | Command::Milestone(_))
+}
+
+/// The command paragraphs of the new text, wherever they stand, and the
+/// lifecycle words of its first and last paragraphs. Valid commands leave
+/// the text; everything else stays in it.
 fn parse_body(text: &str) -> (String, Vec<Line>) {
     let lines: Vec<&str> = text.lines().collect();
-    let mut start = lines.iter().position(|line| !line.trim().is_empty()).unwrap_or(lines.len());
-    let first_is_command = |index: usize| {
-        lines.get(index).is_some_and(|line| matches!(read_line(line, false, Origin::Body), Reading::Command(_)))
-    };
-    if start < lines.len() && GREETING.is_match(lines[start].trim()) && !first_is_command(start) {
-        let next = (start + 1..lines.len()).find(|&index| !lines[index].trim().is_empty());
-        match next {
-            Some(next) if first_is_command(next) => start = next,
-            _ => return (text.to_string(), Vec::new()),
-        }
+    let paragraphs = paragraphs(&lines);
+    let mut found: Vec<(usize, Result<Command, String>)> = Vec::new();
+    for (index, range) in paragraphs.iter().enumerate() {
+        let is_first = index == 0;
+        let is_last = index + 1 == paragraphs.len();
+        read_paragraph(&lines, range.clone(), is_first, is_last, &mut found);
     }
-    let mut commands = Vec::new();
-    let mut index = start;
-    while index < lines.len() {
-        let line = lines[index];
-        if line.trim().is_empty() || is_block_end(line) {
-            if is_block_end(line) && !commands.is_empty() {
-                index += 1;
-            }
-            break;
-        }
-        match read_line(line, !commands.is_empty(), Origin::Body) {
-            Reading::Command(command) => {
-                commands.push(Line { origin: Origin::Body, written: line.trim().to_string(), command });
-                index += 1;
-            }
-            Reading::Prose => break,
-        }
-    }
-    if commands.is_empty() {
+    if found.is_empty() {
         return (text.to_string(), Vec::new());
     }
-    let remaining = lines[index..].join("\n");
-    (remaining.trim().to_string(), commands)
+    found.sort_by_key(|(index, _)| *index);
+    let taken: Vec<usize> = found.iter().filter(|(_, command)| command.is_ok()).map(|(index, _)| *index).collect();
+    let remaining: Vec<&str> =
+        lines.iter().enumerate().filter(|(index, _)| !taken.contains(index)).map(|(_, line)| *line).collect();
+    let commands = found
+        .into_iter()
+        .map(|(index, command)| Line { origin: Origin::Body, written: lines[index].trim().to_string(), command })
+        .collect();
+    (super::quote::tidy(&remaining), commands)
+}
+
+/// Runs of non-blank lines.
+fn paragraphs(lines: &[&str]) -> Vec<std::ops::Range<usize>> {
+    let mut paragraphs = Vec::new();
+    let mut start = None;
+    for (index, line) in lines.iter().enumerate() {
+        match (line.trim().is_empty(), start) {
+            (false, None) => start = Some(index),
+            (true, Some(begin)) => {
+                paragraphs.push(begin..index);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(begin) = start {
+        paragraphs.push(begin..lines.len());
+    }
+    paragraphs
+}
+
+fn read_paragraph(
+    lines: &[&str],
+    range: std::ops::Range<usize>,
+    is_first: bool,
+    is_last: bool,
+    found: &mut Vec<(usize, Result<Command, String>)>,
+) {
+    let mut start = range.start;
+    // "Hi all," before the commands of the first paragraph.
+    if is_first && GREETING.is_match(lines[start].trim()) && !matches!(standalone(lines[start]), Standalone::Command(_))
+    {
+        start += 1;
+    }
+    // A sign-off ends the commands; it and the name below it are text.
+    let end = (start + 1..range.end).find(|&index| SIGN_OFF.is_match(lines[index].trim())).unwrap_or(range.end);
+    if start >= end {
+        return;
+    }
+    let readings: Vec<Standalone> = lines[start..end].iter().map(|line| standalone(line)).collect();
+    let any_valid = readings.iter().any(|reading| matches!(reading, Standalone::Command(Ok(_))));
+    let all_verbs = readings.iter().all(|reading| matches!(reading, Standalone::Command(_)));
+    let no_prose = readings.iter().all(|reading| !matches!(reading, Standalone::Prose));
+    if no_prose && (any_valid || all_verbs) {
+        for (offset, reading) in readings.into_iter().enumerate() {
+            let line = lines[start + offset];
+            let command = match reading {
+                Standalone::Command(command) => command,
+                Standalone::Suggestion(message) => Err(message),
+                Standalone::Shaped | Standalone::Prose => match read_line(line, true, Origin::Body) {
+                    Reading::Command(command) => command,
+                    Reading::Suggestion(message, _) => Err(message),
+                    Reading::Prose => Err(format!("`{}` is not a command", line.trim())),
+                },
+            };
+            found.push((start + offset, command));
+        }
+        return;
+    }
+    if !(is_first || is_last) {
+        return;
+    }
+    // Mixed with prose: the commands that open the first paragraph, and
+    // lifecycle words alone on a line after a finished sentence.
+    let mut handled = start;
+    if is_first && matches!(readings.first(), Some(Standalone::Command(_))) {
+        for (offset, line) in lines[start..end].iter().enumerate() {
+            match read_line(line, offset > 0, Origin::Body) {
+                Reading::Command(command) => found.push((start + offset, command)),
+                Reading::Suggestion(message, _) => found.push((start + offset, Err(message))),
+                Reading::Prose => break,
+            }
+            handled = start + offset + 1;
+        }
+    }
+    for index in handled..end {
+        let after_sentence = index == range.start || lines[index - 1].trim_end().ends_with(['.', '!', '?', ':', ',']);
+        if let Standalone::Command(Ok(command)) = standalone(lines[index])
+            && is_lifecycle(&command)
+            && lines[index].split_whitespace().count() == 1
+            && after_sentence
+        {
+            found.push((index, Ok(command)));
+        }
+    }
 }
 
 /// The reference card: every verb with its spellings and an example, the

@@ -4,9 +4,13 @@
 //! Works on the decoded text body (plain, or HTML already turned into text)
 //! and never fails: when nothing is recognised the whole text is the update.
 
+mod languages;
+
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use languages::{LANGUAGES, LIST_FOOTERS, Language};
 
 /// RFC 3676 `format=flowed` parameters of a text/plain part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,27 +25,42 @@ pub fn new_text(body: &str, flowed: Option<Flowed>) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut kept: Vec<&str> = Vec::new();
     let mut index = 0;
+    let mut history_seen = false;
     while index < lines.len() {
         let line = lines[index];
         let trimmed = line.trim();
-        if is_quoted(line) {
+        let quote_mark_in_prose = !history_seen && is_inside_prose(&lines, index);
+        if (is_quoted(line) && !quote_mark_in_prose) || continues_quote(&lines, index) {
             index += 1;
             continue;
         }
-        if let Some(length) = attribution_length(&lines[index..]) {
+        if let Some(attribution) = attribution_at(&lines[index..]) {
             // Bottom-posting and interleaving keep going after the quote;
             // otherwise the history follows unmarked (HTML converted to text).
-            if next_content_is_quoted(&lines[index + length..]) {
-                index += length;
+            if next_content_is_quoted(&lines[index + attribution.lines..]) {
+                history_seen = true;
+                kept.extend(attribution.after_text);
+                index += attribution.lines;
                 continue;
             }
+            if attribution.certain {
+                break;
+            }
+        }
+        if is_forward_separator(trimmed) {
+            // Not history: a forwarded message is what the sender chose to share.
+            kept.extend(&lines[index..]);
             break;
         }
         if is_signature_separator(line)
-            || is_mobile_footer(trimmed)
+            || is_mobile_footer(&lines, index)
             || is_history_separator(trimmed)
-            || starts_header_block(&lines[index..])
+            || is_list_footer(trimmed)
+            || header_block_at(&lines[index..])
         {
+            while kept.last().is_some_and(|line| is_rule(line.trim()) || line.trim().is_empty()) {
+                kept.pop();
+            }
             break;
         }
         kept.push(line);
@@ -97,50 +116,149 @@ fn is_quoted(line: &str) -> bool {
     line.trim_start().starts_with('>')
 }
 
+/// One `>` line between two lines of prose, before any history: a line
+/// such as ">>> http://example.test <<<", not a quote.
+fn is_inside_prose(lines: &[&str], index: usize) -> bool {
+    let prose = |line: &&str| !line.trim().is_empty() && !is_quoted(line);
+    index > 0 && lines.get(index - 1).is_some_and(prose) && lines.get(index + 1).is_some_and(prose)
+}
+
 fn next_content_is_quoted(lines: &[&str]) -> bool {
     lines.iter().find(|line| !line.trim().is_empty()).is_some_and(|line| is_quoted(line))
 }
 
-/// "… wrote:" in the languages of common clients. German, Dutch and the
-/// Nordic forms put the name after the verb ("schrieb Alice <a@b>:"), and
-/// some mutt setups write "* Alice <a@b> [2026-11-27 10:02]:".
-static ATTRIBUTION_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)
-          (?:wrote|a\s+écrit|escribió|ha\s+scritto|napisał(?:\(a\))?|pisze|escreveu|kirjoitti|написал(?:\(а\))?|yazdı|írta|napsal(?:\(a\))?)\s*[:：]\s*$
-        | \b(?:schrieb|schreef|skrev|kirjoitti)\b.{0,200}[:：]\s*$
-        | ^\*\s.{1,200}\]\s*:\s*$",
-    )
+/// A line the sender's client broke out of a quote: between two quoted
+/// lines, after a long one (wrapped) or ending in a stray quote mark.
+fn continues_quote(lines: &[&str], index: usize) -> bool {
+    const WRAPPED: usize = 50;
+    let line = lines[index].trim();
+    let (Some(before), Some(after)) = (index.checked_sub(1).map(|i| lines[i]), lines.get(index + 1)) else {
+        return false;
+    };
+    let quoted_before = before.trim_start().trim_start_matches(['>', ' ']);
+    !line.is_empty()
+        && is_quoted(before)
+        && is_quoted(after)
+        && (quoted_before.chars().count() >= WRAPPED || line.ends_with(" >"))
+}
+
+/// An attribution line ("On <date>, <name> wrote:") and how sure it is.
+struct Attribution<'a> {
+    lines: usize,
+    /// Names its verb; without one ("<date>, <name> <addr>:") it counts
+    /// only when quoted lines follow.
+    certain: bool,
+    /// Text the sender wrote on the same line before it.
+    after_text: Option<&'a str>,
+}
+
+fn pattern_of(words: impl Iterator<Item = &'static str>) -> String {
+    let mut words: Vec<&str> = words.collect();
+    // Longest first, so "napisał(a)" wins over "napisał".
+    words.sort_by_key(|word| std::cmp::Reverse(word.len()));
+    words.dedup();
+    words.iter().map(|word| regex::escape(word).replace(' ', r"\s+")).collect::<Vec<_>>().join("|")
+}
+
+/// Whether a word is written without spaces around it (Chinese, Japanese,
+/// Korean), so no word boundary can be asked for.
+fn is_unspaced(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| c >= '\u{2E80}')
+}
+
+static WROTE: LazyLock<Regex> = LazyLock::new(|| {
+    let spaced = pattern_of(LANGUAGES.iter().flat_map(|l| l.wrote.iter().copied()).filter(|w| !is_unspaced(w)));
+    let unspaced = pattern_of(LANGUAGES.iter().flat_map(|l| l.wrote.iter().copied()).filter(|w| is_unspaced(w)));
+    let before_name = pattern_of(LANGUAGES.iter().flat_map(|l| l.wrote_before_name.iter().copied()));
+    Regex::new(&format!(
+        r"(?i)(?:(?:^|[^\w(])(?:{spaced})|(?:{unspaced}))\s*[:：]\s*$|\b(?:{before_name})\b.{{0,200}}[:：]\s*$|^\*\s.{{1,200}}\]\s*:\s*$"
+    ))
     .expect("attribution pattern is valid")
 });
 
-/// The first word of an attribution: "On", "Am", "Le", "El", "Il", "Op",
-/// "Den", "W (dniu)", "Em", "Dne".
-fn starts_like_attribution(line: &str) -> bool {
-    const FIRST_WORDS: [&str; 10] = ["on", "am", "le", "el", "il", "op", "den", "w", "em", "dne"];
-    let first_word = line.split_whitespace().next().unwrap_or("");
-    first_word.len() <= 3 && FIRST_WORDS.iter().any(|word| word.eq_ignore_ascii_case(first_word))
-}
+/// "---- On … wrote ----" (Zoho) has no colon.
+static WROTE_FRAMED: LazyLock<Regex> = LazyLock::new(|| {
+    let spaced = pattern_of(LANGUAGES.iter().flat_map(|l| l.wrote.iter().copied()));
+    Regex::new(&format!(r"(?i)(?:{spaced})\s*$")).expect("framed attribution pattern is valid")
+});
 
-/// How many lines an attribution ("On <date>, <name> wrote:") spans here:
-/// Gmail and Apple Mail wrap long ones over two or three lines.
-pub(super) fn attribution_length(lines: &[&str]) -> Option<usize> {
-    const LONGEST: usize = 400;
+/// A date or time and, at the end, an address: the attributions that name
+/// no verb ("30.09.2017, 18.30, "Jo" <jo@x.test>:", "2011/4/7 Jo <jo@x.test>").
+static VERBLESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?ix)(?:\d{1,4}\s?[./\-年]\s?\d{1,2}|\d{1,2}\s?[:.]\s?\d{2})
+          .{0,200}[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*>?["')\]]?\s*[:：]?\s*$"#,
+    )
+    .expect("verbless attribution pattern is valid")
+});
+
+/// "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:": HTML
+/// converted to text can put the attribution after the reply's last words.
+static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(.*?[^\s-])(?:\s+|-{2,}\s*)\b(On\s.{8,300}(?:wrote|sent)\s*:)\s*$")
+        .expect("embedded attribution pattern is valid")
+});
+
+/// Attributions are never longer than this, wrapped lines joined.
+const LONGEST: usize = 400;
+
+fn attribution_at<'a>(lines: &[&'a str]) -> Option<Attribution<'a>> {
     let first = lines.first()?.trim();
     if first.is_empty() || first.len() > LONGEST {
         return None;
     }
-    let ends_with_colon = first.ends_with(':') || first.ends_with('：');
-    if ends_with_colon && ATTRIBUTION_END.is_match(first) && looks_like_attribution(first) {
-        return Some(1);
+    let certain = |lines| Some(Attribution { lines, certain: true, after_text: None });
+    if let Some(captures) = EMBEDDED.captures(first)
+        && looks_like_attribution(&captures[2])
+    {
+        let prefix = captures.get(1).map_or("", |m| m.as_str());
+        return Some(Attribution { lines: 1, certain: false, after_text: Some(prefix) });
     }
-    if !starts_like_attribution(first) {
+    // "---- On … wrote ----" (Zoho), "---- Alice wrote ----" (Android).
+    let framed = first.trim_matches(|c: char| c == '-' || c.is_whitespace());
+    if first.starts_with("--") && first.ends_with("--") && WROTE_FRAMED.is_match(framed) {
+        return certain(1);
+    }
+    if ends_with_colon(first) && WROTE.is_match(first) && looks_like_attribution(first) {
+        return certain(1);
+    }
+    // "On Wed, 14 Nov 2018 08:14:43 -0200 John Doe <john@doe.com> wrote"
+    if starts_like_attribution(first) && WROTE_FRAMED.is_match(first) && looks_like_attribution(first) {
+        return certain(1);
+    }
+    if let Some(lines) = wrapped_attribution(lines) {
+        return certain(lines);
+    }
+    if VERBLESS.is_match(first) && (ends_with_colon(first) || first.ends_with('>')) {
+        // A display name with its address in brackets is a client's, not prose.
+        let named = first.trim_end_matches([':', '：', ' ']).ends_with('>') && ends_with_colon(first);
+        return Some(Attribution { lines: 1, certain: named, after_text: None });
+    }
+    verbless_wrapped(lines).map(|lines| Attribution { lines, certain: false, after_text: None })
+}
+
+/// Gmail, Apple Mail and Thunderbird wrap long attributions over two or
+/// three lines; the verb ends the last one.
+fn wrapped_attribution(lines: &[&str]) -> Option<usize> {
+    joined_attribution(lines, |joined| WROTE.is_match(joined))
+}
+
+/// "2014-10-17 11:28 GMT+03:00 Postmaster <" / "postmaster@x.test>:".
+fn verbless_wrapped(lines: &[&str]) -> Option<usize> {
+    joined_attribution(lines, |joined| VERBLESS.is_match(joined))
+}
+
+fn joined_attribution(lines: &[&str], matches: impl Fn(&str) -> bool) -> Option<usize> {
+    let first = lines.first()?.trim();
+    if !(starts_like_attribution(first) || looks_like_attribution(first)) {
         return None;
     }
     let mut joined = first.to_string();
     for (extra, line) in lines.iter().enumerate().skip(1).take(2) {
         let line = line.trim();
-        if line.is_empty() || is_quoted(line) {
+        // Gmail can wrap the closing ">:" of the address onto its own line.
+        let closes_address = line.len() <= 2 && line.starts_with('>') && ends_with_colon(line);
+        if line.is_empty() || (is_quoted(line) && !closes_address) {
             return None;
         }
         joined.push(' ');
@@ -148,11 +266,26 @@ pub(super) fn attribution_length(lines: &[&str]) -> Option<usize> {
         if joined.len() > LONGEST {
             return None;
         }
-        if (line.ends_with(':') || line.ends_with('：')) && ATTRIBUTION_END.is_match(&joined) {
+        if ends_with_colon(line) && matches(&joined) {
             return Some(extra + 1);
         }
     }
     None
+}
+
+/// How many lines an attribution that names its verb spans here.
+pub(super) fn attribution_length(lines: &[&str]) -> Option<usize> {
+    attribution_at(lines).filter(|attribution| attribution.certain).map(|attribution| attribution.lines)
+}
+
+fn ends_with_colon(line: &str) -> bool {
+    line.ends_with(':') || line.ends_with('：')
+}
+
+/// The first word of an attribution in any language: "On", "Am", "Le".
+fn starts_like_attribution(line: &str) -> bool {
+    let first_word = line.split_whitespace().next().unwrap_or("").to_lowercase();
+    LANGUAGES.iter().any(|language| language.attribution_start.contains(&first_word.as_str()))
 }
 
 /// An attribution names when or who: a date, a time or an address. This keeps
@@ -165,68 +298,132 @@ pub(super) fn is_signature_separator(line: &str) -> bool {
     line == "-- " || line == "--" || line == "—"
 }
 
-static MOBILE_FOOTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^(?:sent\s+from|sent\s+via|sent\s+with|get\s+outlook\s+for|envoyé\s+de|envoyé\s+depuis|von\s+meinem|gesendet\s+von|enviado\s+desde|enviado\s+do|enviado\s+de|inviato\s+da|verstuurd\s+vanaf|skickat\s+från|sendt\s+fra|lähetetty|wysłane\s+z)\b
-          .*(?:iphone|ipad|android|samsung|galaxy|mobile|outlook|mail|yahoo|huawei|pixel|blackberry|phone|smartphone|tablet|ios|proton|gmail|handy)",
-    )
-    .expect("footer pattern is valid")
+static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
+    let starts = pattern_of(LANGUAGES.iter().flat_map(|l| l.footer_starts.iter().copied()));
+    let ends = pattern_of(LANGUAGES.iter().flat_map(|l| l.footer_ends.iter().copied()));
+    Regex::new(&format!(r"(?i)^(?:{starts})(?:\s|\b|$)|(?:{ends})\.?$")).expect("footer pattern is valid")
 });
 
-pub(super) fn is_mobile_footer(trimmed: &str) -> bool {
-    let first = trimmed.chars().next().map(|c| c.to_ascii_lowercase());
-    trimmed.len() <= 100 && first.is_some_and(|c| "sgevilw".contains(c)) && MOBILE_FOOTER.is_match(trimmed)
+/// "Sent from my iPhone", "Von meinem iPhone gesendet", "iPhoneから送信": a
+/// short line with no clause after a comma, standing alone at the end of a
+/// paragraph. "Sent from my desk, since the VPN is down." is a sentence.
+pub(super) fn is_mobile_footer(lines: &[&str], index: usize) -> bool {
+    const MOST_WORDS: usize = 10;
+    let line = lines[index].trim();
+    // Clients append a link: "Get Outlook for iOS<https://aka.ms/o0ukef>".
+    let line = line.split_once('<').map_or(line, |(text, _)| text).trim();
+    let stands_alone = lines.get(index + 1).is_none_or(|next| {
+        next.trim().is_empty()
+            || is_quoted(next)
+            || is_rule(next.trim())
+            || header_block_at(&lines[index + 1..])
+            || attribution_at(&lines[index + 1..]).is_some()
+    });
+    !line.is_empty()
+        && line.len() <= 100
+        && line.split_whitespace().count() <= MOST_WORDS
+        && !line.contains(',')
+        && stands_alone
+        && FOOTER.is_match(line)
 }
 
-static HISTORY_SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?ix)^(?:
-            -{2,}\s*[\p{L}'\x20]{3,40}?\s*-{2,}
-          | begin\s+forwarded\s+message:?
-          | _{20,}
-          | Anfang\s+der\s+weitergeleiteten\s+Nachricht:?
-          | Début\s+du\s+message\s+réexpédié\s*:?
-        )$",
-    )
-    .expect("separator pattern is valid")
+static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
+    let phrases = pattern_of(LANGUAGES.iter().flat_map(|l| l.original_message.iter().copied()));
+    Regex::new(&format!(r"(?i)^(?:[-=_*]{{2,}}\s*(?:{phrases})\s*[-=_*]{{2,}}|_{{20,}})$"))
+        .expect("separator pattern is valid")
 });
 
-/// "-----Original Message-----", "---------- Forwarded message ---------",
-/// Apple's "Begin forwarded message:", and Outlook's underscore rule.
+/// "-----Original Message-----" in any language, and Outlook's underscore rule.
 pub(super) fn is_history_separator(trimmed: &str) -> bool {
-    trimmed.starts_with(['-', '_', 'b', 'B', 'a', 'A', 'd', 'D']) && HISTORY_SEPARATOR.is_match(trimmed)
+    trimmed.starts_with(['-', '_', '=', '*']) && ORIGINAL_MESSAGE.is_match(trimmed)
 }
 
-static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\**\s*(?:from|von|de|da|van|fra|från|od|kimden|feladó)\s*\**\s*:\s*\**\s*\S")
-        .expect("header pattern is valid")
-});
-static HEADER_SENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*\**\s*(?:sent|date|gesendet|datum|envoyé|enviado|fecha|inviato|data|verzonden|sendt|skickat|wysłano|tarih|elküldve)\s*\**\s*:",
-    )
-    .expect("header pattern is valid")
-});
-static HEADER_TO_OR_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^\s*\**\s*(?:to|an|à|para|a|aan|til|till|do|kime|címzett|subject|betreff|objet|asunto|assunto|oggetto|onderwerp|emne|ämne|temat|konu|tárgy)\s*\**\s*:",
-    )
-    .expect("header pattern is valid")
+static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
+    let phrases = pattern_of(LANGUAGES.iter().flat_map(|l| l.forwarded.iter().copied()));
+    Regex::new(&format!(r"(?i)^[-=_*\s]*(?:{phrases})\b[^:]{{0,60}}[-=_*\s:]*$")).expect("forward pattern is valid")
 });
 
-/// Outlook quotes history as a block of headers with no `>` marks:
-/// "From: … / Sent: … / To: … / Subject: …", localised.
-pub(super) fn starts_header_block(lines: &[&str]) -> bool {
-    if !lines.first().is_some_and(|line| line.contains(':') && HEADER_FROM.is_match(line)) {
+/// "---------- Forwarded message ---------", Apple's "Begin forwarded message:".
+fn is_forward_separator(trimmed: &str) -> bool {
+    FORWARDED.is_match(trimmed)
+}
+
+fn is_list_footer(trimmed: &str) -> bool {
+    let lowered = trimmed.to_lowercase();
+    LIST_FOOTERS.iter().any(|footer| {
+        lowered.starts_with(footer) || (lowered.ends_with(footer) && lowered.split_whitespace().count() <= 5)
+    })
+}
+
+/// A line drawn with `-`, `_`, `=` or `*` alone, as clients put above history.
+fn is_rule(trimmed: &str) -> bool {
+    !trimmed.is_empty() && trimmed.chars().all(|c| matches!(c, '-' | '_' | '=' | '*' | '─' | '━') || c.is_whitespace())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    From,
+    Sent,
+    To,
+    Subject,
+}
+
+static HEADER_FIELD: LazyLock<[(Field, Regex); 4]> = LazyLock::new(|| {
+    let field = |names: fn(&Language) -> &'static [&'static str]| {
+        let names = pattern_of(LANGUAGES.iter().flat_map(|language| names(language).iter().copied()));
+        Regex::new(&format!(r"(?i)^\s*[*_]*\s*(?:{names})\s*[*_]*\s*[:：]")).expect("header pattern is valid")
+    };
+    [
+        (Field::From, field(|l| l.from)),
+        (Field::Sent, field(|l| l.sent)),
+        (Field::To, field(|l| l.to)),
+        (Field::Subject, field(|l| l.subject)),
+    ]
+});
+
+fn header_field(line: &str) -> Option<Field> {
+    if !line.contains([':', '：']) {
+        return None;
+    }
+    HEADER_FIELD.iter().find(|(_, pattern)| pattern.is_match(line)).map(|(field, _)| *field)
+}
+
+/// A quoted header block with no `>` marks, as Outlook and webmail write
+/// it: "From: … / Sent: … / To: … / Subject: …" in any language and order.
+pub(super) fn header_block_at(lines: &[&str]) -> bool {
+    const WINDOW: usize = 12;
+    let Some(first) = lines.first().and_then(|line| header_field(line)) else {
+        return false;
+    };
+    if !matches!(first, Field::From | Field::Sent) {
         return false;
     }
-    let window: Vec<&str> = lines.iter().skip(1).take(8).copied().filter(|line| !line.trim().is_empty()).collect();
-    window.iter().any(|line| HEADER_SENT.is_match(line))
-        && window.iter().any(|line| HEADER_TO_OR_SUBJECT.is_match(line))
+    let mut fields = vec![first];
+    let mut header_text = lines[0].to_string();
+    let mut other_lines = 0;
+    for line in lines.iter().skip(1).take(WINDOW).filter(|line| !line.trim().is_empty()) {
+        match header_field(line) {
+            Some(field) => {
+                if !fields.contains(&field) {
+                    fields.push(field);
+                }
+                header_text.push_str(line);
+            }
+            None => {
+                other_lines += 1;
+                // A name wrapped onto the next line is part of the block.
+                if other_lines > 2 {
+                    break;
+                }
+            }
+        }
+    }
+    let has_year = header_text.split(|c: char| !c.is_ascii_digit()).any(|digits| digits.len() == 4);
+    fields.len() >= 3 || (fields.len() == 2 && (header_text.contains('@') || has_year))
 }
 
 /// Trailing spaces gone, runs of blank lines collapsed, no blank edges.
-fn tidy(lines: &[&str]) -> String {
+pub(super) fn tidy(lines: &[&str]) -> String {
     let mut output: Vec<&str> = Vec::with_capacity(lines.len());
     for line in lines {
         let line = line.trim_end();
@@ -291,7 +488,10 @@ mod tests {
             "Done.",
         );
         check("Done.\n-----Original Message-----\nOld\n", "Done.");
-        check("Done.\n---------- Forwarded message ---------\nOld\n", "Done.");
+        check(
+            "Done.\n---------- Forwarded message ---------\nOld\n",
+            "Done.\n---------- Forwarded message ---------\nOld",
+        );
         check("Done.\n________________________________\nVon: Alice\n", "Done.");
     }
 

@@ -160,13 +160,13 @@ pub fn parse(text: &str, questions: &[Question]) -> Answers {
             continue;
         }
         let trimmed = line.trim();
-        if quote::starts_header_block(&lines[index..]) || quote::is_history_separator(trimmed) {
+        if quote::header_block_at(&lines[index..]) || quote::is_history_separator(trimmed) {
             in_history = true;
             current = None;
             index += 1;
             continue;
         }
-        if quote::is_signature_separator(line) || quote::is_mobile_footer(trimmed) {
+        if quote::is_signature_separator(line) || quote::is_mobile_footer(&lines, index) {
             // The rest is a signature, until another question appears.
             current = None;
             in_history = true;

@@ -104,7 +104,8 @@ fn a_bad_command_is_answered_and_the_update_text_kept() {
     assert!(transcript["body"].as_str().unwrap().contains("did you mean `severity`"));
     let state = incident(&harness);
     assert_eq!(state["severity"], serde_json::Value::Null);
-    assert_eq!(state["timeline"][1]["text"], "The backup server is clean.");
+    // The mistyped line stays in the update: no mail loses text to a bad command.
+    assert_eq!(state["timeline"][1]["text"], "sevrity 1\nThe backup server is clean.");
 
     harness.feed(&reply(BOB, "/sev extreme", "b2@company.test"));
     let transcripts = outbox(&harness).into_iter().filter(|row| row["kind"] == "transcript").count();

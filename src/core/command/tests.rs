@@ -38,9 +38,10 @@ fn one(line: &str, expected: Command) {
     body(line, &[Is(expected)], "");
 }
 
+/// Meant as a command but wrong: answered, and kept in the text.
 #[track_caller]
 fn refused(line: &str, words: &'static str) {
-    body(line, &[Refused(words)], "");
+    body(line, &[Refused(words)], line);
 }
 
 /// Not a command at all: the text stays whole.
@@ -119,7 +120,6 @@ fn phases_milestones_status_and_closing() {
     one("close", Command::Close(None));
     one("closed", Command::Close(None));
     one("Resolved!", Command::Close(None));
-    one("done", Command::Close(None));
     one(
         "close: false positive, a test mail from IT",
         Command::Close(Some("false positive, a test mail from IT".into())),
@@ -193,11 +193,25 @@ fn notify_quiet_note_help_card() {
 }
 
 #[test]
-fn typos_get_a_suggestion() {
+fn typos_beside_a_command_or_marked_get_a_suggestion() {
+    for (typo, words) in [
+        ("sevrity high", "did you mean `severity`"),
+        ("leed me", "did you mean `lead`"),
+        ("reopne", "did you mean `reopen`"),
+    ] {
+        body(&format!("sev 2\n{typo}"), &[Is(Command::Severity(Severity::High)), Refused(words)], typo);
+    }
+    // Alone, a typo with the arguments of its verb is still meant as one.
     refused("sevrity high", "did you mean `severity`");
     refused("leed me", "did you mean `lead`");
+    body(
+        "sevrity 1\nThe backup server is clean.",
+        &[Refused("did you mean `severity`")],
+        "sevrity 1\nThe backup server is clean.",
+    );
+    prose("reopne");
+    prose("Test reply");
     refused("/contaned", "did you mean `contained`");
-    refused("reopne", "did you mean `reopen`");
 }
 
 #[test]
@@ -210,10 +224,9 @@ fn a_block_takes_several_lines_and_stops_at_prose() {
     body(
         "Hi all,\nsev 2\ncontained\nThe laptop is off the network.",
         &[Is(Command::Severity(Severity::High)), Is(Command::Milestone(Milestone::Contained))],
-        "The laptop is off the network.",
+        "Hi all,\nThe laptop is off the network.",
     );
-    body("lead me\nthanks\nAlice", &[Is(Command::Lead(Who::Me))], "Alice");
-    body("lead me\n--\nAlice", &[Is(Command::Lead(Who::Me))], "Alice");
+    body("lead me\nthanks\nAlice", &[Is(Command::Lead(Who::Me))], "thanks\nAlice");
 }
 
 #[test]
@@ -221,7 +234,7 @@ fn a_bad_line_inside_a_block_is_reported_not_taken_for_prose() {
     body(
         "sev 1\nStatus: we are on it\nlead me",
         &[Is(Command::Severity(Severity::Critical)), Refused("open, investigating"), Is(Command::Lead(Who::Me))],
-        "",
+        "Status: we are on it",
     );
 }
 
@@ -308,4 +321,96 @@ fn subject_commands_inherited_from_the_parent_are_not_repeated() {
     check_lines(&reply.lines, &[Is(Command::Milestone(Milestone::Contained))], "reply");
     let fresh = parse_reply("Re: Ransomware [sev1]", None, "");
     check_lines(&fresh.lines, &[Is(Command::Severity(Severity::Critical))], "no parent");
+}
+
+#[test]
+fn greetings_and_short_answers_are_prose() {
+    for text in [
+        "Hello",
+        "Hey",
+        "Dear team",
+        "Good evening",
+        "Test reply",
+        "Done.",
+        "Done",
+        "Thanks!",
+        "Hello\n\nThe VPN is back.",
+        "Test reply\nwith a second line",
+        "Hey team,\n\nDone.\n\nBob",
+    ] {
+        prose(text);
+    }
+}
+
+const STORY: &str = "The ransom note is on every share.";
+
+/// The same two commands in every position of a mail, with what is left.
+fn positions(commands: &str) -> Vec<(String, String)> {
+    vec![
+        (format!("{commands}\n\n{STORY}"), STORY.to_string()),
+        (format!("Hello,\n\n{commands}\n\n{STORY}"), format!("Hello,\n\n{STORY}")),
+        (format!("Hi all,\n{commands}\n\n{STORY}"), format!("Hi all,\n\n{STORY}")),
+        (format!("{STORY}\n\n{commands}"), STORY.to_string()),
+        (format!("{STORY}\n\n{commands}\n\nThanks,\nBob"), format!("{STORY}\n\nThanks,\nBob")),
+        (format!("{STORY}\n\n{commands}\nThanks,\nBob"), format!("{STORY}\n\nThanks,\nBob")),
+        (format!("{STORY}\n\n{commands}\n\nMore after the call."), format!("{STORY}\n\nMore after the call.")),
+    ]
+}
+
+#[test]
+fn a_command_paragraph_counts_wherever_it_stands() {
+    for (text, rest) in positions("sev 1\nlead me") {
+        body(&text, &[Is(Command::Severity(Severity::Critical)), Is(Command::Lead(Who::Me))], &rest);
+    }
+    for (text, rest) in positions("status: contained\nphase: recovery") {
+        body(&text, &[Is(Command::Status(Status::Contained)), Is(Command::Phase(Phase::Recovery))], &rest);
+    }
+}
+
+#[test]
+fn unknown_and_invalid_lines_beside_commands_are_answered_and_kept() {
+    for (bad, words) in [
+        ("severity: extreme", "critical, high, medium or low"),
+        ("escalate: ceo", "not a command"),
+        ("sevrity 2", "did you mean `severity`"),
+        ("#urgent", "not a command"),
+        ("done", "task number"),
+    ] {
+        for (text, _) in positions(&format!("{bad}\nphase: recovery")) {
+            let parsed = parse("Re: [INC-1] Phishing", &text);
+            check_lines(&parsed.lines, &[Refused(words), Is(Command::Phase(Phase::Recovery))], &text);
+            assert!(parsed.text.contains(bad), "{text:?} lost {bad:?}: {:?}", parsed.text);
+            assert!(parsed.text.contains(STORY), "{text:?} lost the story: {:?}", parsed.text);
+            assert!(!parsed.text.contains("phase: recovery"), "{text:?} kept the command: {:?}", parsed.text);
+        }
+    }
+}
+
+#[test]
+fn a_lone_wrong_line_is_answered_only_when_its_verb_is_known() {
+    refused("sev 5", "critical, high, medium or low");
+    prose("Status: we are on it");
+    prose("escalate: ceo");
+    prose("#urgent");
+}
+
+#[test]
+fn lifecycle_words_count_in_the_first_and_last_paragraphs() {
+    body("Restored from backup.\nresolved", &[Is(Command::Close(None))], "Restored from backup.");
+    body("Restored from backup.\n\nResolved.\n\nBob", &[Is(Command::Close(None))], "Restored from backup.\n\nBob");
+    body(
+        "contained\nThe host is off the network.",
+        &[Is(Command::Milestone(Milestone::Contained))],
+        "The host is off the network.",
+    );
+    body(
+        "Vendor says the laptop is wiped.\nContained.\n\nI will follow up tomorrow.",
+        &[Is(Command::Milestone(Milestone::Contained))],
+        "Vendor says the laptop is wiped.\n\nI will follow up tomorrow.",
+    );
+    // A wrapped sentence, or a middle paragraph, is prose.
+    prose("The ticket with the vendor is\nclosed.");
+    prose("First.\n\nThe worm is gone.\ncontained\n\nLast.");
+    // Other commands below prose in one paragraph stay prose.
+    prose("We restored the share.\nlead me");
 }
