@@ -6,6 +6,10 @@
 //! The corpus comes from the incident-mail generator:
 //!   python3 gen_corpus.py --out target/corpus --incidents 100 --updates 10 --seed 1
 //!   cargo bench --bench ingest -- target/corpus [rounds]
+//!
+//! The generator gives several incidents the same title, all open at once;
+//! sitrep joins a new mail with an open incident's title to that incident,
+//! so each incident's subjects get its number appended to keep them apart.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let messages = with_distinct_titles(messages, &corpus);
     let expected = expected_threading(&corpus);
     println!("corpus: {} messages from {}", messages.len(), corpus.display());
     let mut ratios = Vec::new();
@@ -60,6 +65,39 @@ fn load(corpus: &Path) -> std::io::Result<Vec<Vec<u8>>> {
     files.retain(|path| path.extension().is_some_and(|extension| extension == "eml"));
     files.sort();
     files.iter().map(std::fs::read).collect()
+}
+
+/// Each message's Subject with " (no. <incident>)" after the title.
+fn with_distinct_titles(messages: Vec<Vec<u8>>, corpus: &Path) -> Vec<Vec<u8>> {
+    let Some(manifest) = std::fs::read(corpus.join("manifest.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+    else {
+        return messages;
+    };
+    let Some(entries) = manifest["messages"].as_array() else { return messages };
+    let titles: std::collections::HashMap<u64, String> = entries
+        .iter()
+        .filter(|entry| entry["kind"] == "declare")
+        .filter_map(|entry| Some((entry["incident"].as_u64()?, entry["subject"].as_str()?.to_string())))
+        .collect();
+    messages
+        .into_iter()
+        .zip(entries)
+        .map(|(raw, entry)| {
+            let Some(title) = entry["incident"].as_u64().and_then(|incident| titles.get(&incident)) else {
+                return raw;
+            };
+            let text = String::from_utf8_lossy(&raw);
+            let header_end = text.find("\r\n\r\n").or_else(|| text.find("\n\n")).unwrap_or(text.len());
+            let Some(subject) = text[..header_end].find("\nSubject: ") else { return raw };
+            let Some(at) = text[subject..header_end].find(title.as_str()).map(|at| at + subject + title.len()) else {
+                return raw;
+            };
+            let distinct = format!(" (no. {})", entry["incident"]);
+            [&raw[..at], distinct.as_bytes(), &raw[at..]].concat()
+        })
+        .collect()
 }
 
 /// (declared?, incident number) per message, from the corpus manifest.

@@ -394,6 +394,8 @@ struct RawAccess {
     #[serde(default)]
     partner_domains: Vec<String>,
     #[serde(default)]
+    lists: Vec<String>,
+    #[serde(default)]
     leads: Vec<String>,
     #[serde(default)]
     admins: Vec<String>,
@@ -508,7 +510,12 @@ impl RawConfig {
             transport,
             envelope_from,
             first_retry,
-            access: Access { staff_domains, staff_addresses, partner_domains },
+            access: Access {
+                staff_domains,
+                staff_addresses,
+                partner_domains,
+                lists: addresses(&self.access.lists, "access.lists")?,
+            },
             answer_refused: self.access.answer_refused.unwrap_or(false),
             leads: addresses(&self.access.leads, "access.leads")?,
             admins: addresses(&self.access.admins, "access.admins")?,

@@ -133,6 +133,7 @@ fn convert(raw: &[u8], message: &Message<'_>, limits: &Limits) -> Result<Parsed,
             .filter(|name| name.get(..5).is_some_and(|prefix| prefix.eq_ignore_ascii_case("list-")))
             .map(str::to_string)
             .collect(),
+        list_address: raw_header("List-Post").and_then(|value| list_post_address(&value)),
         x_autoreply: raw_header("X-Autoreply").is_some() || raw_header("X-Autorespond").is_some(),
         x_auto_response_suppress: raw_header("X-Auto-Response-Suppress"),
         is_report: message.root_part().is_content_type("multipart", "report"),
@@ -240,6 +241,15 @@ fn mailboxes(address: Option<&Address<'_>>) -> Vec<Mailbox> {
             })
         })
         .collect()
+}
+
+/// `<mailto:ops@lists.company.test>` → `ops@lists.company.test`; `NO` (a
+/// list that takes no posts) and web addresses give nothing.
+fn list_post_address(value: &str) -> Option<String> {
+    let start = value.to_ascii_lowercase().find("mailto:")? + "mailto:".len();
+    let address: String =
+        value[start..].chars().take_while(|c| !matches!(c, '>' | '?' | ',' | ' ')).collect::<String>().to_lowercase();
+    address.contains('@').then_some(address)
 }
 
 fn normalise_id(id: &str) -> Option<String> {

@@ -202,6 +202,9 @@ impl Pipeline {
     ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
         let config = &self.config;
+        if let Some(list) = &inbound.list_address {
+            transaction.remember_list(list, now)?;
+        }
         let authority = auth::authority(inbound, &config.access, config.trusted_authserv_id.as_deref());
         let keys = ThreadKeys::of(inbound, &config.address);
         let facts = thread_facts(transaction, &keys)?;
@@ -215,10 +218,21 @@ impl Pipeline {
                 Ok(IngestReport { outcome, incident: Some(number), reason: None, stored: true })
             }
             Triage::Update { incident, trust, .. } => {
-                self.store_attachments(transaction, row, parsed)?;
+                let ignored = |reason: &str| IngestReport {
+                    outcome: Outcome::Ignored,
+                    incident: Some(incident),
+                    reason: Some(reason.to_string()),
+                    stored: true,
+                };
                 match trust {
-                    Trust::Staff => self.update(transaction, inbound, incident, now)?,
+                    Trust::Staff => {
+                        if let Some(reason) = self.update(transaction, row, parsed, incident, now)? {
+                            return Ok(ignored(reason));
+                        }
+                    }
+                    _ if triage::is_empty_reply(inbound) => return Ok(ignored(triage::NOTHING_NEW)),
                     _ => {
+                        self.store_attachments(transaction, row, parsed)?;
                         // Kept for the record; it changes nothing and nobody is answered.
                         append_entry(transaction, incident, inbound, EntryKind::Update, &inbound.new_text, trust, now)?;
                         if let Authority::Unverified(reason) = &authority {
@@ -247,14 +261,17 @@ impl Pipeline {
     }
 
     /// A staff update: its text on the timeline, its commands applied and
-    /// answered with a transcript.
+    /// answered with a transcript. A reply with nothing new is only noted:
+    /// the reason is returned.
     fn update(
         &self,
         transaction: &WriteTx<'_>,
-        inbound: &Inbound,
+        row: i64,
+        parsed: &Parsed,
         number: IncidentNumber,
         now: Timestamp,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Option<&'static str>, IngestError> {
+        let inbound = &parsed.inbound;
         let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
         // Only a closed incident is loaded before the commands are known.
         let closed = match transaction.incident_closed(number)? {
@@ -264,8 +281,13 @@ impl Pipeline {
         if let Some(incident) = &closed
             && retrospective::is_answer(transaction, inbound, incident, author)?
         {
-            return retrospective::take_answers(self, transaction, inbound, incident, author, now);
+            self.store_attachments(transaction, row, parsed)?;
+            return retrospective::take_answers(self, transaction, inbound, incident, author, now).map(|()| None);
         }
+        if triage::is_empty_reply(inbound) {
+            return Ok(Some(triage::NOTHING_NEW));
+        }
+        self.store_attachments(transaction, row, parsed)?;
         let mut commands = command::parse(&inbound.subject, &inbound.new_text);
         let from_subject = commands.lines.iter().any(|line| line.origin == Origin::Subject);
         if from_subject && let Some(parent) = inbound.in_reply_to.first() {
@@ -279,14 +301,14 @@ impl Pipeline {
                 let can_reopen = transition::steers(incident, &self.actor(author));
                 retrospective::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
             }
-            return Ok(());
+            return Ok(None);
         }
         let loaded = match closed {
             Some(incident) => Some(incident),
             None => transaction.incident(number)?,
         };
         let Some(mut incident) = loaded else {
-            return Ok(());
+            return Ok(None);
         };
         let effects = transition::apply(&mut incident, &commands.lines, &self.actor(author), now, &self.settings());
         transaction.save_incident(&incident)?;
@@ -297,7 +319,8 @@ impl Pipeline {
         if !effects.quiet {
             self.send_transcript(transaction, inbound, &incident, &effects, now)?;
         }
-        self.schedule(transaction, &incident, &effects, now)
+        self.schedule(transaction, &incident, &effects, now)?;
+        Ok(None)
     }
 
     /// After the commands: `digest now` and `retro send` are asked for, and
@@ -502,7 +525,10 @@ impl Pipeline {
         effects: &Effects,
         now: Timestamp,
     ) -> Result<(), IngestError> {
-        let Some((to, cc)) = triage::ack_recipients(inbound, &self.config.address, &self.config.access) else {
+        let recipients: Vec<&str> = inbound.recipients().map(|mailbox| mailbox.address.as_str()).collect();
+        let seen_lists = transaction.known_lists(&recipients)?;
+        let Some((to, cc)) = triage::ack_recipients(inbound, &self.config.address, &self.config.access, &seen_lists)
+        else {
             return Ok(());
         };
         let number = incident.number;

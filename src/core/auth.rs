@@ -125,6 +125,7 @@ mod tests {
             staff_domains: vec!["company.test".into()],
             staff_addresses: Vec::new(),
             partner_domains: vec!["mssp.test".into()],
+            lists: Vec::new(),
         }
     }
 

@@ -52,6 +52,8 @@ pub struct Inbound {
     pub precedence: Option<String>,
     /// Names of the `List-*` headers present.
     pub list_headers: Vec<String>,
+    /// The list's own address, from `List-Post: <mailto:…>`.
+    pub list_address: Option<String>,
     /// `X-Autoreply` or `X-Autorespond` present.
     pub x_autoreply: bool,
     pub x_auto_response_suppress: Option<String>,
@@ -102,6 +104,7 @@ impl Inbound {
             auto_submitted: None,
             precedence: None,
             list_headers: Vec::new(),
+            list_address: None,
             x_autoreply: false,
             x_auto_response_suppress: None,
             is_report: false,

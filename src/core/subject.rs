@@ -1,6 +1,8 @@
 //! Subject lines: reply/forward prefixes, the `[INC-n]` tag, and the title
 //! key that matches a subject to an open incident.
 
+use unicode_normalization::UnicodeNormalization;
+
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -57,8 +59,10 @@ pub fn title(subject: &str) -> String {
 }
 
 /// The key under which a title is matched: case and spacing do not matter.
+/// The form in which titles are compared: Unicode NFC, whitespace
+/// collapsed, lowercased; emoji and punctuation kept.
 pub fn title_key(title: &str) -> String {
-    collapse_whitespace(title).to_lowercase()
+    collapse_whitespace(&title.nfc().collect::<String>()).to_lowercase()
 }
 
 /// Outlook and Exchange mark out-of-office replies only by subject when the

@@ -108,11 +108,13 @@ impl IncidentAddress {
 
 /// Who counts as staff: anyone at a staff domain, plus listed addresses.
 /// Partners are outside firms whose updates count but who run no commands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
     pub staff_domains: Vec<String>,
     pub staff_addresses: Vec<String>,
     pub partner_domains: Vec<String>,
+    /// Distribution lists (`[access] lists`): never copied on a reply.
+    pub lists: Vec<String>,
 }
 
 /// What becomes of an outsider's mail to an existing incident.
@@ -151,8 +153,9 @@ pub struct ThreadKeys {
     /// In-Reply-To first, then References newest first.
     pub references: Vec<String>,
     pub plus: Option<IncidentNumber>,
-    /// Set only for replies ("Re: <title>"): a newly composed mail with the
-    /// same subject as an open incident is a new declaration.
+    /// The subject's title as compared with open incidents' titles, for
+    /// replies and new mail alike: staff who write anew, and monitoring
+    /// systems that repeat an alert's subject, mean the incident already open.
     pub title_key: Option<String>,
 }
 
@@ -168,9 +171,7 @@ impl ThreadKeys {
             tag: subject::tag(&inbound.subject),
             references,
             plus: inbound.recipients().find_map(|mailbox| address.plus_incident(&mailbox.address)),
-            title_key: subject::is_reply(&inbound.subject)
-                .then(|| subject::title_key(&subject::title(&inbound.subject)))
-                .filter(|key| !key.is_empty()),
+            title_key: Some(subject::title_key(&subject::title(&inbound.subject))).filter(|key| !key.is_empty()),
         }
     }
 }
@@ -251,6 +252,18 @@ pub fn triage(
         };
     };
     let thread = thread(keys, facts);
+    if thread.is_none()
+        && let [first, second, ..] = facts.open_with_title.as_slice()
+    {
+        // Two open incidents carry this title: which one is meant is the
+        // sender's to say, not a new incident.
+        return Triage::Reject {
+            reason: format!(
+                "the subject names the open incidents {first} and {second}; reply to the one you mean, keeping its [{first}] or [{second}] tag"
+            ),
+            answer: matches!(authority, Authority::Staff),
+        };
+    }
     let update = |trust| thread.map(|(incident, via)| Triage::Update { incident, via, trust });
     match authority {
         Authority::Staff => update(Trust::Staff).unwrap_or_else(|| match keys.tag {
@@ -279,8 +292,8 @@ pub fn triage(
     }
 }
 
-/// Threading, in order: subject tag, references, plus address, then (for a
-/// reply) the title of exactly one open incident.
+/// Threading, in order: subject tag, references, plus address, then the
+/// title of exactly one open incident.
 fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via)> {
     if let (Some(tag), true) = (keys.tag, facts.tag_exists) {
         return Some((tag, Via::Tag));
@@ -310,6 +323,18 @@ fn declaration_title(inbound: &Inbound) -> String {
         Some(line) => line.chars().take(80).collect(),
         None => "Untitled incident".to_string(),
     }
+}
+
+/// The reason recorded for a reply that says nothing.
+pub const NOTHING_NEW: &str = "no new text";
+
+/// A reply with nothing in it once quotes, signature and footers are gone,
+/// no attachment and no command: an accidental send, or "Sent from my
+/// iPhone" above the quote.
+pub fn is_empty_reply(inbound: &Inbound) -> bool {
+    inbound.new_text.trim().is_empty()
+        && inbound.attachments.is_empty()
+        && command::parse(&inbound.subject, "").lines.is_empty()
 }
 
 fn loop_reason(inbound: &Inbound, address: &IncidentAddress) -> Option<String> {
@@ -397,15 +422,25 @@ pub fn notice_interval(cause: NoticeCause, outsider: bool, answer_refused: bool)
 }
 
 /// The acknowledgement goes to the declarer, with the other staff the
-/// declaration was addressed to in Cc; never to outsiders or to ourselves.
-pub fn ack_recipients(inbound: &Inbound, address: &IncidentAddress, access: &Access) -> Option<(String, Vec<String>)> {
+/// declaration was addressed to in Cc; never to outsiders, to ourselves or
+/// to a list (configured, or `seen_lists`: seen carrying list mail), which
+/// would tell the whole company.
+pub fn ack_recipients(
+    inbound: &Inbound,
+    address: &IncidentAddress,
+    access: &Access,
+    seen_lists: &[String],
+) -> Option<(String, Vec<String>)> {
     let declarer = inbound.author()?.address.clone();
+    let is_list =
+        |candidate: &str| access.lists.iter().chain(seen_lists).any(|list| list.eq_ignore_ascii_case(candidate));
     let mut cc: Vec<String> = Vec::new();
     for mailbox in inbound.recipients() {
         let candidate = &mailbox.address;
         if candidate != &declarer
             && !address.is_ours(candidate)
             && access.is_staff(candidate)
+            && !is_list(candidate)
             && !cc.contains(candidate)
         {
             cc.push(candidate.clone());

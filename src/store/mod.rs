@@ -24,7 +24,8 @@ mod schedule;
 pub use retro::RetroRecords;
 pub use schedule::ScheduleFacts;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("schema.sql"), include_str!("migration_2.sql"), include_str!("migration_3.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -651,6 +652,27 @@ impl WriteTx<'_> {
             .query_row([message_id], |row| row.get::<_, i64>(0))
             .optional()?
             .map(|n| IncidentNumber(n as u64)))
+    }
+
+    /// Remembers an address that carried mailing-list mail.
+    pub fn remember_list(&self, address: &str, now: Timestamp) -> StoreResult<()> {
+        let mut statement = self
+            .transaction
+            .prepare_cached("INSERT OR IGNORE INTO list_addresses (address, first_seen) VALUES (?1, ?2)")?;
+        statement.execute(rusqlite::params![address, now.to_string()])?;
+        Ok(())
+    }
+
+    /// Those of `addresses` that have carried mailing-list mail.
+    pub fn known_lists(&self, addresses: &[&str]) -> StoreResult<Vec<String>> {
+        let mut statement = self.transaction.prepare_cached("SELECT 1 FROM list_addresses WHERE address = ?1")?;
+        let mut lists = Vec::new();
+        for address in addresses {
+            if statement.exists([address])? {
+                lists.push(address.to_string());
+            }
+        }
+        Ok(lists)
     }
 
     pub fn open_incidents_titled(&self, title_key: &str) -> StoreResult<Vec<IncidentNumber>> {

@@ -15,7 +15,7 @@ fn incident(harness: &Harness) -> serde_json::Value {
 }
 
 fn outbox(harness: &Harness) -> Vec<serde_json::Value> {
-    harness.export().outbox.iter().map(|row| serde_json::to_value(row).unwrap()).collect()
+    harness.outbox()
 }
 
 #[test]

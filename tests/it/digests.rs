@@ -16,7 +16,7 @@ fn at(text: &str) -> Timestamp {
 }
 
 fn outbox(harness: &Harness) -> Vec<serde_json::Value> {
-    harness.export().outbox.iter().map(|row| serde_json::to_value(row).unwrap()).collect()
+    harness.outbox()
 }
 
 fn of_kind(harness: &Harness, kind: &str) -> Vec<serde_json::Value> {

@@ -73,7 +73,7 @@ fn replies_thread_by_tag_reference_plus_address_and_title() {
 }
 
 #[test]
-fn a_title_matching_several_or_only_closed_incidents_declares_anew() {
+fn a_title_matching_only_closed_incidents_declares_anew_and_several_ask_which() {
     let mut harness = Harness::new();
     declare(&mut harness);
     let closed = rusqlite::Connection::open(harness.data_dir().join("sitrep.db")).unwrap();
@@ -82,7 +82,30 @@ fn a_title_matching_several_or_only_closed_incidents_declares_anew() {
     assert_eq!((again.outcome, again.incident.map(|n| n.0)), (Outcome::Declared, Some(2)));
     closed.execute("UPDATE incidents SET status = 'open' WHERE number = 1", []).unwrap();
     let ambiguous = harness.feed(&mail(ALICE, "Re: Payroll phishing").id("third@company.test").bytes());
-    assert_eq!((ambiguous.outcome, ambiguous.incident.map(|n| n.0)), (Outcome::Declared, Some(3)));
+    assert_eq!((ambiguous.outcome, ambiguous.incident), (Outcome::Rejected, None));
+    assert!(ambiguous.reason.as_deref().unwrap().contains("INC-1 and INC-2"), "{:?}", ambiguous.reason);
+    let notice = harness.outbox().into_iter().last().unwrap();
+    assert!(notice["body"].as_str().unwrap().contains("INC-1 and INC-2"), "the sender is asked which one: {notice}");
+    assert_eq!(harness.export().incidents.len(), 2, "no third incident");
+}
+
+#[test]
+fn a_new_mail_or_a_repeated_alert_with_an_open_incident_title_joins_it() {
+    let mut harness = Harness::new();
+    declare(&mut harness);
+    // Written anew, not as a reply, and with the spacing and case changed.
+    let fresh = harness.feed(&mail("bob@company.test", "payroll   PHISHING").id("fresh@company.test").bytes());
+    assert_eq!((fresh.outcome, fresh.incident.map(|n| n.0)), (Outcome::Updated, Some(1)));
+    // A monitoring system repeating its alert subject.
+    for (index, minute) in ["10:05", "10:10", "10:15"].into_iter().enumerate() {
+        let alert = mail("monitor@company.test", "ALERT: disk full on FS01")
+            .id(&format!("alert-{index}@company.test"))
+            .body(&format!("Volume D: 99% full at {minute}."));
+        let report = harness.feed(&alert.bytes());
+        let expected = if index == 0 { (Outcome::Declared, Some(2)) } else { (Outcome::Updated, Some(2)) };
+        assert_eq!((report.outcome, report.incident.map(|n| n.0)), expected, "alert {index}");
+    }
+    assert_eq!(harness.export().incidents.len(), 2);
 }
 
 #[test]
@@ -271,8 +294,13 @@ fn the_whole_fixture_suite_threads_into_its_incidents() {
         let raw = fixture(name);
         let parsed = inbound::parse(&raw, &sitrep::config::Limits::default()).unwrap();
         let report = harness.feed(&raw);
+        let expected_text =
+            std::fs::read_to_string(std::path::Path::new(crate::support::FIXTURES).join(name.replace(".eml", ".txt")))
+                .unwrap();
         if parsed.inbound.in_reply_to.is_empty() {
             assert_eq!(report.outcome, Outcome::Declared, "{name}");
+        } else if expected_text.trim().is_empty() {
+            assert_eq!((report.outcome, report.reason.as_deref()), (Outcome::Ignored, Some("no new text")), "{name}");
         } else {
             assert_eq!((report.outcome, report.incident.map(|n| n.0)), (Outcome::Updated, Some(1)), "{name}");
         }
@@ -297,4 +325,20 @@ fn a_new_store_can_be_opened_by_several_processes_at_once() {
             assert_eq!(opener.join().unwrap().unwrap(), 0);
         }
     }
+}
+
+#[test]
+fn an_address_seen_carrying_list_mail_is_never_copied_on_an_ack() {
+    let mut harness = Harness::new();
+    let list_mail = mail("bob@company.test", "Weekly ops notes")
+        .header("List-Id", "<ops.company.test>")
+        .header("List-Post", "<mailto:ops@company.test>")
+        .header("To", "ops@company.test")
+        .id("list-1@company.test");
+    assert_eq!(harness.feed(&list_mail.bytes()).outcome, Outcome::Ignored);
+    let declaration =
+        mail(ALICE, "Laptop stolen").header("Cc", "ops@company.test, bob@company.test").id("d@company.test");
+    assert_eq!(harness.feed(&declaration.bytes()).outcome, Outcome::Declared);
+    let ack = harness.outbox().into_iter().find(|row| row["kind"] == "ack").unwrap();
+    assert_eq!(ack["cc"], serde_json::json!(["bob@company.test"]), "the list must not be copied");
 }

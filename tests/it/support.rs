@@ -86,6 +86,11 @@ impl Harness {
         export::export(&self.store).unwrap()
     }
 
+    /// The outbox rows of the export, as JSON.
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        self.export().outbox.iter().map(|row| serde_json::to_value(row).unwrap()).collect()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.directory.path().join("var")
     }

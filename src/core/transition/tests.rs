@@ -16,7 +16,7 @@ fn incident() -> Incident {
 }
 
 fn access() -> Access {
-    Access { staff_domains: vec!["company.test".into()], staff_addresses: Vec::new(), partner_domains: Vec::new() }
+    Access { staff_domains: vec!["company.test".into()], ..Access::default() }
 }
 
 fn regimes() -> Vec<Regime> {

@@ -18,6 +18,7 @@ fn access() -> Access {
         staff_domains: vec!["company.test".to_string()],
         staff_addresses: vec!["mssp@partner.test".to_string()],
         partner_domains: vec!["ir-firm.test".to_string()],
+        lists: vec!["all-staff@company.test".to_string()],
     }
 }
 
@@ -175,14 +176,24 @@ fn threading_follows_tag_then_references_then_plus_then_title() {
     );
 
     let ambiguous = ThreadFacts { open_with_title: vec![n(5), n(6)], ..ThreadFacts::default() };
-    check_with(&untagged, &Known::default(), &ambiguous, Triage::Declare { title: "Phishing".into() });
+    let Triage::Reject { reason, answer: true } = decide(&untagged, &Known::default(), &ambiguous) else {
+        panic!("two open incidents with the title should ask the sender which one");
+    };
+    assert!(reason.contains("INC-5") && reason.contains("INC-6"), "{reason}");
 }
 
 #[test]
-fn a_new_mail_with_an_open_incident_title_is_a_new_declaration() {
+fn a_new_mail_with_an_open_incident_title_joins_it() {
     let fresh = mail("bob@company.test", "Phishing");
     let facts = ThreadFacts { open_with_title: vec![IncidentNumber(5)], ..ThreadFacts::default() };
-    check_with(&fresh, &Known::default(), &facts, Triage::Declare { title: "Phishing".into() });
+    check_with(
+        &fresh,
+        &Known::default(),
+        &facts,
+        Triage::Update { incident: IncidentNumber(5), via: Via::Title, trust: Trust::Staff },
+    );
+    let none_open = ThreadFacts::default();
+    check_with(&fresh, &Known::default(), &none_open, Triage::Declare { title: "Phishing".into() });
 }
 
 #[test]
@@ -229,7 +240,17 @@ fn ack_goes_to_the_declarer_with_staff_in_cc() {
     inbound.to = vec![mailbox("incident@company.test"), mailbox("bob@company.test")];
     inbound.cc = vec![mailbox("vendor@outside.test"), mailbox("alice@company.test"), mailbox("bob@company.test")];
     assert_eq!(
-        ack_recipients(&inbound, &address(), &access()),
+        ack_recipients(&inbound, &address(), &access(), &[]),
+        Some(("alice@company.test".to_string(), vec!["bob@company.test".to_string()]))
+    );
+}
+
+#[test]
+fn ack_never_copies_a_list() {
+    let mut inbound = mail("alice@company.test", "x");
+    inbound.cc = vec![mailbox("all-staff@company.test"), mailbox("ops@company.test"), mailbox("bob@company.test")];
+    assert_eq!(
+        ack_recipients(&inbound, &address(), &access(), &["ops@company.test".to_string()]),
         Some(("alice@company.test".to_string(), vec!["bob@company.test".to_string()]))
     );
 }
