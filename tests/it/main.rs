@@ -9,6 +9,8 @@ mod fixtures;
 mod pipeline;
 // The command language by mail: transcripts, authority, spoofing, loops.
 mod commands;
+// Whole incidents steered from real clients' mail, driven by `.eml` fixtures.
+mod scenarios;
 // Digests, reminders and notification clocks with a fixed clock.
 mod digests;
 // Close and learn: questionnaire, answers in every quoting style, report.
