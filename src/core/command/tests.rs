@@ -414,3 +414,23 @@ fn lifecycle_words_count_in_the_first_and_last_paragraphs() {
     // Other commands below prose in one paragraph stay prose.
     prose("We restored the share.\nlead me");
 }
+
+#[test]
+fn prose_look_alikes_stay_prose_in_every_position() {
+    for look_alike in [
+        "Status: we are on it",
+        "14:05: rebooted FS01",
+        "Close the firewall port",
+        "Test reply",
+        "Hello",
+        "Done.",
+        "Note: the vendor called",
+        "Dear team",
+    ] {
+        for (text, _) in positions(look_alike) {
+            let parsed = parse("Re: [INC-1] Phishing", &text);
+            assert!(parsed.lines.is_empty(), "{text:?} gave {:#?}", parsed.lines);
+            assert_eq!(parsed.text, text.trim(), "{text:?} lost text");
+        }
+    }
+}
