@@ -304,8 +304,9 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
             }
             Err(_) => Reading::Prose,
         },
+        None if !insistent => Reading::Prose,
         None => match nearest_verb(&word) {
-            Some((name, verb)) if insistent && arguments(verb, rest, form, true).is_ok() => {
+            Some((name, verb)) if arguments(verb, rest, form, true).is_ok() => {
                 let evidence = if !rest.is_empty() && takes_structured_arguments(verb) {
                     Evidence::Arguments
                 } else {

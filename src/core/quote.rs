@@ -208,7 +208,9 @@ fn attribution_at<'a>(lines: &[&'a str]) -> Option<Attribution<'a>> {
         return None;
     }
     let certain = |lines| Some(Attribution { lines, certain: true, after_text: None });
-    if let Some(captures) = EMBEDDED.captures(first)
+    if ends_with_colon(first)
+        && first.contains("On ")
+        && let Some(captures) = EMBEDDED.captures(first)
         && looks_like_attribution(&captures[2])
     {
         let prefix = captures.get(1).map_or("", |m| m.as_str());
@@ -229,7 +231,7 @@ fn attribution_at<'a>(lines: &[&'a str]) -> Option<Attribution<'a>> {
     if let Some(lines) = wrapped_attribution(lines) {
         return certain(lines);
     }
-    if VERBLESS.is_match(first) && (ends_with_colon(first) || first.ends_with('>')) {
+    if (ends_with_colon(first) || first.ends_with('>')) && first.contains('@') && VERBLESS.is_match(first) {
         // A display name with its address in brackets is a client's, not prose.
         let named = first.trim_end_matches([':', '：', ' ']).ends_with('>') && ends_with_colon(first);
         return Some(Attribution { lines: 1, certain: named, after_text: None });
@@ -312,19 +314,21 @@ pub(super) fn is_mobile_footer(lines: &[&str], index: usize) -> bool {
     let line = lines[index].trim();
     // Clients append a link: "Get Outlook for iOS<https://aka.ms/o0ukef>".
     let line = line.split_once('<').map_or(line, |(text, _)| text).trim();
-    let stands_alone = lines.get(index + 1).is_none_or(|next| {
-        next.trim().is_empty()
-            || is_quoted(next)
-            || is_rule(next.trim())
-            || header_block_at(&lines[index + 1..])
-            || attribution_at(&lines[index + 1..]).is_some()
-    });
+    let stands_alone = || {
+        lines.get(index + 1).is_none_or(|next| {
+            next.trim().is_empty()
+                || is_quoted(next)
+                || is_rule(next.trim())
+                || header_block_at(&lines[index + 1..])
+                || attribution_at(&lines[index + 1..]).is_some()
+        })
+    };
     !line.is_empty()
         && line.len() <= 100
         && line.split_whitespace().count() <= MOST_WORDS
         && !line.contains(',')
-        && stands_alone
         && FOOTER.is_match(line)
+        && stands_alone()
 }
 
 static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
