@@ -72,12 +72,17 @@ pub fn parse_headers_only(raw: &[u8], limits: &Limits) -> Option<Inbound> {
 }
 
 fn header_block_length(raw: &[u8]) -> usize {
-    let crlf = raw.windows(4).position(|window| window == b"\r\n\r\n");
-    let lf = raw.windows(2).position(|window| window == b"\n\n");
+    header_end(raw).map_or(raw.len(), |(length, _)| length)
+}
+
+/// Where the header block ends (the length of its lines) and the body
+/// begins (after the blank line), CRLF or bare LF alike.
+fn header_end(raw: &[u8]) -> Option<(usize, usize)> {
+    let crlf = raw.windows(4).position(|window| window == b"\r\n\r\n").map(|at| (at, at + 4));
+    let lf = raw.windows(2).position(|window| window == b"\n\n").map(|at| (at, at + 2));
     match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => raw.len(),
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
     }
 }
 

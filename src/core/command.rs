@@ -232,15 +232,26 @@ fn verb_named(word: &str) -> Option<Verb> {
 
 /// The nearest spelling of a verb, for "did you mean".
 fn nearest_verb(word: &str) -> Option<(&'static str, Verb)> {
-    if word.chars().count() < 3 {
+    const MOST_EDITS: usize = 2;
+    let length = word.len();
+    // Every spelling of a verb is ASCII letters: anything else is no typo of one.
+    if length < 3 || !word.bytes().all(|byte| byte.is_ascii_alphabetic()) {
         return None;
     }
     VERBS
         .iter()
         .flat_map(|(verb, names)| names.iter().map(move |name| (*name, *verb)))
-        .filter(|(name, _)| name.len() >= 4)
-        .map(|(name, verb)| (strsim::damerau_levenshtein(word, name), name, verb))
-        .filter(|(distance, _, _)| *distance <= 2)
+        // The distance is at least the difference in length, and a typo
+        // keeps the first letter or swaps it with the second: skip the rest.
+        .filter(|(name, _)| {
+            let first = name.as_bytes()[0];
+            name.len() >= 4
+                && name.len().abs_diff(length) <= MOST_EDITS
+                && (word.as_bytes()[0] == first || word.as_bytes()[1] == first)
+        })
+        // Edits and swapped neighbours, as typos are; no allocation per name.
+        .map(|(name, verb)| (strsim::osa_distance(word, name), name, verb))
+        .filter(|(distance, _, _)| *distance <= MOST_EDITS)
         .min_by_key(|(distance, _, _)| *distance)
         .map(|(_, name, verb)| (name, verb))
 }
@@ -878,9 +889,9 @@ fn read_paragraph(
             handled = start + offset + 1;
         }
     }
-    for index in handled..end {
+    for (index, reading) in (handled..end).zip(readings.into_iter().skip(handled - start)) {
         let after_sentence = index == range.start || lines[index - 1].trim_end().ends_with(['.', '!', '?', ':', ',']);
-        if let Standalone::Command(Ok(command)) = standalone(lines[index])
+        if let Standalone::Command(Ok(command)) = reading
             && is_lifecycle(&command)
             && lines[index].split_whitespace().count() == 1
             && after_sentence

@@ -284,9 +284,16 @@ fn ends_with_colon(line: &str) -> bool {
     line.ends_with(':') || line.ends_with('：')
 }
 
+/// The longest first word of an attribution in the tables.
+const LONGEST_START_WORD: usize = 4;
+
 /// The first word of an attribution in any language: "On", "Am", "Le".
 fn starts_like_attribution(line: &str) -> bool {
-    let first_word = line.split_whitespace().next().unwrap_or("").to_lowercase();
+    let first_word = line.split_whitespace().next().unwrap_or("");
+    if first_word.chars().count() > LONGEST_START_WORD {
+        return false;
+    }
+    let first_word = first_word.to_lowercase();
     LANGUAGES.iter().any(|language| language.attribution_start.contains(&first_word.as_str()))
 }
 
@@ -349,10 +356,16 @@ static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
 
 /// "---------- Forwarded message ---------", Apple's "Begin forwarded message:".
 fn is_forward_separator(trimmed: &str) -> bool {
-    FORWARDED.is_match(trimmed)
+    trimmed.len() <= SEPARATOR_LONGEST && FORWARDED.is_match(trimmed)
 }
 
+/// Separator and footer lines are short; longer lines are never tested.
+const SEPARATOR_LONGEST: usize = 120;
+
 fn is_list_footer(trimmed: &str) -> bool {
+    if trimmed.len() > SEPARATOR_LONGEST {
+        return false;
+    }
     let lowered = trimmed.to_lowercase();
     LIST_FOOTERS.iter().any(|footer| {
         lowered.starts_with(footer) || (lowered.ends_with(footer) && lowered.split_whitespace().count() <= 5)
@@ -510,6 +523,15 @@ mod tests {
         check("Contained.\n\nSent from my iPhone\n\n> old\n", "Contained.");
         check("Contained.\n\nVon meinem iPhone gesendet\n", "Contained.");
         check("Sent from the finance laptop, we think.\n", "Sent from the finance laptop, we think.");
+    }
+
+    #[test]
+    fn attribution_first_words_fit_the_quick_check() {
+        for language in LANGUAGES {
+            for word in language.attribution_start {
+                assert!(word.chars().count() <= LONGEST_START_WORD, "{word}");
+            }
+        }
     }
 
     #[test]

@@ -313,11 +313,12 @@ fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via
 /// The subject without prefixes, tags and commands; else the first line
 /// of the text that is not a command.
 fn declaration_title(inbound: &Inbound) -> String {
-    let parsed = command::parse(&inbound.subject, &inbound.new_text);
-    let title = subject::title(&parsed.subject);
+    // The body is read for commands only when the subject gives no title.
+    let title = subject::title(&command::parse(&inbound.subject, "").subject);
     if !title.is_empty() {
         return title;
     }
+    let parsed = command::parse("", &inbound.new_text);
     let first_line = parsed.text.lines().map(str::trim).find(|line| !line.is_empty());
     match first_line {
         Some(line) => line.chars().take(80).collect(),

@@ -9,8 +9,8 @@ use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
 /// The message again with the boundary its body really uses, when the
 /// declared one finds no parts.
 pub fn with_real_boundary(raw: &[u8]) -> Option<Message<'static>> {
-    let header_end = header_end(raw)?;
-    let (head, body) = raw.split_at(header_end);
+    let (_, body_start) = super::header_end(raw)?;
+    let (head, body) = raw.split_at(body_start);
     let boundary = body_boundary(body)?;
     let mut repaired: Vec<u8> = Vec::with_capacity(raw.len() + 80);
     let mut skipping_content_type = false;
@@ -27,16 +27,6 @@ pub fn with_real_boundary(raw: &[u8]) -> Option<Message<'static>> {
     repaired.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n").as_bytes());
     repaired.extend_from_slice(body.trim_ascii_start());
     MessageParser::default().parse(&repaired).map(Message::into_owned)
-}
-
-/// The bytes after the blank line that ends the header block.
-fn header_end(raw: &[u8]) -> Option<usize> {
-    let crlf = raw.windows(4).position(|window| window == b"\r\n\r\n").map(|at| at + 4);
-    let lf = raw.windows(2).position(|window| window == b"\n\n").map(|at| at + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 /// The first `--token` line that a part's headers follow.

@@ -101,7 +101,7 @@ pub(super) const LANGUAGES: &[Language] = &[
     Language {
         wrote: &["escreveu", "escreve"],
         wrote_before_name: NONE,
-        attribution_start: &["em", "no dia"],
+        attribution_start: &["em"],
         from: &["de"],
         sent: &["enviado", "enviada em", "enviado em", "data"],
         to: &["para", "cc"],
