@@ -730,17 +730,30 @@ fn parse_subject(subject: &str) -> (String, Vec<Line>) {
 
 static GREETING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(?:hi|hello|hey|dear|morning|evening|good\s+(?:morning|afternoon|evening|day)|all|team|folks|hallo|moin|servus|guten\s+(?:morgen|tag|abend)|liebe|lieber|bonjour|bonsoir|salut|hola|buenos\s+días|buenas|ciao|buongiorno|olá|oi|bom\s+dia|hej|hei|moi|cześć|dzień\s+dobry|ahoj|dobrý\s+den|merhaba|здравствуйте|привет|добрый\s+день|γεια|καλημέρα)\b[\w\s,.!-]{0,40}$",
+        r"(?i)^(?:hi|hello|hey|dear|morning|evening|good\s+(?:morning|afternoon|evening|day)|all|team|folks|hallo|moin|servus|guten\s+(?:morgen|tag|abend)|liebe|lieber|bonjour|bonsoir|salut|hola|buenos\s+días|buenas|ciao|buongiorno|olá|oi|bom\s+dia|hej|hei|moi|cześć|dzień\s+dobry|ahoj|dobrý\s+den|merhaba|здравствуйте|привет|добрый\s+день|γεια|καλημέρα)\b[\w\s,.!-]*$",
     )
     .expect("valid pattern")
 });
 
 static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^(?:many\s+|best\s+|kind\s+|warm\s+)?(?:thanks|thank\s+you|thx|ty|cheers|regards|best|br|rgds|mfg|lg|vg|grüße|gruß|danke|merci|cordialement|saludos|gracias|grazie|saluti|obrigad[oa]|groeten|hälsningar|mvh|pozdrawiam|s\s+pozdravem|спасибо|с\s+уважением)\b[\p{L}\s,.!'-]{0,40}$",
+        r"(?i)^(?:many\s+|best\s+|kind\s+|warm\s+)?(?:thanks|thank\s+you|thx|ty|cheers|regards|best|br|rgds|mfg|lg|vg|grüße|gruß|danke|merci|cordialement|saludos|gracias|grazie|saluti|obrigad[oa]|groeten|hälsningar|mvh|pozdrawiam|s\s+pozdravem|спасибо|с\s+уважением)\b[\p{L}\s,.!'-]*$",
     )
     .expect("valid pattern")
 });
+
+/// Greetings and sign-offs are short; the length is checked here rather
+/// than in the patterns, whose bounded repeats of Unicode classes would
+/// cost every process start a large automaton.
+const GREETING_LONGEST: usize = 60;
+
+fn is_greeting(line: &str) -> bool {
+    line.chars().count() <= GREETING_LONGEST && GREETING.is_match(line)
+}
+
+fn is_sign_off(line: &str) -> bool {
+    line.chars().count() <= GREETING_LONGEST && SIGN_OFF.is_match(line)
+}
 
 /// How one line reads on its own, before its paragraph is looked at.
 enum Standalone {
@@ -758,7 +771,7 @@ fn standalone(line: &str) -> Standalone {
         Reading::Command(command) => Standalone::Command(command),
         // `/contaned` is unmistakably meant as a command.
         // "Dear team" is near `lead team`, and a greeting all the same.
-        Reading::Suggestion(..) if GREETING.is_match(line.trim()) => Standalone::Prose,
+        Reading::Suggestion(..) if is_greeting(line.trim()) => Standalone::Prose,
         Reading::Suggestion(message, evidence)
             if evidence == Evidence::Arguments || line.trim().starts_with(['/', '#']) =>
         {
@@ -844,12 +857,11 @@ fn read_paragraph(
 ) {
     let mut start = range.start;
     // "Hi all," before the commands of the first paragraph.
-    if is_first && GREETING.is_match(lines[start].trim()) && !matches!(standalone(lines[start]), Standalone::Command(_))
-    {
+    if is_first && is_greeting(lines[start].trim()) && !matches!(standalone(lines[start]), Standalone::Command(_)) {
         start += 1;
     }
     // A sign-off ends the commands; it and the name below it are text.
-    let end = (start + 1..range.end).find(|&index| SIGN_OFF.is_match(lines[index].trim())).unwrap_or(range.end);
+    let end = (start + 1..range.end).find(|&index| is_sign_off(lines[index].trim())).unwrap_or(range.end);
     if start >= end {
         return;
     }

@@ -171,7 +171,7 @@ static WROTE: LazyLock<Regex> = LazyLock::new(|| {
     let unspaced = pattern_of(LANGUAGES.iter().flat_map(|l| l.wrote.iter().copied()).filter(|w| is_unspaced(w)));
     let before_name = pattern_of(LANGUAGES.iter().flat_map(|l| l.wrote_before_name.iter().copied()));
     Regex::new(&format!(
-        r"(?i)(?:(?:^|[^\w(])(?:{spaced})|(?:{unspaced}))\s*[:：]\s*$|\b(?:{before_name})\b.{{0,200}}[:：]\s*$|^\*\s.{{1,200}}\]\s*:\s*$"
+        r"(?i)(?:(?:^|[^\w(])(?:{spaced})|(?:{unspaced}))\s*[:：]\s*$|\b(?:{before_name})\b.*[:：]\s*$|^\*\s.+\]\s*:\s*$"
     ))
     .expect("attribution pattern is valid")
 });
@@ -187,7 +187,7 @@ static WROTE_FRAMED: LazyLock<Regex> = LazyLock::new(|| {
 static VERBLESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?ix)(?:\d{1,4}\s?[./\-年]\s?\d{1,2}|\d{1,2}\s?[:.]\s?\d{2})
-          .{0,200}[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*>?["')\]]?\s*[:：]?\s*$"#,
+          .*[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*>?["')\]]?\s*[:：]?\s*$"#,
     )
     .expect("verbless attribution pattern is valid")
 });
@@ -195,7 +195,7 @@ static VERBLESS: LazyLock<Regex> = LazyLock::new(|| {
 /// "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:": HTML
 /// converted to text can put the attribution after the reply's last words.
 static EMBEDDED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(.*?[^\s-])(?:\s+|-{2,}\s*)\b(On\s.{8,300}(?:wrote|sent)\s*:)\s*$")
+    Regex::new(r"^(.*?[^\s-])(?:\s+|-{2,}\s*)\b(On\s.{8,}(?:wrote|sent)\s*:)\s*$")
         .expect("embedded attribution pattern is valid")
 });
 
@@ -351,7 +351,7 @@ pub(super) fn is_history_separator(trimmed: &str) -> bool {
 
 static FORWARDED: LazyLock<Regex> = LazyLock::new(|| {
     let phrases = pattern_of(LANGUAGES.iter().flat_map(|l| l.forwarded.iter().copied()));
-    Regex::new(&format!(r"(?i)^[-=_*\s]*(?:{phrases})\b[^:]{{0,60}}[-=_*\s:]*$")).expect("forward pattern is valid")
+    Regex::new(&format!(r"(?i)^[-=_*\s]*(?:{phrases})\b[^:]*[-=_*\s:]*$")).expect("forward pattern is valid")
 });
 
 /// "---------- Forwarded message ---------", Apple's "Begin forwarded message:".
