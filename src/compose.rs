@@ -43,6 +43,12 @@ pub struct Draft {
 #[error("cannot build outgoing mail: {0}")]
 pub struct ComposeError(String);
 
+/// Whether mail can be addressed to `address` at all: inbound headers may
+/// carry forms (`alice..morgan@x`, `a b@x`) that no relay would take.
+pub fn is_deliverable(address: &str) -> bool {
+    address.parse::<lettre::Address>().is_ok()
+}
+
 /// A fresh Message-ID in sitrep's own form, without angle brackets.
 pub fn new_message_id(address: &IncidentAddress) -> String {
     address.own_message_id(&uuid::Uuid::new_v4().simple().to_string())

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use jiff::{SignedDuration, Timestamp};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
-use crate::compose::{self, AutoSubmitted, ComposeError, Draft};
+use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
 use crate::core::command::{self, Origin};
@@ -39,8 +39,6 @@ pub enum IngestError {
     Attachment { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Render(#[from] RenderError),
-    #[error(transparent)]
-    Compose(#[from] ComposeError),
 }
 
 /// Where a message came from.
@@ -626,17 +624,28 @@ impl Pipeline {
 }
 
 /// Composes a draft and puts it in the outbox, with no brakes: callers
-/// decide whether it may go.
+/// decide whether it may go. Mail that cannot be built never costs the
+/// message that caused it: an address no relay would take is dropped and
+/// recorded as a failed delivery, and a mail left with nobody to go to, or
+/// that fails to build, is kept in the outbox as failed with the reason.
 pub(crate) fn queue_mail(
     config: &Config,
     transaction: &WriteTx<'_>,
     kind: MailKind,
     incident: Option<IncidentNumber>,
-    draft: Draft,
+    mut draft: Draft,
     now: Timestamp,
 ) -> Result<(), IngestError> {
-    let raw = compose::compose(&draft, now)?;
-    transaction.enqueue(
+    let undeliverable: Vec<String> =
+        draft.to.iter().chain(&draft.cc).filter(|address| !compose::is_deliverable(address)).cloned().collect();
+    draft.to.retain(|address| compose::is_deliverable(address));
+    draft.cc.retain(|address| compose::is_deliverable(address));
+    let built = match draft.to.is_empty() && draft.cc.is_empty() {
+        true => Err("no recipient that mail can be sent to".to_string()),
+        false => compose::compose(&draft, now).map_err(|error| error.to_string()),
+    };
+    let raw = built.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
+    let outbox = transaction.enqueue(
         &NewOutgoing {
             kind,
             incident,
@@ -650,6 +659,14 @@ pub(crate) fn queue_mail(
         },
         now,
     )?;
+    for address in &undeliverable {
+        warn!(outbox, kind = kind.as_str(), address, "not an address mail can be sent to; left out");
+        transaction.fail_delivery(outbox, address, "not an address mail can be sent to", now)?;
+    }
+    if let Err(reason) = built {
+        error!(outbox, kind = kind.as_str(), reason, "outgoing mail could not be built");
+        transaction.fail_outbox(outbox, &reason)?;
+    }
     Ok(())
 }
 

@@ -902,6 +902,32 @@ impl WriteTx<'_> {
         Ok(outbox)
     }
 
+    /// Records that `recipient` of `outbox` will never be tried, and why:
+    /// the address cannot be used, or the mail could not be built at all.
+    pub fn fail_delivery(&self, outbox: i64, recipient: &str, reason: &str, now: Timestamp) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO deliveries (outbox, recipient, status, next_attempt_at, last_error)
+                 VALUES (?1, ?2, 'failed', ?3, ?4)
+                 ON CONFLICT (outbox, recipient) DO UPDATE SET status = 'failed', last_error = ?4",
+            )?
+            .execute(params![outbox, recipient, time_text(now), reason])?;
+        summarise_outbox(&self.transaction, outbox)
+    }
+
+    /// A mail that could not be built: nothing of it will be tried.
+    pub fn fail_outbox(&self, outbox: i64, reason: &str) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'failed', last_error = ?2 WHERE outbox = ?1 AND status = 'queued'",
+            )?
+            .execute(params![outbox, reason])?;
+        self.transaction
+            .prepare_cached("UPDATE outbox SET status = 'failed', last_error = ?2 WHERE id = ?1")?
+            .execute(params![outbox, reason])?;
+        Ok(())
+    }
+
     /// How many automatic replies (acks, transcripts, notices) were queued since `since`.
     pub fn automatic_replies_since(&self, since: Timestamp) -> StoreResult<u32> {
         Ok(self

@@ -342,3 +342,43 @@ fn an_address_seen_carrying_list_mail_is_never_copied_on_an_ack() {
     let ack = harness.outbox().into_iter().find(|row| row["kind"] == "ack").unwrap();
     assert_eq!(ack["cc"], serde_json::json!(["bob@company.test"]), "the list must not be copied");
 }
+
+#[test]
+fn a_malformed_address_never_stops_the_next_message() {
+    let mut harness = Harness::new();
+    let malformed = [
+        "jack.:urner@company.test",
+        "alice morgan@company.test",
+        "alice..morgan@company.test",
+        ".alice@company.test",
+        "a@b.tes@company.test",
+    ];
+    for (index, address) in malformed.iter().enumerate() {
+        for header in ["From", "To", "Cc"] {
+            let id = format!("bad-{index}-{header}@company.test");
+            let mut bad = mail(ALICE, &format!("Odd address {index} in {header}")).id(&id);
+            bad = match header {
+                "From" => mail(&format!("<{address}>"), &format!("Odd address {index}")).id(&id),
+                _ => bad.header(header, &format!("bob@company.test, <{address}>")),
+            };
+            let report = harness.feed(&bad.bytes());
+            assert!(report.stored, "{address} in {header}: {report:?}");
+            let next = mail(ALICE, &format!("Genuine after {index} {header}"))
+                .id(&format!("ok-{index}-{header}@company.test"));
+            assert_eq!(harness.feed(&next.bytes()).outcome, Outcome::Declared, "after {address} in {header}");
+        }
+    }
+    let outbox = harness.outbox();
+    let failed: Vec<_> = outbox.iter().filter(|row| row["status"] == "failed").collect();
+    assert!(
+        failed.iter().all(|row| row["last_error"].as_str().is_some_and(|error| !error.is_empty())),
+        "every mail left unsent says why: {failed:#?}"
+    );
+    let acks_to_alice =
+        outbox.iter().filter(|row| row["kind"] == "ack" && row["to"][0] == "alice@company.test").count();
+    assert_eq!(
+        acks_to_alice,
+        2 * malformed.len() * 3 - malformed.len(),
+        "every genuine declaration and every bad To/Cc one is answered"
+    );
+}
