@@ -150,7 +150,7 @@ fn sitrep_pipeline(messages: &[Vec<u8>]) -> (Duration, Vec<IngestReport>) {
     );
     let config = Config::parse(&config_text, "bench", directory.path()).unwrap();
     let mut store = Store::open(&config.database_path()).unwrap();
-    let sender = Sender::new(&config.transport, config.first_retry).unwrap();
+    let mut sender = Sender::new(&config.transport, config.first_retry).unwrap();
     let pipeline = Pipeline::new(config).unwrap();
     let mut reports = Vec::with_capacity(messages.len());
     let started = Instant::now();

@@ -211,7 +211,7 @@ fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Failure> {
         messages.push((file.display().to_string(), raw));
     }
     let mut store = Store::open(&config.database_path()).exit_with(exit::TEMPFAIL)?;
-    let sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
+    let mut sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
     let mut stdout = std::io::stdout().lock();
     for (source, raw) in &messages {
@@ -241,7 +241,7 @@ fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
 
 fn tick(config: Config, now: Timestamp) -> Result<ExitCode, Failure> {
     let mut store = open_existing(&config)?;
-    let sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
+    let mut sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
     let report = scheduler::tick(&pipeline, &mut store, now).exit_with(exit::TEMPFAIL)?;
     writeln!(std::io::stdout().lock(), "{} incidents looked at, {} mails queued", report.incidents, report.queued)
@@ -465,6 +465,9 @@ fn outbox(config: &Config, retry: Option<i64>) -> Result<ExitCode, Failure> {
         let next = match delivery.status {
             DeliveryStatus::Queued => {
                 format!("next attempt {}", local_time(delivery.next_attempt_at, &config.time_zone))
+            }
+            DeliveryStatus::Sending => {
+                format!("being sent; free again {}", local_time(delivery.next_attempt_at, &config.time_zone))
             }
             _ => "retry with --retry".to_string(),
         };

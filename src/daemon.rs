@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, MailboxConfig};
+use crate::failpoint;
 use crate::imap;
 use crate::maildir::Maildir;
 use crate::notify::{self, Notifier};
@@ -23,10 +24,6 @@ use crate::outbox::Sender;
 use crate::pipeline::{Pipeline, SharedPipeline};
 use crate::scheduler;
 use crate::store::Store;
-
-/// Set to `after_commit` to abort between the store commit and the mailbox
-/// mark: the crash that must lose nothing and process nothing twice.
-pub const FAILPOINT_VARIABLE: &str = "SITREP_FAILPOINT";
 
 /// How often the schedule and the outbox are looked at when nothing wakes the sender.
 const SEND_INTERVAL: Duration = Duration::from_secs(1);
@@ -200,9 +197,7 @@ fn maildir_pass(
         let source = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         pipeline.ingest(store, &raw, &source, Timestamp::now())?;
         wake_sender.notify_one();
-        if std::env::var_os(FAILPOINT_VARIABLE).is_some_and(|value| value == "after_commit") {
-            std::process::abort();
-        }
+        failpoint::crash_at("after_commit");
         maildir.mark_done(&path).with_context(|| format!("cannot move {} to cur/", path.display()))?;
     }
     Ok(())
@@ -218,31 +213,66 @@ async fn send_loop(
     mut stopping: watch::Receiver<bool>,
 ) {
     let shared = Arc::new(Mutex::new((sender, store)));
+    let mut trouble = Trouble::default();
     loop {
         let pass = Arc::clone(&shared);
         let pipeline = pipeline.current();
+        let stop = stopping.clone();
         let drained = tokio::task::spawn_blocking(move || {
             let mut guard = pass.lock().map_err(|_| anyhow::anyhow!("sender lock poisoned"))?;
             let (sender, store) = &mut *guard;
             if let Err(error) = scheduler::tick(&pipeline, store, Timestamp::now()) {
                 error!(error = format!("{error:#}"), "scheduled work failed; retrying");
             }
-            sender.drain(store, Timestamp::now()).map_err(anyhow::Error::from)
+            sender.drain_while(store, Timestamp::now(), || !*stop.borrow()).map_err(anyhow::Error::from)
         })
         .await;
-        match drained {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => error!(error = format!("{error:#}"), "outbox pass failed; retrying"),
-            Err(error) => error!(%error, "outbox pass panicked"),
-        }
+        let pause = match drained {
+            Ok(Ok(_)) => trouble.over(),
+            Ok(Err(error)) => trouble.again(&format!("{error:#}")),
+            Err(error) => trouble.again(&format!("the outbox pass panicked: {error}")),
+        };
         if *stopping.borrow() {
             return;
         }
         tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(SEND_INTERVAL) => {}
+            _ = wake.notified(), if pause == SEND_INTERVAL => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stopping.changed() => return,
         }
+    }
+}
+
+/// A failing outbox pass (a full disk, a locked or read-only store): the
+/// sender backs off, doubling up to a minute, and says so once a minute
+/// with how often it failed, not ten lines a second.
+#[derive(Default)]
+struct Trouble {
+    failures: u32,
+    unreported: u32,
+    reported_at: Option<std::time::Instant>,
+}
+
+impl Trouble {
+    const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+
+    fn again(&mut self, error: &str) -> Duration {
+        self.failures += 1;
+        self.unreported += 1;
+        if self.reported_at.is_none_or(|at| at.elapsed() >= Self::LONGEST_PAUSE) {
+            error!(error, failures = self.unreported, "outbox pass failed; nothing more is sent until it succeeds");
+            self.unreported = 0;
+            self.reported_at = Some(std::time::Instant::now());
+        }
+        SEND_INTERVAL.saturating_mul(1 << self.failures.min(6)).min(Self::LONGEST_PAUSE)
+    }
+
+    fn over(&mut self) -> Duration {
+        if self.failures > 0 {
+            info!(failures = self.failures, "outbox pass succeeds again");
+        }
+        *self = Trouble::default();
+        SEND_INTERVAL
     }
 }
 

@@ -242,9 +242,7 @@ impl Worker<'_> {
         .await
         .map_err(|error| ImapError::Other(error.to_string()))??;
         self.on_commit.notify_one();
-        if std::env::var_os(crate::daemon::FAILPOINT_VARIABLE).is_some_and(|value| value == "after_commit") {
-            std::process::abort();
-        }
+        crate::failpoint::crash_at("after_commit");
         Ok(())
     }
 

@@ -11,7 +11,8 @@
 //! - `retrospective`: the questionnaire, answers and the report after close.
 //! - `store`: SQLite; the only module with SQL.
 //! - `render`: tera templates; `compose`: outgoing RFC 5322 bytes (lettre).
-//! - `outbox`: delivers queued mail, one recipient at a time.
+//! - `outbox`: delivers queued mail, one recipient at a time, each answer
+//!   recorded before the next; `failpoint`: crash points for recovery tests.
 //! - `imap`: the IMAP mailbox; `maildir`: the local one.
 //! - `daemon`: `sitrep run`; `notify`: systemd readiness and watchdog.
 //! - `cli`: the commands; `export`: the JSON export; `doctor`: the checks.
@@ -24,6 +25,7 @@ pub mod core;
 pub mod daemon;
 pub mod doctor;
 pub mod export;
+pub mod failpoint;
 pub mod imap;
 pub mod inbound;
 pub mod maildir;

@@ -1,7 +1,11 @@
 //! The outbox sender: delivers queued rows through lettre (file, sendmail or
-//! SMTP) and records the result. Delivery is at least once: a row is marked
-//! sent only after the transport accepted it, with its Message-ID fixed at
-//! queue time, so a retry after a crash is recognisably the same mail.
+//! SMTP) and records each answer in its own commit before the next delivery,
+//! so a crash repeats at most the one delivery in flight (its Message-ID is
+//! fixed at queue time, so a repeat is recognisably the same mail). Due
+//! deliveries are claimed first, so two senders never send the same one.
+//! When the store cannot record an answer, the sender keeps it in memory
+//! and sends nothing more until it is recorded: a full disk or a locked
+//! store never makes it send the same mail again.
 
 use std::time::Duration;
 
@@ -18,6 +22,11 @@ use crate::store::{Attempt, PendingMail, Store, StoreError};
 
 const LONGEST_RETRY: Duration = Duration::from_secs(30 * 60);
 
+/// How long a claimed delivery is left to its sender: longer than any pass
+/// takes (each SMTP command has its own timeout), short enough that mail a
+/// crashed sender had claimed but not sent goes out soon after.
+const CLAIM_LEASE: SignedDuration = SignedDuration::from_mins(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
     #[error("transport: cannot create {path}: {source}")]
@@ -31,6 +40,8 @@ pub enum SenderError {
 pub struct Sender {
     transport: Backend,
     first_retry: Duration,
+    /// Answers the transport gave that the store could not record yet.
+    unrecorded: Vec<(i64, String, Attempt)>,
 }
 
 enum Backend {
@@ -65,59 +76,90 @@ impl Sender {
             TransportConfig::Sendmail { command } => Backend::Sendmail(SendmailTransport::new_with_command(command)),
             TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?)),
         };
-        Ok(Sender { transport, first_retry })
+        Ok(Sender { transport, first_retry, unrecorded: Vec::new() })
     }
 
     /// Delivers every due delivery once. Only a store error stops the pass.
-    pub fn drain(&self, store: &mut Store, now: Timestamp) -> Result<DrainReport, StoreError> {
-        let mut report = DrainReport::default();
-        let mut attempts: Vec<(i64, String, Attempt)> = Vec::new();
-        for mail in store.due_outbox(now)? {
-            for (recipient, result) in self.deliver(&mail) {
-                let previous = mail.recipients.iter().find(|r| r.address == recipient).map_or(0, |r| r.attempts);
-                let attempt = match result {
-                    Ok(()) => {
-                        info!(outbox = mail.id, recipient, "mail sent");
-                        report.sent += 1;
-                        Attempt::Sent
-                    }
-                    Err(Failure::Transient(error)) => {
-                        let at = now + retry_delay(self.first_retry, previous);
-                        warn!(outbox = mail.id, recipient, attempts = previous + 1, %at, error, "delivery deferred");
-                        report.deferred += 1;
-                        Attempt::Retry { at, error }
-                    }
-                    Err(Failure::Permanent(error)) => {
-                        error!(outbox = mail.id, recipient, error, "delivery failed permanently");
-                        report.failed += 1;
-                        Attempt::Failed { error }
-                    }
-                };
-                attempts.push((mail.id, recipient, attempt));
-            }
+    pub fn drain(&mut self, store: &mut Store, now: Timestamp) -> Result<DrainReport, StoreError> {
+        self.drain_while(store, now, || true)
+    }
+
+    /// As `drain`, asking `keep_going` before each delivery, so that a
+    /// shutdown stops between recipients rather than after the whole pass.
+    pub fn drain_while(
+        &mut self,
+        store: &mut Store,
+        now: Timestamp,
+        keep_going: impl Fn() -> bool,
+    ) -> Result<DrainReport, StoreError> {
+        if !self.unrecorded.is_empty() {
+            store.record_attempts(&self.unrecorded, now)?;
+            self.unrecorded.clear();
         }
-        if !attempts.is_empty() {
-            store.record_attempts(&attempts, now)?;
+        let mut report = DrainReport::default();
+        let claimed: Vec<(PendingMail, Vec<String>)> = store
+            .claim_due(now, CLAIM_LEASE)?
+            .into_iter()
+            .flat_map(|mail| self.batches(&mail).into_iter().map(move |batch| (mail.clone(), batch)))
+            .collect();
+        for (position, (mail, batch)) in claimed.iter().enumerate() {
+            if !keep_going() {
+                release(store, &claimed[position..], now);
+                return Ok(report);
+            }
+            let result = self.send(mail, batch);
+            crate::failpoint::crash_at("after_send");
+            let attempts: Vec<(i64, String, Attempt)> = batch
+                .iter()
+                .map(|recipient| {
+                    (mail.id, recipient.clone(), self.attempt(mail, recipient, result.clone(), now, &mut report))
+                })
+                .collect();
+            if let Err(error) = store.record_attempts(&attempts, now) {
+                self.unrecorded = attempts;
+                release(store, &claimed[position + 1..], now);
+                return Err(error);
+            }
         }
         Ok(report)
     }
 
+    fn attempt(
+        &self,
+        mail: &PendingMail,
+        recipient: &str,
+        result: Result<(), Failure>,
+        now: Timestamp,
+        report: &mut DrainReport,
+    ) -> Attempt {
+        let previous = mail.recipients.iter().find(|r| r.address == recipient).map_or(0, |r| r.attempts);
+        match result {
+            Ok(()) => {
+                info!(outbox = mail.id, recipient, "mail sent");
+                report.sent += 1;
+                Attempt::Sent
+            }
+            Err(Failure::Transient(error)) => {
+                let at = now + retry_delay(self.first_retry, previous);
+                warn!(outbox = mail.id, recipient, attempts = previous + 1, %at, error, "delivery deferred");
+                report.deferred += 1;
+                Attempt::Retry { at, error }
+            }
+            Err(Failure::Permanent(error)) => {
+                error!(outbox = mail.id, recipient, error, "delivery failed permanently");
+                report.failed += 1;
+                Attempt::Failed { error }
+            }
+        }
+    }
+
     /// A file transport writes one file for all due recipients; a relay gets
     /// one transaction per recipient, so that one refusal blocks nobody else.
-    fn deliver(&self, mail: &PendingMail) -> Vec<(String, Result<(), Failure>)> {
-        let addresses: Vec<String> = mail.recipients.iter().map(|recipient| recipient.address.clone()).collect();
+    fn batches(&self, mail: &PendingMail) -> Vec<Vec<String>> {
+        let addresses = mail.recipients.iter().map(|recipient| recipient.address.clone());
         match &self.transport {
-            Backend::File(_) => {
-                let result = self.send(mail, &addresses);
-                addresses.into_iter().map(|address| (address, result.clone())).collect()
-            }
-            Backend::Sendmail(_) | Backend::Smtp(_) => addresses
-                .into_iter()
-                .map(|address| {
-                    let result = self.send(mail, std::slice::from_ref(&address));
-                    (address, result)
-                })
-                .collect(),
+            Backend::File(_) => vec![addresses.collect()],
+            Backend::Sendmail(_) | Backend::Smtp(_) => addresses.map(|address| vec![address]).collect(),
         }
     }
 
@@ -147,6 +189,16 @@ impl Sender {
                 }
             }),
         }
+    }
+}
+
+/// Hands back claims a pass stopped before trying, so they need not wait for
+/// the lease; when even that cannot be written, the lease frees them.
+fn release(store: &mut Store, untried: &[(PendingMail, Vec<String>)], now: Timestamp) {
+    let deliveries: Vec<(i64, String)> =
+        untried.iter().flat_map(|(mail, batch)| batch.iter().map(|recipient| (mail.id, recipient.clone()))).collect();
+    if let Err(error) = store.release_claims(&deliveries, now) {
+        warn!(%error, untried = deliveries.len(), "claims not handed back; they are free again when their lease ends");
     }
 }
 

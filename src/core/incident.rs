@@ -165,10 +165,11 @@ named_enum!(
 );
 
 named_enum!(
-    /// Where an outbox row is: waiting (perhaps for a retry), delivered, or
-    /// refused for good.
+    /// Where an outbox row is: waiting (perhaps for a retry), being sent (a
+    /// sender claimed it), delivered, or refused for good.
     DeliveryStatus {
         Queued = "queued",
+        Sending = "sending",
         Sent = "sent",
         Failed = "failed",
     }

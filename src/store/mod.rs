@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -251,7 +251,7 @@ impl Store {
         let last_message: Option<String> =
             self.connection.query_row("SELECT MAX(received_at) FROM messages", [], |row| row.get(0))?;
         let oldest_queued: Option<String> = self.connection.query_row(
-            "SELECT MIN(o.created_at) FROM deliveries d JOIN outbox o ON o.id = d.outbox WHERE d.status = 'queued'",
+            "SELECT MIN(o.created_at) FROM deliveries d JOIN outbox o ON o.id = d.outbox WHERE d.status IN ('queued', 'sending')",
             [],
             |row| row.get(0),
         )?;
@@ -264,7 +264,7 @@ impl Store {
             open_incidents: count("SELECT COUNT(*) FROM incidents WHERE status != 'closed'")?,
             messages: count("SELECT COUNT(*) FROM messages")?,
             last_message: last_message.map(|text| parse_time(0, &text)).transpose()?,
-            queued: count("SELECT COUNT(*) FROM deliveries WHERE status = 'queued'")?,
+            queued: count("SELECT COUNT(*) FROM deliveries WHERE status IN ('queued', 'sending')")?,
             failed: count("SELECT COUNT(*) FROM deliveries WHERE status = 'failed'")?,
             oldest_queued: oldest_queued.map(|text| parse_time(0, &text)).transpose()?,
             cursors,
@@ -437,35 +437,71 @@ impl Store {
         .collect()
     }
 
-    /// Queued deliveries whose next attempt is due, grouped by outbox row,
-    /// oldest first.
-    pub fn due_outbox(&self, now: Timestamp) -> StoreResult<Vec<PendingMail>> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw
-             FROM deliveries d JOIN outbox o ON o.id = d.outbox
-             WHERE d.status = 'queued' AND d.next_attempt_at <= ?1
-             ORDER BY d.outbox, d.recipient",
-        )?;
-        let mut rows = statement.query([time_text(now)])?;
+    /// Takes the deliveries that are due, grouped by outbox row, oldest
+    /// first, and marks them in flight until `lease` from now, in one commit:
+    /// another sender (a `sitrep ingest` beside the daemon) leaves them alone.
+    /// A delivery still in flight when its lease ends was never answered (its
+    /// sender died mid-pass) and is taken again: at most one duplicate.
+    pub fn claim_due(&mut self, now: Timestamp, lease: SignedDuration) -> StoreResult<Vec<PendingMail>> {
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut pending: Vec<PendingMail> = Vec::new();
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            let recipient = PendingRecipient { address: row.get(1)?, attempts: row.get::<_, i64>(2)? as u32 };
-            match pending.last_mut() {
-                Some(mail) if mail.id == id => mail.recipients.push(recipient),
-                _ => pending.push(PendingMail {
-                    id,
-                    envelope_from: row.get(3)?,
-                    raw: row.get(4)?,
-                    recipients: vec![recipient],
-                }),
+        {
+            let mut statement = transaction.prepare_cached(
+                "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw
+                 FROM deliveries d JOIN outbox o ON o.id = d.outbox
+                 WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= ?1
+                 ORDER BY d.outbox, d.recipient",
+            )?;
+            let mut rows = statement.query([time_text(now)])?;
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                let recipient = PendingRecipient { address: row.get(1)?, attempts: row.get::<_, i64>(2)? as u32 };
+                match pending.last_mut() {
+                    Some(mail) if mail.id == id => mail.recipients.push(recipient),
+                    _ => pending.push(PendingMail {
+                        id,
+                        envelope_from: row.get(3)?,
+                        raw: row.get(4)?,
+                        recipients: vec![recipient],
+                    }),
+                }
             }
         }
+        let until = time_text(now + lease);
+        for mail in &pending {
+            for recipient in &mail.recipients {
+                transaction
+                    .prepare_cached(
+                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3
+                         WHERE outbox = ?1 AND recipient = ?2",
+                    )?
+                    .execute(params![mail.id, recipient.address, until])?;
+            }
+        }
+        transaction.commit()?;
         Ok(pending)
     }
 
-    /// Records a pass's attempts in one commit: a crash before it resends
-    /// them, which at-least-once delivery allows.
+    /// Returns claimed deliveries that were not tried to the queue, due now.
+    pub fn release_claims(&mut self, deliveries: &[(i64, String)], now: Timestamp) -> StoreResult<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (outbox, recipient) in deliveries {
+            transaction
+                .prepare_cached(
+                    "UPDATE deliveries SET status = 'queued', next_attempt_at = ?3
+                     WHERE outbox = ?1 AND recipient = ?2 AND status = 'sending'",
+                )?
+                .execute(params![outbox, recipient, time_text(now)])?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Records the answer to one delivery (or to one file written for several
+    /// recipients) in its own commit, before the next is tried.
     pub fn record_attempts(&mut self, attempts: &[(i64, String, Attempt)], now: Timestamp) -> StoreResult<()> {
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (outbox, recipient, attempt) in attempts {
@@ -565,12 +601,13 @@ fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreResult<()> {
         .prepare_cached(
             "UPDATE outbox SET
                 status = CASE
-                    WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status = 'queued') THEN 'queued'
+                    WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status IN ('queued', 'sending'))
+                        THEN 'queued'
                     WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status = 'failed') THEN 'failed'
                     ELSE 'sent' END,
                 attempts = (SELECT MAX(attempts) FROM deliveries WHERE outbox = ?1),
                 next_attempt_at = COALESCE(
-                    (SELECT MIN(next_attempt_at) FROM deliveries WHERE outbox = ?1 AND status = 'queued'),
+                    (SELECT MIN(next_attempt_at) FROM deliveries WHERE outbox = ?1 AND status IN ('queued', 'sending')),
                     next_attempt_at),
                 last_error = (SELECT last_error FROM deliveries WHERE outbox = ?1 AND last_error IS NOT NULL LIMIT 1),
                 sent_at = (SELECT MAX(sent_at) FROM deliveries WHERE outbox = ?1)

@@ -445,3 +445,41 @@ fn the_daemon_sends_scheduled_mail_when_it_falls_due() {
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
     assert_eq!((count("Status 1:"), count("Responders 1:")), (1, 1), "once each, through more ticks");
 }
+
+#[test]
+fn a_crash_after_the_relay_answered_repeats_that_delivery_once_and_no_other() {
+    let directory = tempfile::tempdir().unwrap();
+    let outbox = directory.path().join("var/outbox");
+    let crashed = sitrep(directory.path())
+        .args(["ingest", EXAMPLE])
+        .env("SITREP_FAILPOINT", "after_send")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!crashed.success(), "the failpoint aborts between the answer and its record");
+    assert_eq!(files_in(&outbox).len(), 1, "the ack went out before the crash");
+
+    let second = directory.path().join("second.eml");
+    std::fs::write(&second, fixture("030-declaration-plain.eml").replace_company()).unwrap();
+    let output = run(directory.path(), &["ingest", second.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(files_in(&outbox).len(), 2, "the crashed sender's claim is not taken while its lease runs");
+
+    for minutes in [10, 20, 30] {
+        let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(minutes)).to_string();
+        let output = run(directory.path(), &["tick", "--at", &at]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    // Later ticks also send the digests and reminders that fell due.
+    let delivered: Vec<String> = files_in(&outbox).iter().map(|path| std::fs::read_to_string(path).unwrap()).collect();
+    let document = export(directory.path());
+    let rows = document["outbox"].as_array().unwrap();
+    assert!(rows.iter().all(|row| row["status"] == "sent"), "{rows:#?}");
+    let copies = |row: &serde_json::Value| {
+        delivered.iter().filter(|text| text.contains(row["message_id"].as_str().unwrap())).count()
+    };
+    let mut acks: Vec<usize> = rows.iter().filter(|row| row["kind"] == "ack").map(copies).collect();
+    acks.sort();
+    assert_eq!(acks, [1, 2], "one repeat for one crash, with the Message-ID it was queued with");
+    assert!(rows.iter().filter(|row| row["kind"] != "ack").all(|row| copies(row) == 1), "nothing else repeats");
+}

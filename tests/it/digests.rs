@@ -80,7 +80,7 @@ fn each_executive_gets_an_own_copy_with_text_and_html_and_only_internal_news() {
 /// The raw bytes of an outbox row, delivered through the file transport.
 fn raw_of(harness: &Harness, message_id: &str) -> String {
     let config = harness.pipeline.config();
-    let sender = sitrep::outbox::Sender::new(&config.transport, config.first_retry).unwrap();
+    let mut sender = sitrep::outbox::Sender::new(&config.transport, config.first_retry).unwrap();
     let mut store = sitrep::store::Store::open(&config.database_path()).unwrap();
     sender.drain(&mut store, at("2026-12-31T00:00:00Z")).unwrap();
     for entry in std::fs::read_dir(harness.data_dir().join("outbox")).unwrap() {

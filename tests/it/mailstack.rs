@@ -464,7 +464,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
         helo_name: Some("sitrep.company.test".into()),
         timeout: Duration::from_secs(10),
     };
-    let sender = Sender::new(&TransportConfig::Smtp(smtp), Duration::from_secs(1)).unwrap();
+    let mut sender = Sender::new(&TransportConfig::Smtp(smtp), Duration::from_secs(1)).unwrap();
     assert_eq!(sender.drain(&mut store, now).unwrap().sent, 1);
     wait_for("the mail in bob's mailbox", 20, || {
         !mails_containing(&stack.maildir("bob"), &format!("{marker} test")).is_empty()

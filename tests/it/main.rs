@@ -11,6 +11,8 @@ mod pipeline;
 mod commands;
 // Whole incidents steered from real clients' mail, driven by `.eml` fixtures.
 mod scenarios;
+// Delivery: answers recorded one by one, claims, full disks, crashes.
+mod delivery;
 // Digests, reminders and notification clocks with a fixed clock.
 mod digests;
 // Close and learn: questionnaire, answers in every quoting style, report.

@@ -1,0 +1,71 @@
+//! Each delivery once: answers recorded one by one, claims that keep two
+//! senders apart, no resend when the store cannot record, one repeat at
+//! most after a crash between the relay's answer and the record.
+
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+use sitrep::core::triage::Outcome;
+use sitrep::outbox::Sender;
+use sitrep::store::Store;
+
+use crate::support::{Harness, mail};
+
+const ALICE: &str = "Alice Morgan <alice@company.test>";
+
+fn declared(count: usize) -> Harness {
+    let mut harness = Harness::new();
+    for index in 0..count {
+        let declaration = mail(ALICE, &format!("Incident {index}")).id(&format!("d{index}@company.test"));
+        assert_eq!(harness.feed(&declaration.bytes()).outcome, Outcome::Declared);
+    }
+    harness
+}
+
+fn files(directory: &Path) -> usize {
+    std::fs::read_dir(directory).map_or(0, |entries| entries.count())
+}
+
+fn later() -> Timestamp {
+    "2100-01-01T00:00:00Z".parse().unwrap()
+}
+
+#[test]
+fn a_store_that_cannot_record_stops_the_sender_without_sending_again() {
+    let harness = declared(2);
+    let config = harness.pipeline.config();
+    let outbox_dir = harness.data_dir().join("outbox");
+    let mut store = Store::open(&config.database_path()).unwrap();
+    let mut sender = Sender::new(&config.transport, config.first_retry).unwrap();
+    // What a full disk does to the record of a delivery, and only to it.
+    let refusing = rusqlite::Connection::open(config.database_path()).unwrap();
+    refusing
+        .execute_batch(
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF status ON deliveries WHEN NEW.status = 'sent'
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    for _ in 0..5 {
+        assert!(sender.drain(&mut store, later()).is_err());
+    }
+    assert_eq!(files(&outbox_dir), 1, "the first ack went out once, and nothing after it");
+    refusing.execute_batch("DROP TRIGGER full_disk").unwrap();
+    let report = sender.drain(&mut store, later()).unwrap();
+    assert_eq!(report.sent, 1, "the second ack, once the first is recorded");
+    assert_eq!(files(&outbox_dir), 2);
+    assert!(harness.outbox().iter().all(|row| row["status"] == "sent"), "{:#?}", harness.outbox());
+}
+
+#[test]
+fn a_claimed_delivery_is_left_to_its_sender_until_the_lease_ends() {
+    let harness = declared(1);
+    let path = harness.pipeline.config().database_path();
+    let mut first = Store::open(&path).unwrap();
+    let mut second = Store::open(&path).unwrap();
+    let now = later();
+    let lease = SignedDuration::from_mins(5);
+    assert_eq!(first.claim_due(now, lease).unwrap().len(), 1);
+    assert!(second.claim_due(now, lease).unwrap().is_empty(), "a second sender finds nothing to send");
+    let after_lease = now + SignedDuration::from_mins(6);
+    assert_eq!(second.claim_due(after_lease, lease).unwrap().len(), 1, "a dead sender's claim runs out");
+}
