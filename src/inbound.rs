@@ -14,7 +14,7 @@ use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, Par
 use sha2::{Digest, Sha256};
 
 use crate::config::Limits;
-use crate::core::mail::{AttachmentMeta, BodySource, Inbound, Mailbox};
+use crate::core::mail::{AttachmentMeta, BodySource, Inbound, Mailbox, printable};
 use crate::core::quote::{self, Flowed};
 
 /// The name of sitrep's loop header, on every mail it sends.
@@ -123,7 +123,7 @@ fn convert(raw: &[u8], message: &Message<'_>, limits: &Limits) -> Result<Parsed,
         reply_to: mailboxes(message.reply_to()),
         to: mailboxes(message.to()),
         cc: mailboxes(message.cc()),
-        subject: message.subject().unwrap_or("").trim().to_string(),
+        subject: printable(message.subject().unwrap_or(""), false).trim().to_string(),
         message_id: message.message_id().and_then(normalise_id),
         in_reply_to: id_list(message.in_reply_to()),
         references: id_list(message.references()),
@@ -148,8 +148,8 @@ fn convert(raw: &[u8], message: &Message<'_>, limits: &Limits) -> Result<Parsed,
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
             .map(|(_, value)| value.split_whitespace().collect::<Vec<_>>().join(" "))
             .collect(),
-        new_text: quote::new_text(&body.without_marked_history, body.flowed),
-        text: quote::readable(&body.whole, body.flowed),
+        new_text: printable(&quote::new_text(&body.without_marked_history, body.flowed), true),
+        text: printable(&quote::readable(&body.whole, body.flowed), true),
         body_source: body.source,
         attachments,
     };
@@ -242,7 +242,7 @@ fn mailboxes(address: Option<&Address<'_>>) -> Vec<Mailbox> {
             let spec = addr.address()?.trim().to_lowercase();
             (!spec.is_empty()).then(|| Mailbox {
                 address: spec,
-                name: addr.name().map(|name| name.trim().to_string()).filter(|name| !name.is_empty()),
+                name: addr.name().map(|name| printable(name, false).trim().to_string()).filter(|name| !name.is_empty()),
             })
         })
         .collect()
@@ -273,8 +273,9 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 /// Keeps a name as metadata only: no path separators, controls or dots
 /// that could climb a directory, at most 200 characters.
 fn sanitise_name(name: &str) -> String {
-    let cleaned: String =
+    let mapped: String =
         name.chars().map(|c| if c.is_control() || matches!(c, '/' | '\\' | ':' | '\0') { '_' } else { c }).collect();
+    let cleaned = printable(&mapped, false);
     let trimmed = cleaned.trim().trim_start_matches('.');
     trimmed.chars().take(200).collect()
 }

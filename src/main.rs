@@ -18,6 +18,9 @@ fn main() -> ExitCode {
             };
         }
     };
+    // The store, attachments, backups and outgoing mail hold incident
+    // details: readable by the user sitrep runs as, and nobody else.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     sitrep::telemetry::init(if matches!(cli.command, Command::Run) { "info" } else { "warn" });
     match cli::run(cli) {
         Ok(code) => code,

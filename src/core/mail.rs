@@ -84,6 +84,21 @@ impl Inbound {
     }
 }
 
+/// Text from a message without what could disguise it when echoed into
+/// replies, digests, reports or a terminal: control characters (NUL, ESC
+/// and the like; line breaks and tabs only where `lines` allows them) and
+/// the bidirectional overrides that make "exe.pdf" read as "fdp.exe".
+pub fn printable(text: &str, lines: bool) -> String {
+    text.chars()
+        .filter(|&c| {
+            let bidi =
+                matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}');
+            let allowed_control = lines && (c == '\n' || c == '\t');
+            !bidi && (!c.is_control() || allowed_control)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 impl Inbound {
     /// A plain staff mail to the incident address, for unit tests.
@@ -115,5 +130,18 @@ impl Inbound {
             body_source: BodySource::Plain,
             attachments: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn controls_and_bidi_overrides_never_pass() {
+        assert_eq!(printable("invoice\u{202E}fdp.exe\0\x1b[31m", false), "invoicefdp.exe[31m");
+        assert_eq!(printable("line one\n\tline two\r", true), "line one\n\tline two");
+        assert_eq!(printable("a\nb", false), "ab");
+        assert_eq!(printable("Grüße, 東京, שלום", false), "Grüße, 東京, שלום");
     }
 }

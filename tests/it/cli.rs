@@ -483,3 +483,20 @@ fn a_crash_after_the_relay_answered_repeats_that_delivery_once_and_no_other() {
     assert_eq!(acks, [1, 2], "one repeat for one crash, with the Message-ID it was queued with");
     assert!(rows.iter().filter(|row| row["kind"] != "ack").all(|row| copies(row) == 1), "nothing else repeats");
 }
+
+#[test]
+fn what_sitrep_writes_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().unwrap();
+    let output = run(directory.path(), &["ingest", EXAMPLE]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let var = directory.path().join("var");
+    for path in [var.join("sitrep.db"), files_in(&var.join("outbox"))[0].clone()] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+    for path in [var.clone(), var.join("outbox")] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", path.display());
+    }
+}

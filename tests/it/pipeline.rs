@@ -382,3 +382,22 @@ fn a_malformed_address_never_stops_the_next_message() {
         "every genuine declaration and every bad To/Cc one is answered"
     );
 }
+
+#[test]
+fn controls_and_bidi_overrides_never_reach_what_sitrep_writes() {
+    use base64::Engine;
+    let mut harness = Harness::new();
+    let hostile = "Invoice \u{202E}fdp.exe\u{1b}[2J\u{7}";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(hostile);
+    let declaration = mail(ALICE, &format!("=?utf-8?B?{encoded}?="))
+        .id("bidi@company.test")
+        .body("Attachment arrived as Invoice \u{202E}fdp.exe from \u{1b}]0;owned\u{7} the vendor.");
+    assert_eq!(harness.feed(&declaration.bytes()).outcome, Outcome::Declared);
+    let state = serde_json::to_value(&harness.export().incidents[0]).unwrap();
+    assert_eq!(state["title"], "Invoice fdp.exe[2J");
+    let ack = harness.outbox().into_iter().find(|row| row["kind"] == "ack").unwrap();
+    for written in [&state["timeline"][0]["text"], &ack["subject"], &ack["body"]] {
+        let text = written.as_str().unwrap();
+        assert!(!text.contains(['\u{202E}', '\u{1b}', '\u{7}']), "echoed: {text:?}");
+    }
+}
