@@ -23,7 +23,7 @@ use crate::render::{
     RecordedView, ReminderView, Renderer, RetroSummaryView, TranscriptView, UnverifiedView, local_time,
 };
 use crate::store::RetroRecords;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::{daemon, export, retrospective, scheduler};
 
 /// sysexits.h codes, which MTAs and systemd understand.
@@ -188,6 +188,11 @@ fn run_daemon(config: Config, config_path: Option<PathBuf>) -> Result<ExitCode, 
     // A template that does not render is a configuration error: refuse to
     // start rather than fail on the first declaration.
     check_templates(&config).exit_with(exit::CONFIG)?;
+    // A damaged store is not a reason to retry: restarting cannot mend it.
+    Store::open(&config.database_path()).and_then(|store| store.quick_check()).map_err(|error| match error {
+        StoreError::Damaged { .. } => Failure { error: error.into(), code: exit::CONFIG },
+        other => Failure { error: other.into(), code: 1 },
+    })?;
     let runtime = tokio::runtime::Runtime::new().exit_with(1)?;
     runtime
         .block_on(async {

@@ -4,6 +4,7 @@
 //! which matters because the mailbox is marked only after it), every write
 //! inside `BEGIN IMMEDIATE`, and migrations by `PRAGMA user_version`.
 
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("store: row {row} holds an unexpected value: {detail}")]
     Corrupt { row: i64, detail: String },
+    #[error("store: {path} {problem}; restore it from a backup (see docs/install.md) rather than start anew")]
+    Damaged { path: String, problem: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -188,6 +191,7 @@ fn split_addresses(text: &str) -> Vec<String> {
 impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        refuse_lost_store(path)?;
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|source| StoreError::Directory { path: parent.display().to_string(), source })?;
@@ -203,6 +207,19 @@ impl Store {
         let mut store = Store { connection };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// SQLite's own check of the file's structure, quick enough for every
+    /// start of the daemon.
+    pub fn quick_check(&self) -> StoreResult<()> {
+        let verdict: String = self.connection.query_row("PRAGMA quick_check(1)", [], |row| row.get(0))?;
+        match verdict.as_str() {
+            "ok" => Ok(()),
+            problem => Err(StoreError::Damaged {
+                path: self.connection.path().unwrap_or_default().to_string(),
+                problem: format!("fails SQLite's check: {problem}"),
+            }),
+        }
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
@@ -596,6 +613,33 @@ fn enable_wal(connection: &Connection) -> StoreResult<()> {
 
 /// The outbox row reflects its deliveries: queued while any is, else
 /// failed if any failed, else sent.
+/// A store file that is not SQLite, or that is empty where a store has
+/// lived (its write-ahead log, its attachments, a daemon's lock), is damage:
+/// opening it would start a new, empty history and number from INC-1 again.
+fn refuse_lost_store(path: &Path) -> StoreResult<()> {
+    const HEADER: &[u8; 16] = b"SQLite format 3\0";
+    let Ok(mut file) = std::fs::File::open(path) else { return Ok(()) };
+    let mut header = Vec::with_capacity(HEADER.len());
+    file.by_ref().take(HEADER.len() as u64).read_to_end(&mut header).map_err(|source| StoreError::Damaged {
+        path: path.display().to_string(),
+        problem: format!("cannot be read ({source})"),
+    })?;
+    let damaged =
+        |problem: &str| StoreError::Damaged { path: path.display().to_string(), problem: problem.to_string() };
+    if !header.is_empty() && header != HEADER {
+        return Err(damaged("is not an SQLite database"));
+    }
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let lived_here = std::fs::metadata(&wal).is_ok_and(|wal| wal.len() > 0)
+        || std::fs::read_dir(directory.join("attachments")).is_ok_and(|mut entries| entries.next().is_some())
+        || directory.join("sitrep.lock").exists();
+    if header.is_empty() && lived_here {
+        return Err(damaged("is empty, but its directory holds a previous store's files"));
+    }
+    Ok(())
+}
+
 fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreResult<()> {
     connection
         .prepare_cached(

@@ -500,3 +500,64 @@ fn what_sitrep_writes_is_private_to_its_user() {
         assert_eq!(mode, 0o700, "{}", path.display());
     }
 }
+
+/// `sitrep run` that must refuse to start: its exit code and stderr, or a
+/// failure (not a hang) when it starts after all.
+fn refused_start(directory: &Path) -> (Option<i32>, String) {
+    let mut child = sitrep(directory).arg("run").stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sitrep run started on a damaged store");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), stderr(&output))
+}
+
+#[test]
+fn a_lost_or_damaged_store_is_refused_not_replaced() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    let database = directory.path().join("var/sitrep.db");
+    // Emptied by a bad restore, beside the lock of the daemon that used it.
+    std::fs::write(directory.path().join("var/sitrep.lock"), b"").unwrap();
+    std::fs::write(&database, b"").unwrap();
+    let _ = std::fs::remove_file(directory.path().join("var/sitrep.db-wal"));
+    let (code, message) = refused_start(directory.path());
+    assert_eq!(code, Some(78), "{message}");
+    assert!(message.contains("backup"), "{message}");
+    assert_eq!(std::fs::metadata(&database).unwrap().len(), 0, "no new store over the old one");
+    assert_ne!(run(directory.path(), &["ingest", EXAMPLE]).status.code(), Some(0));
+
+    std::fs::write(&database, b"this is not a database at all").unwrap();
+    assert_eq!(refused_start(directory.path()).0, Some(78));
+}
+
+#[test]
+fn a_store_with_a_corrupted_page_stops_the_daemon_at_start() {
+    let directory = tempfile::tempdir().unwrap();
+    for index in 0..20 {
+        let declaration = format!(
+            "From: Alice <alice@example.test>\r\nTo: incident@example.test\r\nSubject: Incident number {index}\r\nMessage-ID: <c{index}@example.test>\r\n\r\n{}\r\n",
+            "Details of what happened. ".repeat(200)
+        );
+        let path = directory.path().join(format!("{index}.eml"));
+        std::fs::write(&path, declaration).unwrap();
+        assert!(run(directory.path(), &["ingest", path.to_str().unwrap()]).status.success());
+    }
+    let database = directory.path().join("var/sitrep.db");
+    let checkpoint = rusqlite::Connection::open(&database).unwrap();
+    checkpoint.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+    drop(checkpoint);
+    let mut bytes = std::fs::read(&database).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 8 * page, "the store spans several pages");
+    let middle = bytes.len() / page / 2 * page;
+    bytes[middle..middle + page].fill(0x5a);
+    std::fs::write(&database, bytes).unwrap();
+    let (code, message) = refused_start(directory.path());
+    assert_eq!(code, Some(78), "{message}");
+}
