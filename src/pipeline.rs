@@ -292,6 +292,7 @@ impl Pipeline {
             let parent_subject = transaction.subject_of(parent)?;
             commands = command::parse_reply(&inbound.subject, parent_subject.as_deref(), &inbound.new_text);
         }
+        refuse_if_untrusted(&mut commands, inbound, &self.config);
         if commands.lines.is_empty() {
             append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)?;
             // Kept, but nobody watches a closed incident: the sender is told.
@@ -504,7 +505,8 @@ impl Pipeline {
         for stream in &self.config.default_streams {
             incident.streams.entry(*stream).or_default();
         }
-        let commands = command::parse(&inbound.subject, &inbound.new_text);
+        let mut commands = command::parse(&inbound.subject, &inbound.new_text);
+        refuse_if_untrusted(&mut commands, inbound, &self.config);
         let effects = transition::apply(&mut incident, &commands.lines, &self.actor(&declarer), now, &self.settings());
         transaction.insert_incident(&incident)?;
         append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
@@ -620,6 +622,16 @@ impl Pipeline {
             transaction.insert_attachment(row, meta)?;
         }
         Ok(())
+    }
+}
+
+/// Answers every command of a mail with the reason it may not steer, when
+/// `core::auth` finds one, instead of running it.
+fn refuse_if_untrusted(commands: &mut command::Parsed, inbound: &Inbound, config: &Config) {
+    if let Some(reason) = auth::commands_refused(inbound, &config.access) {
+        for line in &mut commands.lines {
+            line.command = Err(reason.clone());
+        }
     }
 }
 

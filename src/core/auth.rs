@@ -65,6 +65,14 @@ pub fn authority(inbound: &Inbound, access: &Access, trusted_authserv_id: Option
     }
 }
 
+/// Why the commands of a staff mail must not run, if they must not: a
+/// Reply-To outside the company is what a forged or hijacked mail uses to
+/// get the answers, and a genuine one does not need it to steer an incident.
+pub fn commands_refused(inbound: &Inbound, access: &Access) -> Option<String> {
+    let outside = inbound.reply_to.iter().find(|mailbox| !access.is_staff(&mailbox.address))?;
+    Some(format!("not run: the mail's Reply-To, {}, is outside the staff domains", outside.address))
+}
+
 /// Relaxed alignment (RFC 7489 §3.1): the signing domain is the From
 /// domain or a parent of it.
 fn aligned(signer: &str, from_domain: &str) -> bool {
@@ -127,6 +135,16 @@ mod tests {
             partner_domains: vec!["mssp.test".into()],
             lists: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_reply_to_outside_the_company_stops_commands() {
+        let mut mail = Inbound::sample("alice@company.test", "Re: [INC-1] x");
+        assert_eq!(commands_refused(&mail, &access()), None);
+        mail.reply_to = vec![Mailbox { address: "alice@company.test".into(), name: None }];
+        assert_eq!(commands_refused(&mail, &access()), None);
+        mail.reply_to.push(Mailbox { address: "alice.ceo@gmail.test".into(), name: None });
+        assert!(commands_refused(&mail, &access()).is_some_and(|reason| reason.contains("alice.ceo@gmail.test")));
     }
 
     #[track_caller]

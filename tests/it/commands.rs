@@ -271,3 +271,19 @@ fn replying_to_a_subject_with_commands_does_not_repeat_them() {
     assert!(outbox(&harness).iter().all(|row| row["kind"] != "transcript"), "Bob sent no commands of his own");
     assert_eq!(incident(&harness)["timeline"].as_array().unwrap().last().unwrap()["text"], "On my way.");
 }
+
+#[test]
+fn commands_in_a_mail_whose_reply_to_leaves_the_company_are_not_run() {
+    let mut harness = Harness::new();
+    harness.feed(&mail(ALICE, "Ransomware on FS01").id("d@company.test").body("lead me").bytes());
+    let hijacked = mail(ALICE, "Re: [INC-1] Ransomware on FS01")
+        .id("h@company.test")
+        .header("Reply-To", "alice.morgan.ceo@freemail.test")
+        .body("close: false alarm\nnotify +attacker@freemail.test\n\nAll fine, stand down.");
+    assert_eq!(harness.feed(&hijacked.bytes()).outcome, Outcome::Updated);
+    let state = incident(&harness);
+    assert_eq!(state["status"], "open", "{state}");
+    let transcript = outbox(&harness).into_iter().rev().find(|row| row["kind"] == "transcript").unwrap();
+    assert!(transcript["body"].as_str().unwrap().contains("Reply-To"), "{transcript}");
+    assert_eq!(transcript["to"][0], "alice@company.test", "told to the staff member, not to the Reply-To");
+}
