@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::core::auth;
 use crate::core::deadline::{PointReached, describe_duration};
 use crate::core::digest::{self, Audience};
 use crate::core::incident::IncidentNumber;
@@ -499,6 +500,12 @@ fn check_config(config: &Config) -> Result<ExitCode, Failure> {
     writeln!(stdout, "  store:            {}", config.database_path().display()).exit_with(1)?;
     writeln!(stdout, "  staff domains:    {}", config.access.staff_domains.join(", ")).exit_with(1)?;
     writeln!(stdout, "  executives:       {}", config.executives.join(", ")).exit_with(1)?;
+    match &config.trusted_authserv_id {
+        Some(id) => writeln!(stdout, "  sender checks:    staff mail counts when {id} vouches for it").exit_with(1)?,
+        None => {
+            writeln!(stdout, "  WARNING:          {}", auth::unauthenticated_warning(&config.access)).exit_with(1)?
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -52,6 +52,9 @@ pub async fn run(
     let sending =
         tokio::spawn(send_loop(sender, sender_store, pipeline.clone(), Arc::clone(&wake_sender), stopping.clone()));
     info!(store = %config.database_path().display(), "sitrep running");
+    if config.trusted_authserv_id.is_none() {
+        warn!("{}", crate::core::auth::unauthenticated_warning(&config.access));
+    }
     let receiving = match &config.mailbox {
         MailboxConfig::Maildir { path, poll_interval } => {
             let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;

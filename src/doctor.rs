@@ -10,7 +10,9 @@ use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 
 use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::{Config, MailboxConfig, TransportConfig};
+use crate::core::auth;
 use crate::imap;
+use crate::inbound;
 use crate::render::Renderer;
 use crate::store::Store;
 
@@ -43,6 +45,7 @@ pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
         Err(error) => fail("templates", error, "fix the template named, or remove it to use the built-in one"),
     });
     checks.push(store(&config.database_path()));
+    checks.push(trust(config));
     checks.push(disk(&config.data_dir, LEAST_FREE_BYTES));
     checks.push(mailbox(config).await);
     checks.push(transport(config));
@@ -50,6 +53,37 @@ pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
         checks.push(test_mail(config, address));
     }
     checks
+}
+
+/// Without `[auth]`, From is believed: said plainly, with the id the site's
+/// border server writes, read from the last mail received.
+fn trust(config: &Config) -> Check {
+    if let Some(id) = &config.trusted_authserv_id {
+        return pass("trust", format!("staff mail counts only when {id} vouches for it (DMARC or aligned DKIM)"));
+    }
+    let warning = auth::unauthenticated_warning(&config.access);
+    let seen = Store::open(&config.database_path())
+        .and_then(|store| store.recent_raw_messages(50))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|raw| inbound::parse_headers_only(raw, &config.limits))
+        .filter_map(|inbound| auth::authserv_ids(&inbound).into_iter().next())
+        .fold(Vec::<(String, usize)>::new(), |mut counts, id| {
+            match counts.iter_mut().find(|(seen, _)| *seen == id) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((id, 1)),
+            }
+            counts
+        });
+    match seen.iter().max_by_key(|(_, count)| *count) {
+        Some((id, count)) => pass(
+            "trust",
+            format!(
+                "{warning}. The last mail received carries Authentication-Results from {id} ({count} messages): set trusted_authserv_id = \"{id}\" in [auth]"
+            ),
+        ),
+        None => pass("trust", warning),
+    }
 }
 
 fn store(path: &Path) -> Check {

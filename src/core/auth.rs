@@ -73,6 +73,27 @@ pub fn commands_refused(inbound: &Inbound, access: &Access) -> Option<String> {
     Some(format!("not run: the mail's Reply-To, {}, is outside the staff domains", outside.address))
 }
 
+/// What a site without `[auth]` should be told: who can steer incidents.
+pub fn unauthenticated_warning(access: &Access) -> String {
+    format!(
+        "no [auth] trusted_authserv_id: From is believed, so anyone who writes From: <anyone>@{} can declare, \
+         post and steer incidents (close them, change the lead, add recipients); set it to the id your border \
+         mail server writes in Authentication-Results (`sitrep doctor` proposes one from received mail)",
+        access.staff_domains.first().map_or("your domain", String::as_str)
+    )
+}
+
+/// The authserv-ids of a message's Authentication-Results headers, topmost
+/// first: the one a site's border server writes is among them.
+pub fn authserv_ids(inbound: &Inbound) -> Vec<String> {
+    inbound
+        .authentication_results
+        .iter()
+        .filter_map(|header| results_authserv_id(header))
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// Relaxed alignment (RFC 7489 §3.1): the signing domain is the From
 /// domain or a parent of it.
 fn aligned(signer: &str, from_domain: &str) -> bool {

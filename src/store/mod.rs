@@ -381,6 +381,13 @@ impl Store {
         .collect()
     }
 
+    /// The raw bytes of the last `count` messages received, newest first.
+    pub fn recent_raw_messages(&self, count: u32) -> StoreResult<Vec<Vec<u8>>> {
+        let mut statement = self.connection.prepare("SELECT raw FROM messages ORDER BY id DESC LIMIT ?1")?;
+        let rows = statement.query_map([count], |row| row.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn raw_message(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
         Ok(self.connection.query_row("SELECT raw FROM messages WHERE id = ?1", [id], |row| row.get(0)).optional()?)
     }

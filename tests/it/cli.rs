@@ -561,3 +561,23 @@ fn a_store_with_a_corrupted_page_stops_the_daemon_at_start() {
     let (code, message) = refused_start(directory.path());
     assert_eq!(code, Some(78), "{message}");
 }
+
+#[test]
+fn without_auth_the_admin_is_told_who_can_steer_and_which_id_to_set() {
+    let directory = tempfile::tempdir().unwrap();
+    let check = run(directory.path(), &["check-config"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("WARNING") && stdout(&check).contains("From is believed"), "{}", stdout(&check));
+
+    let received = directory.path().join("received.eml");
+    let mut raw = b"Authentication-Results: mx.example.test; dkim=pass header.d=example.test; dmarc=pass\r\n".to_vec();
+    raw.extend(std::fs::read(EXAMPLE).unwrap());
+    std::fs::write(&received, raw).unwrap();
+    assert!(run(directory.path(), &["ingest", received.to_str().unwrap()]).status.success());
+    for folder in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(directory.path().join("var/inbox").join(folder)).unwrap();
+    }
+    let report = stdout(&run(directory.path(), &["doctor"]));
+    assert!(report.contains("PASS trust") && report.contains("From is believed"), "{report}");
+    assert!(report.contains("trusted_authserv_id = \"mx.example.test\""), "{report}");
+}
