@@ -146,7 +146,8 @@ fn sitrep_pipeline(messages: &[Vec<u8>]) -> (Duration, Vec<IngestReport>) {
          [mailbox]\nkind = \"maildir\"\npath = \"{data}/inbox\"\n\
          [transport]\nkind = \"file\"\npath = \"{data}/outbox\"\n\
          [access]\nstaff_domains = [\"company.test\"]\n\
-         [stakeholders]\nexecutives = [\"ceo@company.test\"]\n"
+         [stakeholders]\nexecutives = [\"ceo@company.test\"]\n\
+         [limits]\ndeclarations_per_sender_per_hour = 100000\ndeclarations_per_hour = 100000\n"
     );
     let config = Config::parse(&config_text, "bench", directory.path()).unwrap();
     let mut store = Store::open(&config.database_path()).unwrap();

@@ -76,7 +76,8 @@ impl Stack {
              [mailbox]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
              username = \"{user}@company.test\"\npassword_file = \"password\"\n\
              [transport]\n{transport}\n\
-             [access]\nstaff_domains = [\"company.test\"]\n",
+             [access]\nstaff_domains = [\"company.test\"]\n\
+             [limits]\ndeclarations_per_sender_per_hour = 100000\ndeclarations_per_hour = 100000\n",
             self.imap_port
         );
         std::fs::write(home.path().join("sitrep.toml"), config).unwrap();
@@ -182,7 +183,8 @@ fn pipe_latency(stack: &Stack) {
             "address = \"incident@company.test\"\ndata_dir = \"{}\"\n\
              [mailbox]\nkind = \"maildir\"\npath = \"{}/inbox\"\n\
              [transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\
-             [access]\nstaff_domains = [\"company.test\"]\n",
+             [access]\nstaff_domains = [\"company.test\"]\n\
+             [limits]\ndeclarations_per_sender_per_hour = 100000\ndeclarations_per_hour = 100000\n",
             data.display(),
             home.path().display(),
             stack.smtp_port

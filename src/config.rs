@@ -186,8 +186,14 @@ pub struct Limits {
     pub max_mime_parts: usize,
     pub max_mime_depth: usize,
     pub max_text_bytes: usize,
-    /// At most this many automatic replies (acks, transcripts, notices) an hour.
+    /// At most this many automatic replies (transcripts, notices) an hour;
+    /// acknowledgements are bounded by the declaration limits instead.
     pub replies_per_hour: u32,
+    /// New incidents one sender may open in an hour; past it, a declaration
+    /// is refused with one notice (a script or a compromised account).
+    pub declarations_per_sender_per_hour: u32,
+    /// New incidents all senders together may open in an hour.
+    pub declarations_per_hour: u32,
     /// The same reply to the same person about the same incident at most
     /// once in this window.
     pub repeat_reply_window: Duration,
@@ -202,6 +208,8 @@ impl Default for Limits {
             max_mime_depth: 20,
             max_text_bytes: 2 * 1024 * 1024,
             replies_per_hour: 100,
+            declarations_per_sender_per_hour: 10,
+            declarations_per_hour: 30,
             repeat_reply_window: Duration::from_secs(60 * 60),
         }
     }
@@ -427,6 +435,8 @@ struct RawLimits {
     max_text_bytes: Option<usize>,
     replies_per_hour: Option<u32>,
     reply_window_minutes: Option<u64>,
+    declarations_per_sender_per_hour: Option<u32>,
+    declarations_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -480,6 +490,11 @@ impl RawConfig {
             max_mime_depth: self.limits.max_mime_depth.unwrap_or(defaults.max_mime_depth),
             max_text_bytes: self.limits.max_text_bytes.unwrap_or(defaults.max_text_bytes),
             replies_per_hour: self.limits.replies_per_hour.unwrap_or(defaults.replies_per_hour),
+            declarations_per_sender_per_hour: self
+                .limits
+                .declarations_per_sender_per_hour
+                .unwrap_or(defaults.declarations_per_sender_per_hour),
+            declarations_per_hour: self.limits.declarations_per_hour.unwrap_or(defaults.declarations_per_hour),
             repeat_reply_window: self
                 .limits
                 .reply_window_minutes

@@ -210,6 +210,26 @@ impl Pipeline {
         let outcome = decision.outcome();
         match decision {
             Triage::Declare { title } => {
+                let limits = &config.limits;
+                let sender = inbound.author().map_or("", |author| author.address.as_str());
+                let (by_everyone, by_sender) =
+                    transaction.declarations_since(now - SignedDuration::from_hours(1), sender)?;
+                let brake = triage::storm_brake(
+                    by_sender,
+                    limits.declarations_per_sender_per_hour,
+                    by_everyone,
+                    limits.declarations_per_hour,
+                );
+                if let Some(reason) = brake {
+                    warn!(sender, by_sender, by_everyone, "declaration refused: hourly limit on new incidents");
+                    self.notify_sender(transaction, inbound, &reason, NoticeCause::Refused, now)?;
+                    return Ok(IngestReport {
+                        outcome: Outcome::Rejected,
+                        incident: None,
+                        reason: Some(reason),
+                        stored: true,
+                    });
+                }
                 let number = transaction.next_incident_number()?;
                 self.store_attachments(transaction, row, parsed)?;
                 self.declare(transaction, inbound, number, title, now)?;
@@ -594,7 +614,11 @@ impl Pipeline {
             info!(kind = kind.as_str(), "identical reply sent recently; not repeated");
             return Ok(());
         }
-        if transaction.automatic_replies_since(now - SignedDuration::from_hours(1))? >= limits.replies_per_hour {
+        // Acknowledgements are bounded by the declaration limits: the cap on
+        // other replies never swallows the answer to a genuine incident.
+        if kind != MailKind::Ack
+            && transaction.automatic_replies_since(now - SignedDuration::from_hours(1))? >= limits.replies_per_hour
+        {
             error!(
                 kind = kind.as_str(),
                 cap = limits.replies_per_hour,

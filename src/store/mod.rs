@@ -1016,13 +1016,22 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// How many automatic replies (acks, transcripts, notices) were queued since `since`.
-    pub fn automatic_replies_since(&self, since: Timestamp) -> StoreResult<u32> {
+    /// How many incidents were declared since `since`, and how many of them
+    /// by `sender`.
+    pub fn declarations_since(&self, since: Timestamp, sender: &str) -> StoreResult<(u32, u32)> {
         Ok(self
             .transaction
             .prepare_cached(
-                "SELECT COUNT(*) FROM outbox WHERE kind IN ('ack', 'transcript', 'notice') AND created_at >= ?1",
+                "SELECT COUNT(*), COALESCE(SUM(declared_by = ?2), 0) FROM incidents WHERE declared_at >= ?1",
             )?
+            .query_row(params![time_text(since), sender], |row| Ok((row.get(0)?, row.get(1)?)))?)
+    }
+
+    /// How many automatic replies (transcripts, notices) were queued since `since`.
+    pub fn automatic_replies_since(&self, since: Timestamp) -> StoreResult<u32> {
+        Ok(self
+            .transaction
+            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE kind IN ('transcript', 'notice') AND created_at >= ?1")?
             .query_row([time_text(since)], |row| row.get(0))?)
     }
 

@@ -99,6 +99,11 @@ first_retry_secs = 1
 
 [access]
 staff_domains = ["company.test"]
+
+# The tests send bursts of declarations that a site would call a storm.
+[limits]
+declarations_per_sender_per_hour = 10000
+declarations_per_hour = 10000
 "#,
             imap = self.imap_port,
             smtp = self.smtp_port,

@@ -345,7 +345,7 @@ fn an_address_seen_carrying_list_mail_is_never_copied_on_an_ack() {
 
 #[test]
 fn a_malformed_address_never_stops_the_next_message() {
-    let mut harness = Harness::new();
+    let mut harness = Harness::with_extra_config("\n[limits]\ndeclarations_per_sender_per_hour = 100\n");
     let malformed = [
         "jack.:urner@company.test",
         "alice morgan@company.test",
@@ -400,4 +400,35 @@ fn controls_and_bidi_overrides_never_reach_what_sitrep_writes() {
         let text = written.as_str().unwrap();
         assert!(!text.contains(['\u{202E}', '\u{1b}', '\u{7}']), "echoed: {text:?}");
     }
+}
+
+#[test]
+fn a_storm_from_one_sender_is_braked_and_another_sender_is_still_answered() {
+    let mut harness = Harness::new();
+    let mut declared = 0;
+    for index in 0..30 {
+        let storm = mail("bot@company.test", &format!("Alert {index}")).id(&format!("storm-{index}@company.test"));
+        if harness.feed(&storm.bytes()).outcome == Outcome::Declared {
+            declared += 1;
+        }
+    }
+    assert_eq!(declared, 10, "ten new incidents an hour from one sender");
+    let notices = harness.outbox().into_iter().filter(|row| row["kind"] == "notice").count();
+    assert_eq!(notices, 1, "the sender is told once, not once per mail");
+
+    let genuine = harness.feed(&mail(ALICE, "Laptop stolen at the airport").id("genuine@company.test").bytes());
+    assert_eq!(genuine.outcome, Outcome::Declared);
+    let acked = harness.outbox().iter().any(|row| row["kind"] == "ack" && row["to"][0] == "alice@company.test");
+    assert!(acked, "a genuine declaration during a storm is acknowledged");
+
+    // An hour later the sender may declare again.
+    for minute in 0..60 {
+        harness.feed(
+            &mail(ALICE, "Re: [INC-11] Laptop stolen at the airport")
+                .id(&format!("later-{minute}@company.test"))
+                .bytes(),
+        );
+    }
+    let after = harness.feed(&mail("bot@company.test", "Alert after the hour").id("after@company.test").bytes());
+    assert_eq!(after.outcome, Outcome::Declared);
 }
