@@ -121,6 +121,30 @@ impl Pipeline {
         arrival: &Arrival<'_>,
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
+        match self.process(store, raw, arrival, now, None) {
+            // A template that fails on this message's data is a fault of
+            // sitrep's, not the store's: retrying would fail the same way and
+            // hold up every message behind it, so the message is quarantined
+            // with the error instead.
+            Err(IngestError::Render(error)) => {
+                error!(source = arrival.source, error = %error, "processing failed; the message is quarantined");
+                let reason = format!("sitrep could not process this message ({error}); an admin has the details");
+                self.process(store, raw, arrival, now, Some(reason))
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt in one transaction; `failed` quarantines the message
+    /// with that reason instead of acting on it.
+    fn process(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        arrival: &Arrival<'_>,
+        now: Timestamp,
+        failed: Option<String>,
+    ) -> Result<IngestReport, IngestError> {
         let source = arrival.source;
         let sha256 = inbound::sha256_hex(raw);
         let transaction = store.write()?;
@@ -137,12 +161,13 @@ impl Pipeline {
                 stored: false,
             });
         }
-        let parsed = match arrival.size_over_limit {
-            Some(size) => Err(format!(
+        let parsed = match (failed, arrival.size_over_limit) {
+            (Some(reason), _) => Err(reason),
+            (None, Some(size)) => Err(format!(
                 "message is {size} bytes, over the limit of {}; only its header was kept",
                 self.config.limits.max_message_bytes
             )),
-            None => inbound::parse(raw, &self.config.limits),
+            (None, None) => inbound::parse(raw, &self.config.limits),
         };
         // A message that cannot be parsed whole may still have readable
         // headers, so that it is described and its sender told.

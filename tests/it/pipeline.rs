@@ -432,3 +432,22 @@ fn a_storm_from_one_sender_is_braked_and_another_sender_is_still_answered() {
     let after = harness.feed(&mail("bot@company.test", "Alert after the hour").id("after@company.test").bytes());
     assert_eq!(after.outcome, Outcome::Declared);
 }
+
+#[test]
+fn a_message_sitrep_cannot_process_is_quarantined_not_retried_forever() {
+    let directory = tempfile::tempdir().unwrap();
+    let templates = directory.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    // Loads, and fails on the first real acknowledgement.
+    std::fs::write(templates.join("ack.txt.tera"), "{{ no_such_value.field }}").unwrap();
+    let mut harness = Harness::with_extra_config(&format!("\n[templates]\ndir = \"{}\"\n", templates.display()));
+    let first = harness.feed(&mail(ALICE, "Phishing wave").id("p1@company.test").bytes());
+    assert_eq!(first.outcome, Outcome::Quarantined, "{first:?}");
+    assert!(first.reason.as_deref().unwrap().contains("could not process"), "{first:?}");
+    let export = harness.export();
+    assert_eq!(export.messages.len(), 1, "stored, with its outcome");
+    assert!(export.incidents.is_empty(), "nothing half-done is kept");
+    let next = harness
+        .feed(&mail(ALICE, "Re: Phishing wave").id("p2@company.test").header("Auto-Submitted", "auto-replied").bytes());
+    assert_eq!(next.outcome, Outcome::Ignored, "the next message is processed");
+}
