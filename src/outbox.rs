@@ -97,11 +97,9 @@ impl Sender {
             self.unrecorded.clear();
         }
         let mut report = DrainReport::default();
-        let claimed: Vec<(PendingMail, Vec<String>)> = store
-            .claim_due(now, CLAIM_LEASE)?
-            .into_iter()
-            .flat_map(|mail| self.batches(&mail).into_iter().map(move |batch| (mail.clone(), batch)))
-            .collect();
+        let mails = store.claim_due(now, CLAIM_LEASE)?;
+        let claimed: Vec<(&PendingMail, Vec<String>)> =
+            mails.iter().flat_map(|mail| self.batches(mail).into_iter().map(move |batch| (mail, batch))).collect();
         for (position, (mail, batch)) in claimed.iter().enumerate() {
             if !keep_going() {
                 release(store, &claimed[position..], now);
@@ -194,7 +192,7 @@ impl Sender {
 
 /// Hands back claims a pass stopped before trying, so they need not wait for
 /// the lease; when even that cannot be written, the lease frees them.
-fn release(store: &mut Store, untried: &[(PendingMail, Vec<String>)], now: Timestamp) {
+fn release(store: &mut Store, untried: &[(&PendingMail, Vec<String>)], now: Timestamp) {
     let deliveries: Vec<(i64, String)> =
         untried.iter().flat_map(|(mail, batch)| batch.iter().map(|recipient| (mail.id, recipient.clone()))).collect();
     if let Err(error) = store.release_claims(&deliveries, now) {
