@@ -705,7 +705,10 @@ pub(crate) fn queue_mail(
         true => Err("no recipient that mail can be sent to".to_string()),
         false => compose::compose(&draft, now).map_err(|error| error.to_string()),
     };
-    let raw = built.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
+    let (raw, failure) = match built {
+        Ok(raw) => (raw, None),
+        Err(reason) => (Vec::new(), Some(reason)),
+    };
     let outbox = transaction.enqueue(
         &NewOutgoing {
             kind,
@@ -724,7 +727,7 @@ pub(crate) fn queue_mail(
         warn!(outbox, kind = kind.as_str(), address, "not an address mail can be sent to; left out");
         transaction.fail_delivery(outbox, address, "not an address mail can be sent to", now)?;
     }
-    if let Err(reason) = built {
+    if let Some(reason) = failure {
         error!(outbox, kind = kind.as_str(), reason, "outgoing mail could not be built");
         transaction.fail_outbox(outbox, &reason)?;
     }
