@@ -17,6 +17,7 @@ use crate::core::incident::{Deadline, DeadlineState, EntryKind, Status, Task, Ta
 use crate::core::incident::{DeliveryStatus, Incident, Stream, StreamState};
 use crate::core::report::{Evidence, StoredAnswer};
 use crate::core::schedule::Reminder;
+use crate::core::triage;
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
 use crate::render::{
@@ -421,6 +422,12 @@ fn status(config: &Config) -> Result<ExitCode, Failure> {
     }
     out.push('\n');
     out.push_str(&format!("open incidents: {}\n", summary.open_incidents));
+    let braked = store.rejected_since(now - jiff::SignedDuration::from_hours(1), triage::STORM).exit_with(1)?;
+    if braked > 0 {
+        out.push_str(&format!(
+            "storm brake:    {braked} declarations refused in the last hour (limits in [limits] declarations_per_*)\n"
+        ));
+    }
     let next = store.next_scheduled().exit_with(1)?;
     out.push_str(&format!(
         "next scheduled: {}\n",

@@ -326,19 +326,23 @@ fn declaration_title(inbound: &Inbound) -> String {
     }
 }
 
+/// How every refusal by the storm brake begins, so that `sitrep status` can
+/// count them.
+pub const STORM: &str = "too many new incidents";
+
 /// Whether one more declaration would make a storm: past the hourly limit
 /// for its sender or for everyone. `None` lets it through.
 pub fn storm_brake(by_sender: u32, sender_limit: u32, by_everyone: u32, overall_limit: u32) -> Option<String> {
     if by_sender >= sender_limit {
         return Some(format!(
-            "you opened {by_sender} incidents in the last hour, the most one sender may; reply to an open incident, \
+            "{STORM}: you opened {by_sender} in the last hour, the most one sender may; reply to an open incident, \
              or ask an admin to raise [limits] declarations_per_sender_per_hour"
         ));
     }
     (by_everyone >= overall_limit).then(|| {
         format!(
-            "{by_everyone} incidents were opened in the last hour, the most sitrep accepts; reply to an open incident, \
-             or ask an admin to raise [limits] declarations_per_hour"
+            "{STORM}: {by_everyone} were opened in the last hour, the most sitrep accepts; reply to an open \
+             incident, or ask an admin to raise [limits] declarations_per_hour"
         )
     })
 }

@@ -381,6 +381,17 @@ impl Store {
         .collect()
     }
 
+    /// How many messages since `since` were rejected with a reason that
+    /// begins with `reason_start`: how often a brake bit.
+    pub fn rejected_since(&self, since: Timestamp, reason_start: &str) -> StoreResult<u64> {
+        let count: i64 = self.connection.query_row(
+            "SELECT COUNT(*) FROM messages WHERE outcome = 'rejected' AND received_at >= ?1 AND substr(reason, 1, length(?2)) = ?2",
+            params![time_text(since), reason_start],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
     /// The raw bytes of the last `count` messages received, newest first.
     pub fn recent_raw_messages(&self, count: u32) -> StoreResult<Vec<Vec<u8>>> {
         let mut statement = self.connection.prepare("SELECT raw FROM messages ORDER BY id DESC LIMIT ?1")?;

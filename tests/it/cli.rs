@@ -581,3 +581,18 @@ fn without_auth_the_admin_is_told_who_can_steer_and_which_id_to_set() {
     assert!(report.contains("PASS trust") && report.contains("From is believed"), "{report}");
     assert!(report.contains("trusted_authserv_id = \"mx.example.test\""), "{report}");
 }
+
+#[test]
+fn status_says_when_the_storm_brake_bit() {
+    let directory = tempfile::tempdir().unwrap();
+    for index in 0..12 {
+        let path = directory.path().join(format!("{index}.eml"));
+        let declaration = format!(
+            "From: Monitor <monitor@example.test>\r\nTo: incident@example.test\r\nSubject: Alert {index}\r\nMessage-ID: <alert{index}@example.test>\r\n\r\nDisk full.\r\n"
+        );
+        std::fs::write(&path, declaration).unwrap();
+        assert!(run(directory.path(), &["ingest", path.to_str().unwrap()]).status.success());
+    }
+    let report = stdout(&run(directory.path(), &["status"]));
+    assert!(report.contains("storm brake:    2 declarations refused in the last hour"), "{report}");
+}
