@@ -21,8 +21,9 @@ use crate::core::triage;
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
 use crate::render::{
-    AckView, AnswersView, ClockView, ClosedView, CommandView, DigestView, NoticeView, QuestionView, QuestionnaireView,
-    RecordedView, ReminderView, Renderer, RetroSummaryView, TranscriptView, UnverifiedView, local_time,
+    AckView, AnswersView, ClockView, ClosedView, CombinedDigestView, CommandView, DigestView, NoticeView, QuestionView,
+    QuestionnaireView, RecordedView, ReminderView, Renderer, RetroSummaryView, TranscriptView, UnverifiedView,
+    local_time,
 };
 use crate::store::RetroRecords;
 use crate::store::{Store, StoreError};
@@ -428,6 +429,14 @@ fn status(config: &Config) -> Result<ExitCode, Failure> {
             "storm brake:    {braked} declarations refused in the last hour (limits in [limits] declarations_per_*)\n"
         ));
     }
+    let (recipients, held) = store.held_digests().exit_with(1)?;
+    if held > 0 {
+        out.push_str(&format!(
+            "digest cap:     {held} digests held for {recipients} executive{}, to go out combined \
+             ([limits] digests_per_executive_per_hour)\n",
+            if recipients == 1 { "" } else { "s" }
+        ));
+    }
     let next = store.next_scheduled().exit_with(1)?;
     out.push_str(&format!(
         "next scheduled: {}\n",
@@ -546,6 +555,8 @@ pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
     for view in sample_digests(config) {
         renderer.digest(&view)?;
     }
+    let per_hour = config.limits.digests_per_executive_per_hour;
+    renderer.combined_digest(&CombinedDigestView::of(sample_digests(config), per_hour, address.clone()))?;
     for view in sample_reminders(config) {
         renderer.reminder(&view)?;
     }

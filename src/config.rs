@@ -194,6 +194,10 @@ pub struct Limits {
     pub declarations_per_sender_per_hour: u32,
     /// New incidents all senders together may open in an hour.
     pub declarations_per_hour: u32,
+    /// Digests one executive gets in an hour at most, whatever the number of
+    /// incidents; digests due closer together go out as one combined digest.
+    /// 0: no cap.
+    pub digests_per_executive_per_hour: u32,
     /// The same reply to the same person about the same incident at most
     /// once in this window.
     pub repeat_reply_window: Duration,
@@ -210,6 +214,7 @@ impl Default for Limits {
             replies_per_hour: 100,
             declarations_per_sender_per_hour: 10,
             declarations_per_hour: 30,
+            digests_per_executive_per_hour: 6,
             repeat_reply_window: Duration::from_secs(60 * 60),
         }
     }
@@ -437,6 +442,7 @@ struct RawLimits {
     reply_window_minutes: Option<u64>,
     declarations_per_sender_per_hour: Option<u32>,
     declarations_per_hour: Option<u32>,
+    digests_per_executive_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -495,6 +501,10 @@ impl RawConfig {
                 .declarations_per_sender_per_hour
                 .unwrap_or(defaults.declarations_per_sender_per_hour),
             declarations_per_hour: self.limits.declarations_per_hour.unwrap_or(defaults.declarations_per_hour),
+            digests_per_executive_per_hour: self
+                .limits
+                .digests_per_executive_per_hour
+                .unwrap_or(defaults.digests_per_executive_per_hour),
             repeat_reply_window: self
                 .limits
                 .reply_window_minutes

@@ -97,7 +97,7 @@ impl Sender {
             self.unrecorded.clear();
         }
         let mut report = DrainReport::default();
-        let mails = store.claim_due(now, CLAIM_LEASE)?;
+        let mails = store.claim_due(now, CLAIM_LEASE, std::process::id(), process_is_gone)?;
         let claimed: Vec<(&PendingMail, Vec<String>)> =
             mails.iter().flat_map(|mail| self.batches(mail).into_iter().map(move |batch| (mail, batch))).collect();
         for (position, (mail, batch)) in claimed.iter().enumerate() {
@@ -227,6 +227,14 @@ pub fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError>
         builder = builder.credentials(Credentials::new(username.clone(), password));
     }
     Ok(builder.build())
+}
+
+/// Whether the process that claimed a delivery is gone: only "no such
+/// process" counts, so a claimer that is merely not ours to signal keeps
+/// its claim until the lease ends.
+fn process_is_gone(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else { return false };
+    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::core::digest::{self, Audience, Inputs};
 use crate::core::incident::{Incident, IncidentNumber, MailKind, TimelineEntry};
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
 use crate::pipeline::{IngestError, Pipeline, queue_mail};
-use crate::render::{ClockView, DigestView, ReminderView};
+use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView};
 use crate::retrospective;
 use crate::store::{ScheduleFacts, Store, WriteTx};
 
@@ -30,9 +30,20 @@ pub struct TickReport {
     pub failed: usize,
 }
 
-/// Runs every job due at `now`, one transaction per incident.
+/// Runs every job due at `now`, one transaction per incident, after the
+/// digests held back by the per-executive cap, one transaction per recipient.
 pub fn tick(pipeline: &Pipeline, store: &mut Store, now: Timestamp) -> Result<TickReport, IngestError> {
     let mut report = TickReport::default();
+    for recipient in store.released_digests(now)? {
+        match release_held(pipeline, store, &recipient, now) {
+            Ok(queued) => report.queued += queued,
+            Err(error) => {
+                report.failed += 1;
+                error!(recipient, error = format!("{error:#}"), "held digests failed; retrying in a minute");
+                store.postpone_held(&recipient, now + jiff::SignedDuration::from_mins(1))?;
+            }
+        }
+    }
     for number in store.due_incidents(now)? {
         // One incident's trouble (a broken template override) holds up no other.
         match tick_incident(pipeline, store, number, now) {
@@ -145,6 +156,18 @@ pub fn compose_digest(
             schedule::next_digest(incident, &after, &config.schedule)
         }
     };
+    digest_view(config, incident, since_last, number, audience, next_at, now)
+}
+
+fn digest_view(
+    config: &Config,
+    incident: &Incident,
+    since_last: &[TimelineEntry],
+    number: u32,
+    audience: Audience,
+    next_at: Option<Timestamp>,
+    now: Timestamp,
+) -> DigestView {
     let digest = digest::build(&Inputs {
         incident,
         since_last,
@@ -190,14 +213,96 @@ fn send_digest(
             (responders(config, incident, &transaction.authors(incident.number)?), MailKind::Tactical)
         }
     };
-    for recipient in &recipients {
-        let draft = own_copy(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()), None);
-        queue_mail(config, transaction, kind, Some(incident.number), draft, now)?;
-    }
     if recipients.is_empty() {
         warn!(incident = %incident.number, kind = kind.as_str(), "a digest is due but nobody is to receive it");
     }
-    Ok(recipients.len())
+    let mut queued = 0;
+    for recipient in &recipients {
+        if kind == MailKind::Digest
+            && let Some(release_at) = paced_until(config, transaction, recipient, now)?
+        {
+            info!(incident = %incident.number, recipient, until = %release_at, "digest held by the per-executive cap");
+            let since_seq = covered(&facts.slots, audience);
+            transaction.hold_digest(recipient, incident.number, since_seq, release_at, now)?;
+            continue;
+        }
+        let draft = own_copy(config, incident, recipient, view.subject.clone(), text.clone(), Some(html.clone()), None);
+        queue_mail(config, transaction, kind, Some(incident.number), draft, now)?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// When `recipient` may next get an executive digest, if not now: digests
+/// already held wait with them, so nothing overtakes them.
+fn paced_until(
+    config: &Config,
+    transaction: &WriteTx<'_>,
+    recipient: &str,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, IngestError> {
+    let per_hour = config.limits.digests_per_executive_per_hour;
+    if per_hour == 0 {
+        return Ok(None);
+    }
+    if let Some(release_at) = transaction.held_release(recipient)? {
+        return Ok(Some(release_at.max(now)));
+    }
+    Ok(digest::paced_until(transaction.last_digest_to(recipient)?, per_hour, now))
+}
+
+/// Sends the digests held for one recipient: one incident's alone, in its
+/// thread; several as one combined digest, each with what changed since
+/// the recipient's last digest of it.
+fn release_held(pipeline: &Pipeline, store: &mut Store, recipient: &str, now: Timestamp) -> Result<usize, IngestError> {
+    let config = pipeline.config();
+    let transaction = store.write()?;
+    let mut incidents = Vec::new();
+    let mut views = Vec::new();
+    for (number, since_seq) in transaction.take_held(recipient)? {
+        let Some(incident) = transaction.incident(number)? else { continue };
+        // Taken off the incident's notify list meanwhile.
+        if !executives(config, &incident).iter().any(|executive| executive == recipient) {
+            continue;
+        }
+        let slots = transaction.schedule_facts(number)?.slots;
+        let since_last = transaction.timeline_after(number, since_seq)?;
+        let sent = slots.get(digest_key(Audience::Executive)).map_or(1, |slot| slot.count.max(1));
+        let next_at = schedule::next_digest(&incident, &slots, &config.schedule);
+        views.push(digest_view(config, &incident, &since_last, sent, Audience::Executive, next_at, now));
+        incidents.push(incident);
+    }
+    let draft = match (incidents.as_slice(), views.as_slice()) {
+        ([], _) => return Ok(transaction.commit().map(|()| 0)?),
+        ([incident], [view]) => {
+            let (text, html) = pipeline.renderer().digest(view)?;
+            own_copy(config, incident, recipient, view.subject.clone(), text, Some(html), None)
+        }
+        _ => {
+            let per_hour = config.limits.digests_per_executive_per_hour;
+            let view = CombinedDigestView::of(views, per_hour, config.address.with_detail(None));
+            let (text, html) = pipeline.renderer().combined_digest(&view)?;
+            let subject = digest::combined_subject(&incidents.iter().collect::<Vec<_>>());
+            Draft {
+                from: config.address.with_detail(None),
+                to: vec![recipient.to_string()],
+                cc: Vec::new(),
+                subject,
+                body: text,
+                html: Some(html),
+                message_id: compose::new_message_id(&config.address),
+                in_reply_to: None,
+                references: Vec::new(),
+                auto_submitted: AutoSubmitted::Generated,
+                loop_marker: config.address.with_detail(None),
+            }
+        }
+    };
+    let single = (incidents.len() == 1).then(|| incidents[0].number);
+    queue_mail(config, &transaction, MailKind::Digest, single, draft, now)?;
+    transaction.commit()?;
+    info!(recipient, incidents = incidents.len(), "held digests sent");
+    Ok(1)
 }
 
 fn send_reminder(

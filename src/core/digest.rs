@@ -139,6 +139,32 @@ pub fn subject(incident: &Incident, number: u32, audience: Audience) -> String {
     format!("[{}] {kind} {number}: {severity} · {state} · {}", incident.number, incident.title)
 }
 
+/// When an executive may get the next digest: never two within an hour
+/// divided by `per_hour`, so a storm of incidents reaches them as one
+/// combined digest rather than a mail each. `None`: now; 0 is no cap.
+pub fn paced_until(last_sent: Option<Timestamp>, per_hour: u32, now: Timestamp) -> Option<Timestamp> {
+    let gap = SignedDuration::from_hours(1).checked_div(i32::try_from(per_hour).ok()?)?;
+    let release = last_sent?.saturating_add(gap).unwrap_or(Timestamp::MAX);
+    (release > now).then_some(release)
+}
+
+/// `Status of 12 incidents: 1 critical, 11 unassessed`
+pub fn combined_subject(incidents: &[&Incident]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    let mut sorted: Vec<&&Incident> = incidents.iter().collect();
+    // Most severe first; unassessed last.
+    sorted.sort_by_key(|incident| incident.severity.map_or(u8::MAX, |severity| severity as u8));
+    for incident in sorted {
+        let severity = incident.severity.map_or("unassessed", Severity::as_str);
+        match counts.last_mut() {
+            Some((last, count)) if *last == severity => *count += 1,
+            _ => counts.push((severity, 1)),
+        }
+    }
+    let counts: Vec<String> = counts.iter().map(|(severity, count)| format!("{count} {severity}")).collect();
+    format!("Status of {} incidents: {}", incidents.len(), counts.join(", "))
+}
+
 /// One line anyone can read.
 pub fn headline(incident: &Incident) -> String {
     let severity = match incident.severity {
@@ -418,6 +444,29 @@ mod tests {
         assert!(clocks[0].overdue);
         assert_eq!(time_left(clocks[0].left.unwrap()), "overdue by 3 h");
         assert_eq!(time_left(SignedDuration::from_hours(41)), "1 d 17 h left");
+    }
+
+    #[test]
+    fn digests_to_one_executive_are_spaced_by_the_hourly_cap() {
+        let sent = at("2026-11-27T14:00:00Z");
+        assert_eq!(paced_until(None, 6, sent), None, "the first goes at once");
+        assert_eq!(paced_until(Some(sent), 6, at("2026-11-27T14:04:00Z")), Some(at("2026-11-27T14:10:00Z")));
+        assert_eq!(paced_until(Some(sent), 6, at("2026-11-27T14:10:00Z")), None);
+        assert_eq!(paced_until(Some(sent), 1, at("2026-11-27T14:59:00Z")), Some(at("2026-11-27T15:00:00Z")));
+        assert_eq!(paced_until(Some(sent), 0, at("2026-11-27T14:00:01Z")), None, "0 is no cap");
+    }
+
+    #[test]
+    fn a_combined_subject_counts_severities_most_severe_first() {
+        let mut critical = incident();
+        critical.severity = Some(Severity::Critical);
+        let mut low = incident();
+        low.severity = Some(Severity::Low);
+        let unassessed = incident();
+        assert_eq!(
+            combined_subject(&[&unassessed, &low, &critical, &unassessed]),
+            "Status of 4 incidents: 1 critical, 1 low, 2 unassessed"
+        );
     }
 }
 

@@ -10,7 +10,7 @@ use tera::{Context, Tera};
 
 use crate::core::deadline::describe_duration;
 use crate::core::digest::{self, Audience, Clock, Digest};
-use crate::core::incident::{DeadlineState, Incident, Stream, StreamState, Task, TaskState};
+use crate::core::incident::{DeadlineState, Incident, Severity, Stream, StreamState, Task, TaskState};
 use crate::core::schedule::Reminder;
 use crate::core::transition::Applied;
 
@@ -27,6 +27,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("unverified.txt", include_str!("../../templates/unverified.txt.tera")),
     ("digest.txt", include_str!("../../templates/digest.txt.tera")),
     ("digest.html", include_str!("../../templates/digest.html.tera")),
+    ("digest-combined.txt", include_str!("../../templates/digest-combined.txt.tera")),
+    ("digest-combined.html", include_str!("../../templates/digest-combined.html.tera")),
     ("reminder.txt", include_str!("../../templates/reminder.txt.tera")),
     ("questionnaire.txt", include_str!("../../templates/questionnaire.txt.tera")),
     ("retro-reminder.txt", include_str!("../../templates/retro-reminder.txt.tera")),
@@ -239,6 +241,28 @@ pub struct DigestView {
     pub address: String,
 }
 
+/// Several incidents' digests in one mail, for an executive past the
+/// hourly cap.
+#[derive(Debug, Serialize)]
+pub struct CombinedDigestView {
+    pub count: usize,
+    pub per_hour: u32,
+    /// Most severe first.
+    pub digests: Vec<DigestView>,
+    pub address: String,
+}
+
+impl CombinedDigestView {
+    pub fn of(mut digests: Vec<DigestView>, per_hour: u32, address: String) -> CombinedDigestView {
+        digests.sort_by_key(|digest| severity_rank(digest.severity));
+        CombinedDigestView { count: digests.len(), per_hour, digests, address }
+    }
+}
+
+fn severity_rank(severity: &str) -> usize {
+    Severity::ALL.iter().position(|known| known.as_str() == severity).unwrap_or(Severity::ALL.len())
+}
+
 #[derive(Debug, Serialize)]
 pub struct ChangeView {
     pub at: String,
@@ -438,6 +462,11 @@ impl Renderer {
     /// The digest as plain text and as HTML.
     pub fn digest(&self, view: &DigestView) -> Result<(String, String), RenderError> {
         Ok((self.render("digest.txt", view)?, self.render("digest.html", view)?))
+    }
+
+    /// Several incidents' digests in one mail, as plain text and as HTML.
+    pub fn combined_digest(&self, view: &CombinedDigestView) -> Result<(String, String), RenderError> {
+        Ok((self.render("digest-combined.txt", view)?, self.render("digest-combined.html", view)?))
     }
 
     pub fn reminder(&self, view: &ReminderView) -> Result<String, RenderError> {

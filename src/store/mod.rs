@@ -25,8 +25,12 @@ mod schedule;
 pub use retro::RetroRecords;
 pub use schedule::ScheduleFacts;
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("schema.sql"), include_str!("migration_2.sql"), include_str!("migration_3.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migration_2.sql"),
+    include_str!("migration_3.sql"),
+    include_str!("migration_4.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -473,22 +477,35 @@ impl Store {
     }
 
     /// Takes the deliveries that are due, grouped by outbox row, oldest
-    /// first, and marks them in flight until `lease` from now, in one commit:
-    /// another sender (a `sitrep ingest` beside the daemon) leaves them alone.
-    /// A delivery still in flight when its lease ends was never answered (its
-    /// sender died mid-pass) and is taken again: at most one duplicate.
-    pub fn claim_due(&mut self, now: Timestamp, lease: SignedDuration) -> StoreResult<Vec<PendingMail>> {
+    /// first, and marks them in flight for process `claimer` until `lease`
+    /// from now, in one commit: another sender (a `sitrep ingest` beside the
+    /// daemon) leaves them alone. A delivery still in flight when its lease
+    /// ends, or whose claimer `is_gone`, was never answered (its sender died
+    /// mid-pass) and is taken again: at most one duplicate.
+    pub fn claim_due(
+        &mut self,
+        now: Timestamp,
+        lease: SignedDuration,
+        claimer: u32,
+        is_gone: impl Fn(u32) -> bool,
+    ) -> StoreResult<Vec<PendingMail>> {
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut pending: Vec<PendingMail> = Vec::new();
         {
             let mut statement = transaction.prepare_cached(
-                "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw
+                "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw, d.next_attempt_at <= ?1, d.claimed_by
                  FROM deliveries d JOIN outbox o ON o.id = d.outbox
-                 WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= ?1
+                 WHERE d.status = 'queued' AND d.next_attempt_at <= ?1
+                    OR d.status = 'sending' AND (d.next_attempt_at <= ?1 OR d.claimed_by IS NOT NULL)
                  ORDER BY d.outbox, d.recipient",
             )?;
             let mut rows = statement.query([time_text(now)])?;
             while let Some(row) = rows.next()? {
+                let due: bool = row.get(5)?;
+                let claimed_by: Option<u32> = row.get(6)?;
+                if !due && !claimed_by.is_some_and(|pid| pid != claimer && is_gone(pid)) {
+                    continue;
+                }
                 let id: i64 = row.get(0)?;
                 let recipient = PendingRecipient { address: row.get(1)?, attempts: row.get::<_, i64>(2)? as u32 };
                 match pending.last_mut() {
@@ -507,10 +524,10 @@ impl Store {
             for recipient in &mail.recipients {
                 transaction
                     .prepare_cached(
-                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3
+                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3, claimed_by = ?4
                          WHERE outbox = ?1 AND recipient = ?2",
                     )?
-                    .execute(params![mail.id, recipient.address, until])?;
+                    .execute(params![mail.id, recipient.address, until, claimer])?;
             }
         }
         transaction.commit()?;

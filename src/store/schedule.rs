@@ -82,11 +82,40 @@ impl Store {
         rows.map(|row| Ok(IncidentNumber(row? as u64))).collect()
     }
 
-    /// The earliest scheduled look at any incident.
+    /// The earliest scheduled look at any incident, or at held digests.
     pub fn next_scheduled(&self) -> StoreResult<Option<Timestamp>> {
-        let next: Option<String> =
-            self.connection.query_row("SELECT MIN(due_at) FROM schedule", [], |row| row.get(0))?;
+        let next: Option<String> = self.connection.query_row(
+            "SELECT MIN(at) FROM (SELECT MIN(due_at) AS at FROM schedule
+                                  UNION ALL SELECT MIN(release_at) FROM held_digests)",
+            [],
+            |row| row.get(0),
+        )?;
         next.map(|text| parse_time(0, &text)).transpose()
+    }
+
+    /// Recipients whose held digests may go out at `now`.
+    pub fn released_digests(&self, now: Timestamp) -> StoreResult<Vec<String>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT DISTINCT recipient FROM held_digests WHERE release_at <= ?1 ORDER BY recipient")?;
+        let rows = statement.query_map([time_text(now)], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Digests held back by the cap: (recipients, incidents held for them).
+    pub fn held_digests(&self) -> StoreResult<(u32, u32)> {
+        Ok(self.connection.query_row("SELECT COUNT(DISTINCT recipient), COUNT(*) FROM held_digests", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?)
+    }
+
+    /// Moves a recipient's held digests to `until`, after sending them failed.
+    pub fn postpone_held(&mut self, recipient: &str, until: Timestamp) -> StoreResult<()> {
+        self.connection.execute(
+            "UPDATE held_digests SET release_at = ?2 WHERE recipient = ?1",
+            params![recipient, time_text(until)],
+        )?;
+        Ok(())
     }
 
     pub fn schedule_facts(&self, incident: IncidentNumber) -> StoreResult<ScheduleFacts> {
@@ -162,6 +191,60 @@ impl WriteTx<'_> {
                 slot.seq as i64,
             ])?;
         Ok(())
+    }
+
+    /// When the last executive digest (alone or combined) went to `recipient`.
+    pub fn last_digest_to(&self, recipient: &str) -> StoreResult<Option<Timestamp>> {
+        let last: Option<String> = self
+            .transaction
+            .prepare_cached("SELECT MAX(created_at) FROM outbox WHERE recipients_to = ?1 AND kind = 'digest'")?
+            .query_row([recipient], |row| row.get(0))?;
+        last.map(|text| parse_time(0, &text)).transpose()
+    }
+
+    /// When the digests held for `recipient` go out, if any are held.
+    pub fn held_release(&self, recipient: &str) -> StoreResult<Option<Timestamp>> {
+        let release: Option<String> = self
+            .transaction
+            .prepare_cached("SELECT MIN(release_at) FROM held_digests WHERE recipient = ?1")?
+            .query_row([recipient], |row| row.get(0))?;
+        release.map(|text| parse_time(0, &text)).transpose()
+    }
+
+    /// Holds an incident's digest for `recipient` until `release_at`. A
+    /// digest already held keeps its `since_seq`: the recipient has not
+    /// seen anything since.
+    pub fn hold_digest(
+        &self,
+        recipient: &str,
+        incident: IncidentNumber,
+        since_seq: u64,
+        release_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "INSERT INTO held_digests (recipient, incident, since_seq, release_at, held_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (recipient, incident) DO NOTHING",
+            )?
+            .execute(params![recipient, incident.0 as i64, since_seq as i64, time_text(release_at), time_text(now)])?;
+        Ok(())
+    }
+
+    /// Removes and returns the digests held for `recipient`: each incident
+    /// and the last timeline entry the recipient saw of it.
+    pub fn take_held(&self, recipient: &str) -> StoreResult<Vec<(IncidentNumber, u64)>> {
+        let held = {
+            let mut statement = self.transaction.prepare_cached(
+                "SELECT incident, since_seq FROM held_digests WHERE recipient = ?1 ORDER BY incident",
+            )?;
+            let rows = statement.query_map([recipient], |row| {
+                Ok((IncidentNumber(row.get::<_, i64>(0)? as u64), row.get::<_, i64>(1)? as u64))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        self.transaction.prepare_cached("DELETE FROM held_digests WHERE recipient = ?1")?.execute([recipient])?;
+        Ok(held)
     }
 
     /// Records when each kind of job is next due; kinds not listed are not.

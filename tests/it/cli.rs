@@ -54,6 +54,31 @@ fn deliver(maildir: &Path, name: &str, raw: &[u8]) {
     std::fs::rename(&temporary, maildir.join("new").join(name)).unwrap();
 }
 
+/// A spawned `sitrep run`, killed when a failing test unwinds, so no daemon
+/// outlives its test (holding the test's output open).
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn terminate(child: &Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -158,7 +183,7 @@ fn configuration_errors_exit_78_and_name_the_key() {
 #[test]
 fn the_daemon_processes_dropped_mail_and_stops_on_sigterm() {
     let directory = tempfile::tempdir().unwrap();
-    let mut daemon = sitrep(directory.path()).arg("run").stderr(Stdio::piped()).spawn().unwrap();
+    let mut daemon = Running(sitrep(directory.path()).arg("run").stderr(Stdio::piped()).spawn().unwrap());
     let maildir = directory.path().join("var/inbox");
     wait_for("the Maildir to be created", || maildir.join("new").is_dir());
     deliver(&maildir, "1700000000.M1P1.host", &std::fs::read(EXAMPLE).unwrap());
@@ -198,7 +223,7 @@ fn a_crash_between_commit_and_mailbox_move_loses_nothing_and_repeats_nothing() {
     let committed = export(directory.path());
     assert_eq!(committed["incidents"].as_array().unwrap().len(), 1, "the first message was committed");
 
-    let mut daemon = sitrep(directory.path()).arg("run").stderr(Stdio::null()).spawn().unwrap();
+    let mut daemon = Running(sitrep(directory.path()).arg("run").stderr(Stdio::null()).spawn().unwrap());
     wait_for("both messages to be done", || files_in(&maildir.join("cur")).len() == 2);
     wait_for("both acknowledgements", || {
         export(directory.path())["outbox"].as_array().unwrap().iter().all(|row| row["status"] == "sent")
@@ -245,13 +270,15 @@ fn under_systemd_it_reports_ready_feeds_the_watchdog_and_stops_cleanly() {
     let socket_path = directory.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let daemon = sitrep(directory.path())
-        .arg("run")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "200000")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let daemon = Running(
+        sitrep(directory.path())
+            .arg("run")
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "200000")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut received = Vec::new();
     let mut buffer = [0u8; 512];
     while !received.iter().any(|state: &String| state.contains("WATCHDOG=1")) {
@@ -328,12 +355,14 @@ fn sighup_reloads_templates_and_keeps_the_old_ones_when_the_new_are_broken() {
     let config = format!("{}\n[templates]\ndir = \"templates\"\n", sitrep::config::EMBEDDED_DEFAULT);
     std::fs::write(directory.path().join("sitrep.toml"), config).unwrap();
     let log_path = directory.path().join("sitrep.log");
-    let daemon = sitrep(directory.path())
-        .arg("run")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
-        .spawn()
-        .unwrap();
+    let daemon = Running(
+        sitrep(directory.path())
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::from(std::fs::File::create(&log_path).unwrap()))
+            .spawn()
+            .unwrap(),
+    );
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     wait_for("the daemon to be ready", || log().contains("ready"));
     let maildir = directory.path().join("var/inbox");
@@ -438,7 +467,7 @@ fn the_daemon_sends_scheduled_mail_when_it_falls_due() {
             .filter(|path| std::fs::read_to_string(path).is_ok_and(|mail| mail.contains(subject)))
             .count()
     };
-    let mut daemon = sitrep(directory.path()).arg("run").spawn().unwrap();
+    let mut daemon = Running(sitrep(directory.path()).arg("run").spawn().unwrap());
     wait_for("the digests", || count("Status 1: unassessed") == 1 && count("Responders 1: unassessed") == 1);
     std::thread::sleep(Duration::from_millis(1500));
     terminate(&daemon);
@@ -463,7 +492,7 @@ fn a_crash_after_the_relay_answered_repeats_that_delivery_once_and_no_other() {
     std::fs::write(&second, fixture("030-declaration-plain.eml").replace_company()).unwrap();
     let output = run(directory.path(), &["ingest", second.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(files_in(&outbox).len(), 2, "the crashed sender's claim is not taken while its lease runs");
+    assert_eq!(files_in(&outbox).len(), 3, "the dead sender's claim is taken at once, beside the new ack");
 
     for minutes in [10, 20, 30] {
         let at = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(minutes)).to_string();
@@ -595,4 +624,31 @@ fn status_says_when_the_storm_brake_bit() {
     }
     let report = stdout(&run(directory.path(), &["status"]));
     assert!(report.contains("storm brake:    2 declarations refused in the last hour"), "{report}");
+}
+
+#[test]
+fn status_says_when_digests_wait_for_the_per_executive_cap() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(
+        directory.path().join("sitrep.toml"),
+        "address = \"incident@company.test\"\ndata_dir = \"var\"\n\
+         [mailbox]\nkind = \"maildir\"\npath = \"var/inbox\"\n\
+         [transport]\nkind = \"file\"\npath = \"var/outbox\"\n\
+         [access]\nstaff_domains = [\"company.test\"]\n\
+         [stakeholders]\nexecutives = [\"ceo@company.test\"]\n",
+    )
+    .unwrap();
+    for index in 0..3 {
+        let path = directory.path().join(format!("{index}.eml"));
+        let declaration = format!(
+            "From: Alice <alice@company.test>\r\nTo: incident@company.test\r\nSubject: Phishing wave {index}\r\nMessage-ID: <wave{index}@company.test>\r\n\r\nSeveral people clicked.\r\n"
+        );
+        std::fs::write(&path, declaration).unwrap();
+        assert!(run(directory.path(), &["ingest", path.to_str().unwrap()]).status.success());
+    }
+    // An hour on, the first digest goes out alone and the two others wait.
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_mins(61)).to_string();
+    assert!(run(directory.path(), &["tick", "--at", &later]).status.success());
+    let report = stdout(&run(directory.path(), &["status"]));
+    assert!(report.contains("digest cap:     2 digests held for 1 executive, to go out combined"), "{report}");
 }

@@ -64,8 +64,24 @@ fn a_claimed_delivery_is_left_to_its_sender_until_the_lease_ends() {
     let mut second = Store::open(&path).unwrap();
     let now = later();
     let lease = SignedDuration::from_mins(5);
-    assert_eq!(first.claim_due(now, lease).unwrap().len(), 1);
-    assert!(second.claim_due(now, lease).unwrap().is_empty(), "a second sender finds nothing to send");
+    let alive = |_| false;
+    assert_eq!(first.claim_due(now, lease, 101, alive).unwrap().len(), 1);
+    assert!(second.claim_due(now, lease, 102, alive).unwrap().is_empty(), "a second sender finds nothing to send");
     let after_lease = now + SignedDuration::from_mins(6);
-    assert_eq!(second.claim_due(after_lease, lease).unwrap().len(), 1, "a dead sender's claim runs out");
+    assert_eq!(second.claim_due(after_lease, lease, 102, alive).unwrap().len(), 1, "a silent sender's claim runs out");
+}
+
+#[test]
+fn a_dead_senders_claim_is_taken_at_once() {
+    let harness = declared(1);
+    let path = harness.pipeline.config().database_path();
+    let mut first = Store::open(&path).unwrap();
+    let mut second = Store::open(&path).unwrap();
+    let now = later();
+    let lease = SignedDuration::from_mins(5);
+    assert_eq!(first.claim_due(now, lease, 101, |_| false).unwrap().len(), 1);
+    let gone = |pid| pid == 101;
+    let retaken = second.claim_due(now, lease, 102, gone).unwrap();
+    assert_eq!(retaken.len(), 1, "the claim of a process that is gone is not waited for");
+    assert!(first.claim_due(now, lease, 101, |_| false).unwrap().is_empty(), "and is now the second sender's");
 }

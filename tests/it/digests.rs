@@ -257,3 +257,62 @@ fn a_digest_that_cannot_be_rendered_is_retried_a_minute_later_not_every_tick() {
     assert_eq!(tick(&mut harness, "2026-11-27T11:01:30Z").failed, 0, "not looked at again within the minute");
     assert_eq!(tick(&mut harness, "2026-11-27T11:02:00Z").failed, 1);
 }
+
+/// 200 declarations from one sender in a few minutes (the declaration
+/// brakes lifted), then a genuine one from someone else: the second sender
+/// is answered, and over three simulated hours no executive gets more than
+/// the cap in any hour, yet every incident reaches them.
+#[test]
+fn in_a_storm_each_executive_gets_at_most_the_capped_digests_an_hour_and_hears_of_every_incident() {
+    let mut harness = Harness::with_extra_config(
+        "\n[limits]\ndeclarations_per_sender_per_hour = 1000\ndeclarations_per_hour = 1000\n",
+    );
+    let start = at("2026-11-27T10:00:00Z");
+    for index in 0..200 {
+        let declaration = mail("Monitor <monitor@company.test>", &format!("Disk alert {index}"))
+            .id(&format!("alert{index}@company.test"))
+            .body("Disk usage above 95%.");
+        let now = start + SignedDuration::from_secs(index);
+        harness.pipeline.ingest(&mut harness.store, &declaration.bytes(), "test", now).unwrap();
+    }
+    let genuine =
+        mail(ALICE, "Ransomware on FS01 [sev critical]").id("genuine@company.test").body("Files are encrypted.");
+    harness
+        .pipeline
+        .ingest(&mut harness.store, &genuine.bytes(), "test", start + SignedDuration::from_mins(4))
+        .unwrap();
+    let acks = of_kind(&harness, "ack");
+    assert!(acks.iter().any(|ack| ack["to"][0] == "alice@company.test"), "the genuine declarer is answered");
+
+    for minute in 0..=180 {
+        let now = start + SignedDuration::from_mins(minute);
+        scheduler::tick(&harness.pipeline, &mut harness.store, now).unwrap();
+    }
+    for executive in ["ceo@company.test", "cfo@company.test"] {
+        let digests: Vec<serde_json::Value> =
+            of_kind(&harness, "digest").into_iter().filter(|row| row["to"][0] == executive).collect();
+        let times: Vec<Timestamp> = digests.iter().map(|row| at(row["created_at"].as_str().unwrap())).collect();
+        for (index, first) in times.iter().enumerate() {
+            let within_hour =
+                times[index..].iter().take_while(|later| **later < *first + SignedDuration::from_hours(1));
+            assert!(within_hour.count() <= 6, "{executive}: more than 6 digests in the hour from {first}: {times:?}");
+        }
+        for number in 1..=201 {
+            let id = format!("INC-{number}");
+            let heard = digests.iter().any(|row| {
+                row["incident"] == id.as_str() || row["body"].as_str().unwrap().contains(&format!("== {id}: "))
+            });
+            assert!(heard, "{executive} never heard of {id}");
+        }
+        let combined = digests.iter().find(|row| row["incident"].is_null()).expect("a combined digest");
+        assert!(
+            combined["subject"].as_str().unwrap().starts_with("Status of ")
+                && combined["subject"].as_str().unwrap().contains("1 critical"),
+            "{combined}"
+        );
+        let body = combined["body"].as_str().unwrap();
+        assert!(body.contains("You get at most 6 status\nmails an hour"), "{body}");
+        let first = body.lines().find(|line| line.starts_with("== INC-"));
+        assert_eq!(first, Some("== INC-201: Ransomware on FS01 =="), "the most severe comes first");
+    }
+}

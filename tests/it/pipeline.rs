@@ -149,7 +149,9 @@ fn our_own_mail_coming_back_is_ignored() {
     let ack = std::fs::read_dir(harness.data_dir().join("outbox")).ok();
     assert!(ack.is_none(), "nothing is delivered before the outbox is drained");
     let mut store = sitrep::store::Store::open(&harness.data_dir().join("sitrep.db")).unwrap();
-    let pending = store.claim_due("2100-01-01T00:00:00Z".parse().unwrap(), jiff::SignedDuration::from_mins(5)).unwrap();
+    let pending = store
+        .claim_due("2100-01-01T00:00:00Z".parse().unwrap(), jiff::SignedDuration::from_mins(5), 1, |_| false)
+        .unwrap();
     let report = harness.feed(&pending[0].raw);
     assert_eq!(report.outcome, Outcome::Ignored);
     assert!(report.reason.unwrap().contains("our own mail"));

@@ -1,0 +1,17 @@
+-- Version 4: executive digests held back by the hourly cap, sent later as
+-- one combined digest; `since_seq` is the last timeline entry the
+-- recipient saw of that incident.
+CREATE TABLE held_digests (
+    recipient  TEXT NOT NULL,
+    incident   INTEGER NOT NULL REFERENCES incidents (number),
+    since_seq  INTEGER NOT NULL,
+    release_at TEXT NOT NULL,
+    held_at    TEXT NOT NULL,
+    PRIMARY KEY (recipient, incident)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX held_digests_release ON held_digests (release_at);
+-- The last digest to one recipient, and the same reply to the same people.
+CREATE INDEX outbox_recipient ON outbox (recipients_to, kind, created_at);
+-- The process that claimed a delivery in flight: a dead claimer's claims
+-- are taken again at once instead of when their lease ends.
+ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;
