@@ -31,6 +31,10 @@ use crate::render::{
 use crate::store::{MailboxPosition, NewMessage, NewOutgoing, Store, StoreError, WriteTx};
 use crate::{retrospective, scheduler};
 
+/// The parents remembered for a mail that opened an incident as a reply:
+/// In-Reply-To and the newest references, where an overtaken parent is.
+const MAX_AWAITED: usize = 3;
+
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
@@ -258,6 +262,9 @@ impl Pipeline {
                 let number = transaction.next_incident_number()?;
                 self.store_attachments(transaction, row, parsed)?;
                 self.declare(transaction, inbound, number, title, now)?;
+                // A reply that overtook the mail it answers: when that mail
+                // comes, it joins this incident.
+                transaction.await_parents(number, &keys.references[..keys.references.len().min(MAX_AWAITED)], now)?;
                 Ok(IngestReport { outcome, incident: Some(number), reason: None, stored: true })
             }
             Triage::Update { incident, trust, .. } => {
@@ -747,6 +754,12 @@ fn thread_facts(transaction: &WriteTx<'_>, keys: &ThreadKeys) -> Result<ThreadFa
     for id in &keys.references {
         if let Some(incident) = transaction.incident_for_reference(id)? {
             facts.referenced = Some(incident);
+            return Ok(facts);
+        }
+    }
+    if let Some(id) = &keys.message_id {
+        facts.replied_to_in = transaction.incident_awaiting(id)?;
+        if facts.replied_to_in.is_some() {
             return Ok(facts);
         }
     }

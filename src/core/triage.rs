@@ -157,6 +157,8 @@ pub struct ThreadKeys {
     /// replies and new mail alike: staff who write anew, and monitoring
     /// systems that repeat an alert's subject, mean the incident already open.
     pub title_key: Option<String>,
+    /// Its own Message-ID: a reply to it may have arrived first.
+    pub message_id: Option<String>,
 }
 
 impl ThreadKeys {
@@ -172,6 +174,7 @@ impl ThreadKeys {
             references,
             plus: inbound.recipients().find_map(|mailbox| address.plus_incident(&mailbox.address)),
             title_key: Some(subject::title_key(&subject::title(&inbound.subject))).filter(|key| !key.is_empty()),
+            message_id: inbound.message_id.clone(),
         }
     }
 }
@@ -182,6 +185,9 @@ pub struct ThreadFacts {
     pub tag_exists: bool,
     /// The incident of the first reference sitrep knows.
     pub referenced: Option<IncidentNumber>,
+    /// The incident a reply opened that referred to this message before it
+    /// arrived (parallel delivery can reorder a thread).
+    pub replied_to_in: Option<IncidentNumber>,
     pub plus_exists: bool,
     /// Open incidents whose title key equals the subject's.
     pub open_with_title: Vec<IncidentNumber>,
@@ -191,6 +197,8 @@ pub struct ThreadFacts {
 pub enum Via {
     Tag,
     Reference,
+    /// A reply in the incident, which arrived first, referred to this message.
+    Parent,
     PlusAddress,
     Title,
 }
@@ -292,14 +300,17 @@ pub fn triage(
     }
 }
 
-/// Threading, in order: subject tag, references, plus address, then the
-/// title of exactly one open incident.
+/// Threading, in order: subject tag, references, a reply that named this
+/// message first, plus address, then the title of exactly one open incident.
 fn thread(keys: &ThreadKeys, facts: &ThreadFacts) -> Option<(IncidentNumber, Via)> {
     if let (Some(tag), true) = (keys.tag, facts.tag_exists) {
         return Some((tag, Via::Tag));
     }
     if let Some(incident) = facts.referenced {
         return Some((incident, Via::Reference));
+    }
+    if let Some(incident) = facts.replied_to_in {
+        return Some((incident, Via::Parent));
     }
     if let (Some(plus), true) = (keys.plus, facts.plus_exists) {
         return Some((plus, Via::PlusAddress));

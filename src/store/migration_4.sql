@@ -15,3 +15,11 @@ CREATE INDEX outbox_recipient ON outbox (recipients_to, kind, created_at);
 -- The process that claimed a delivery in flight: a dead claimer's claims
 -- are taken again at once instead of when their lease ends.
 ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;
+-- Message-IDs that a mail which opened an incident replied to before they
+-- arrived (parallel delivery reorders a thread): the parent, when it comes,
+-- joins that incident instead of opening another.
+CREATE TABLE awaited_parents (
+    message_id TEXT PRIMARY KEY,
+    incident   INTEGER NOT NULL REFERENCES incidents (number),
+    since      TEXT NOT NULL
+) STRICT, WITHOUT ROWID;

@@ -770,6 +770,30 @@ impl WriteTx<'_> {
             .map(|n| IncidentNumber(n as u64)))
     }
 
+    /// The incident opened by a reply that named `message_id` as its parent
+    /// before that parent arrived.
+    pub fn incident_awaiting(&self, message_id: &str) -> StoreResult<Option<IncidentNumber>> {
+        Ok(self
+            .transaction
+            .prepare_cached("SELECT incident FROM awaited_parents WHERE message_id = ?1")?
+            .query_row([message_id], |row| row.get::<_, i64>(0))
+            .optional()?
+            .map(|n| IncidentNumber(n as u64)))
+    }
+
+    /// Remembers that `incident` was opened by a mail replying to
+    /// `message_ids`, none of which sitrep has seen.
+    pub fn await_parents(&self, incident: IncidentNumber, message_ids: &[String], now: Timestamp) -> StoreResult<()> {
+        for id in message_ids {
+            self.transaction
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO awaited_parents (message_id, incident, since) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, incident.0 as i64, time_text(now)])?;
+        }
+        Ok(())
+    }
+
     /// Remembers an address that carried mailing-list mail.
     pub fn remember_list(&self, address: &str, now: Timestamp) -> StoreResult<()> {
         let mut statement = self

@@ -652,3 +652,47 @@ fn status_says_when_digests_wait_for_the_per_executive_cap() {
     let report = stdout(&run(directory.path(), &["status"]));
     assert!(report.contains("digest cap:     2 digests held for 1 executive, to go out combined"), "{report}");
 }
+
+/// Postfix's pipe transport runs `sitrep ingest` for each message, several
+/// at once: a thread delivered in parallel still makes one incident, and
+/// every mail sitrep sends goes out once.
+#[test]
+fn parallel_ingest_processes_make_one_incident_per_thread_and_send_each_mail_once() {
+    let directory = tempfile::tempdir().unwrap();
+    for thread in 0..4 {
+        let declaration = format!(
+            "From: Alice <alice@example.test>\r\nTo: incident@example.test\r\nSubject: Laptop {thread} stolen\r\nMessage-ID: <decl{thread}@example.test>\r\n\r\nLeft on a train.\r\n"
+        );
+        let mut paths = vec![directory.path().join(format!("decl{thread}.eml"))];
+        std::fs::write(&paths[0], declaration).unwrap();
+        for reply in 0..3 {
+            let text = format!(
+                "From: Bob <bob@example.test>\r\nTo: incident@example.test, alice@example.test\r\nSubject: Re: Laptop {thread} stolen\r\nMessage-ID: <reply{thread}-{reply}@example.test>\r\nIn-Reply-To: <decl{thread}@example.test>\r\nReferences: <decl{thread}@example.test>\r\n\r\nThe disk is encrypted, says check {reply}.\r\n"
+            );
+            paths.push(directory.path().join(format!("reply{thread}-{reply}.eml")));
+            std::fs::write(paths.last().unwrap(), text).unwrap();
+        }
+        let children: Vec<Child> = paths
+            .iter()
+            .map(|path| sitrep(directory.path()).arg("ingest").arg(path).stderr(Stdio::null()).spawn().unwrap())
+            .collect();
+        for mut child in children {
+            assert!(child.wait().unwrap().success());
+        }
+    }
+    let document = export(directory.path());
+    let incidents = document["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 4, "one incident per thread: {incidents:#?}");
+    for incident in incidents {
+        assert_eq!(incident["timeline"].as_array().unwrap().len(), 4, "{incident:#?}");
+    }
+    let delivered: Vec<String> = files_in(&directory.path().join("var/outbox"))
+        .iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
+    for row in document["outbox"].as_array().unwrap() {
+        let id = row["message_id"].as_str().unwrap();
+        let copies = delivered.iter().filter(|text| text.contains(id)).count();
+        assert_eq!(copies, 1, "{} {id} went out {copies} times", row["kind"]);
+    }
+}

@@ -453,3 +453,31 @@ fn a_message_sitrep_cannot_process_is_quarantined_not_retried_forever() {
         .feed(&mail(ALICE, "Re: Phishing wave").id("p2@company.test").header("Auto-Submitted", "auto-replied").bytes());
     assert_eq!(next.outcome, Outcome::Ignored, "the next message is processed");
 }
+
+/// Parallel delivery can hand over a reply before the mail it answers: the
+/// reply opens the incident, and the declaration, when it comes, joins it
+/// instead of opening a second one (its subject differs, so the title does
+/// not tie them).
+#[test]
+fn a_declaration_overtaken_by_its_reply_joins_the_incident_the_reply_opened() {
+    let mut harness = Harness::new();
+    let reply = mail("Bob Lee <bob@company.test>", "Re: Payroll phishing")
+        .id("reply@company.test")
+        .header("In-Reply-To", "<decl@company.test>")
+        .header("References", "<decl@company.test>")
+        .body("I clicked it too.");
+    assert_eq!(harness.feed(&reply.bytes()).outcome, Outcome::Declared);
+    let declaration = mail(ALICE, "Phishing mail about payroll!").id("decl@company.test").body("It asks for logins.");
+    let report = harness.feed(&declaration.bytes());
+    assert_eq!((report.outcome, report.incident.map(|n| n.to_string())), (Outcome::Updated, Some("INC-1".into())));
+    let later = mail("Carol <carol@company.test>", "Re: Phishing mail about payroll!")
+        .id("later@company.test")
+        .header("In-Reply-To", "<decl@company.test>")
+        .body("Blocked the sender.");
+    assert_eq!(harness.feed(&later.bytes()).incident.map(|n| n.to_string()), Some("INC-1".into()));
+
+    let export = harness.export();
+    assert_eq!(export.incidents.len(), 1, "one incident for one thread");
+    let texts: Vec<&str> = export.incidents[0].timeline.iter().map(|entry| entry.text.as_str()).collect();
+    assert_eq!(texts, ["I clicked it too.", "It asks for logins.", "Blocked the sender."]);
+}

@@ -142,10 +142,16 @@ fn our_own_mail_and_duplicates_are_ignored() {
 }
 
 #[test]
-fn threading_follows_tag_then_references_then_plus_then_title() {
+fn threading_follows_tag_then_references_then_parent_then_plus_then_title() {
     let n = IncidentNumber;
     let tagged = mail("bob@company.test", "Re: [INC-2] Phishing");
-    let all = ThreadFacts { tag_exists: true, referenced: Some(n(3)), plus_exists: true, open_with_title: vec![n(5)] };
+    let all = ThreadFacts {
+        tag_exists: true,
+        referenced: Some(n(3)),
+        replied_to_in: Some(n(6)),
+        plus_exists: true,
+        open_with_title: vec![n(5)],
+    };
     check_with(&tagged, &Known::default(), &all, Triage::Update { incident: n(2), via: Via::Tag, trust: Trust::Staff });
 
     let untagged = mail("bob@company.test", "Re: Phishing");
@@ -159,7 +165,14 @@ fn threading_follows_tag_then_references_then_plus_then_title() {
 
     let mut plus = mail("bob@company.test", "Re: Phishing");
     plus.to = vec![mailbox("incident+4@company.test")];
-    let plus_facts = ThreadFacts { referenced: None, plus_exists: true, ..all.clone() };
+    let parent_facts = ThreadFacts { referenced: None, ..all.clone() };
+    check_with(
+        &untagged,
+        &Known::default(),
+        &parent_facts,
+        Triage::Update { incident: n(6), via: Via::Parent, trust: Trust::Staff },
+    );
+    let plus_facts = ThreadFacts { referenced: None, replied_to_in: None, plus_exists: true, ..all.clone() };
     check_with(
         &plus,
         &Known::default(),
