@@ -202,7 +202,10 @@ fn run_daemon(config: Config, config_path: Option<PathBuf>) -> Result<ExitCode, 
             let shutdown = daemon::shutdown_signal();
             daemon::run(config, config_path, shutdown).await
         })
-        .exit_with(1)?;
+        .map_err(|error| {
+            let damaged = matches!(error.downcast_ref::<StoreError>(), Some(StoreError::Damaged { .. }));
+            Failure { error, code: if damaged { exit::CONFIG } else { 1 } }
+        })?;
     Ok(ExitCode::SUCCESS)
 }
 

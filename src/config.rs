@@ -66,6 +66,16 @@ pub struct Config {
     pub questions: Vec<Question>,
     /// Whether the executives get the questionnaire too.
     pub questionnaire_to_executives: bool,
+    /// Daily copies of the store made by the daemon, if configured.
+    pub backup: Option<Backup>,
+}
+
+/// `[backup]`: where the daemon keeps its daily copies of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub dir: PathBuf,
+    /// The newest this many are kept; older ones are removed.
+    pub keep: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,6 +297,15 @@ struct RawConfig {
     regimes: Vec<RawRegime>,
     #[serde(default)]
     retrospective: RawRetrospective,
+    #[serde(default)]
+    backup: RawBackup,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    dir: Option<PathBuf>,
+    keep: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -552,6 +571,12 @@ impl RawConfig {
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
+            backup: match (self.backup.dir, self.backup.keep) {
+                (None, Some(_)) => return Err("backup.keep needs backup.dir".into()),
+                (None, None) => None,
+                (Some(_), Some(0)) => return Err("backup.keep must be at least 1".into()),
+                (Some(dir), keep) => Some(Backup { dir: resolve(&dir), keep: keep.unwrap_or(7) }),
+            },
             schedule: Policy {
                 retro: retro_policy(&self.retrospective)?,
                 time_zone: time_zone.clone(),

@@ -19,11 +19,12 @@ use crate::config::{Config, MailboxConfig};
 use crate::failpoint;
 use crate::imap;
 use crate::maildir::Maildir;
+use crate::maintenance::{self, CareError};
 use crate::notify::{self, Notifier};
 use crate::outbox::Sender;
 use crate::pipeline::{Pipeline, SharedPipeline};
 use crate::scheduler;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How often the schedule and the outbox are looked at when nothing wakes the sender.
 const SEND_INTERVAL: Duration = Duration::from_secs(1);
@@ -51,6 +52,19 @@ pub async fn run(
     let (stop, stopping) = watch::channel(false);
     let sending =
         tokio::spawn(send_loop(sender, sender_store, pipeline.clone(), Arc::clone(&wake_sender), stopping.clone()));
+    let care_store = Store::open(&config.database_path())?;
+    let caring = tokio::task::spawn_blocking({
+        let config = config.clone();
+        let stopping = stopping.clone();
+        move || care_loop(&config, care_store, stopping)
+    });
+    // Resolves only with damage found by the daily check.
+    let damage_found = async {
+        match caring.await {
+            Ok(Err(damage)) => damage,
+            _ => std::future::pending().await,
+        }
+    };
     info!(store = %config.database_path().display(), "sitrep running");
     if config.trusted_authserv_id.is_none() {
         warn!("{}", crate::core::auth::unauthenticated_warning(&config.access));
@@ -81,6 +95,8 @@ pub async fn run(
         }
     };
     tokio::pin!(shutdown);
+    tokio::pin!(damage_found);
+    let mut damaged = None;
     // Ready only once the store is open and the mailbox is logged in.
     let started = tokio::select! {
         _ = ready.notified() => true,
@@ -96,6 +112,11 @@ pub async fn run(
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                damage = &mut damage_found => {
+                    error!(error = %damage, "the store is damaged; no more mail is taken (see docs/install.md on restoring a backup)");
+                    damaged = Some(damage);
+                    break;
+                }
                 _ = &mut watchdog => {}
                 _ = hangup.recv() => {
                     if let Some(notifier) = &notifier {
@@ -117,7 +138,32 @@ pub async fn run(
     receiving.await?;
     sending.await?;
     info!("stopped");
-    Ok(())
+    match damaged {
+        Some(damage) => Err(damage.into()),
+        None => Ok(()),
+    }
+}
+
+/// Daily care of the store (`maintenance::care`) on its own connection.
+/// Returns when the daemon stops, or with damage, which must stop it.
+fn care_loop(config: &Config, mut store: Store, stopping: watch::Receiver<bool>) -> Result<(), StoreError> {
+    loop {
+        let now = Timestamp::now();
+        let next = match maintenance::care(config, &mut store, now) {
+            Ok(next) => next,
+            Err(CareError::Store(damage @ StoreError::Damaged { .. })) => return Err(damage),
+            Err(error) => {
+                error!(error = format!("{error:#}"), "store care failed; trying again in an hour");
+                now + jiff::SignedDuration::from_hours(1)
+            }
+        };
+        while Timestamp::now() < next {
+            if *stopping.borrow() {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_secs(1));
+        }
+    }
 }
 
 /// Replaces the pipeline with one built from the configuration file as it

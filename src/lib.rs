@@ -29,6 +29,7 @@ pub mod failpoint;
 pub mod imap;
 pub mod inbound;
 pub mod maildir;
+pub mod maintenance;
 pub mod notify;
 pub mod outbox;
 pub mod pipeline;

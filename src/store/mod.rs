@@ -216,7 +216,17 @@ impl Store {
     /// SQLite's own check of the file's structure, quick enough for every
     /// start of the daemon.
     pub fn quick_check(&self) -> StoreResult<()> {
-        let verdict: String = self.connection.query_row("PRAGMA quick_check(1)", [], |row| row.get(0))?;
+        self.check("PRAGMA quick_check(1)")
+    }
+
+    /// SQLite's full check: also every index against its table. It reads
+    /// the whole file, so the daemon runs it daily, in the background.
+    pub fn integrity_check(&self) -> StoreResult<()> {
+        self.check("PRAGMA integrity_check(1)")
+    }
+
+    fn check(&self, pragma: &str) -> StoreResult<()> {
+        let verdict: String = self.connection.query_row(pragma, [], |row| row.get(0))?;
         match verdict.as_str() {
             "ok" => Ok(()),
             problem => Err(StoreError::Damaged {
@@ -224,6 +234,24 @@ impl Store {
                 problem: format!("fails SQLite's check: {problem}"),
             }),
         }
+    }
+
+    /// When the store last passed `integrity_check`.
+    pub fn checked_at(&self) -> StoreResult<Option<Timestamp>> {
+        let at: Option<String> = self
+            .connection
+            .query_row("SELECT value FROM meta WHERE key = 'integrity_checked_at'", [], |row| row.get(0))
+            .optional()?;
+        at.map(|text| parse_time(0, &text)).transpose()
+    }
+
+    pub fn set_checked_at(&mut self, at: Timestamp) -> StoreResult<()> {
+        self.connection.execute(
+            "INSERT INTO meta (key, value) VALUES ('integrity_checked_at', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = ?1",
+            [time_text(at)],
+        )?;
+        Ok(())
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
@@ -251,11 +279,6 @@ impl Store {
     /// waits at the start rather than failing at commit.
     pub fn write(&mut self) -> StoreResult<WriteTx<'_>> {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
-    }
-
-    /// SQLite's own check of the file: "ok", or what is broken.
-    pub fn integrity_check(&self) -> StoreResult<String> {
-        Ok(self.connection.query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
     }
 
     /// A consistent copy of the whole store, taken while it is in use.

@@ -696,3 +696,60 @@ fn parallel_ingest_processes_make_one_incident_per_thread_and_send_each_mail_onc
         assert_eq!(copies, 1, "{} {id} went out {copies} times", row["kind"]);
     }
 }
+
+/// Damage that SQLite's quick check at start does not see (an index that
+/// no longer matches its table) is found by the daemon's daily full check,
+/// which stops it taking mail: exit 78, which systemd does not restart.
+#[test]
+fn the_daemon_stops_with_78_when_the_full_check_finds_damage_the_quick_one_missed() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    let database = rusqlite::Connection::open(directory.path().join("var/sitrep.db")).unwrap();
+    // Two indexes of one table swap their pages: each is a well-formed
+    // b-tree, but of the other's entries.
+    let root = |name: &str| -> i64 {
+        database.query_row("SELECT rootpage FROM sqlite_schema WHERE name = ?1", [name], |row| row.get(0)).unwrap()
+    };
+    let (due, recipient) = (root("outbox_due"), root("outbox_recipient"));
+    database
+        .execute_batch(&format!(
+            "PRAGMA writable_schema = ON;
+             UPDATE sqlite_schema SET rootpage = {recipient} WHERE name = 'outbox_due';
+             UPDATE sqlite_schema SET rootpage = {due} WHERE name = 'outbox_recipient';"
+        ))
+        .unwrap();
+    drop(database);
+    let quick = rusqlite::Connection::open(directory.path().join("var/sitrep.db")).unwrap();
+    let verdict: String = quick.query_row("PRAGMA quick_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(verdict, "ok", "the damage is beyond the quick check");
+    drop(quick);
+
+    let output = sitrep(directory.path()).arg("run").output().unwrap();
+    assert_eq!(output.status.code(), Some(78), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the store is damaged; no more mail is taken"), "{}", stderr(&output));
+}
+
+#[test]
+fn the_daemon_backs_the_store_up_daily_into_the_backup_folder() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    let config = format!("{}\n[backup]\ndir = \"backups\"\nkeep = 2\n", sitrep::config::EMBEDDED_DEFAULT);
+    std::fs::write(directory.path().join("sitrep.toml"), config).unwrap();
+    let backups = directory.path().join("backups");
+    // Three older backups, of which the daemon keeps the newest one beside its own.
+    std::fs::create_dir_all(&backups).unwrap();
+    for name in ["sitrep-20261101T000000Z.db", "sitrep-20261102T000000Z.db", "sitrep-20261103T000000Z.db"] {
+        std::fs::write(backups.join(name), "old").unwrap();
+    }
+    std::fs::write(backups.join("notes.txt"), "not sitrep's").unwrap();
+    let daemon = Running(sitrep(directory.path()).arg("run").stderr(Stdio::null()).spawn().unwrap());
+    wait_for("a backup", || files_in(&backups).len() == 3 && !backups.join("sitrep-20261101T000000Z.db").exists());
+    terminate(&daemon);
+    let mut names: Vec<String> =
+        files_in(&backups).iter().map(|path| path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names[..2], ["notes.txt", "sitrep-20261103T000000Z.db"]);
+    let copy = rusqlite::Connection::open(backups.join(&names[2])).unwrap();
+    let incidents: i64 = copy.query_row("SELECT COUNT(*) FROM incidents", [], |row| row.get(0)).unwrap();
+    assert_eq!(incidents, 1, "the backup is a whole store");
+}
