@@ -45,6 +45,20 @@ pub enum IngestError {
     Render(#[from] RenderError),
 }
 
+/// A failure of sitrep's own on one message (a template that does not
+/// render its data): the message is quarantined with it.
+struct Fault {
+    error: String,
+    /// False when the sender's notice is what failed.
+    tell_sender: bool,
+}
+
+impl Fault {
+    fn reason(&self) -> String {
+        format!("sitrep could not process this message ({}); an admin has the details", self.error)
+    }
+}
+
 /// Where a message came from.
 #[derive(Debug, Clone)]
 pub struct Arrival<'a> {
@@ -129,25 +143,31 @@ impl Pipeline {
             // A template that fails on this message's data is a fault of
             // sitrep's, not the store's: retrying would fail the same way and
             // hold up every message behind it, so the message is quarantined
-            // with the error instead.
+            // with the error instead, and the admins are told.
             Err(IngestError::Render(error)) => {
                 error!(source = arrival.source, error = %error, "processing failed; the message is quarantined");
-                let reason = format!("sitrep could not process this message ({error}); an admin has the details");
-                self.process(store, raw, arrival, now, Some(reason))
+                let fault = Fault { error: error.to_string(), tell_sender: true };
+                match self.process(store, raw, arrival, now, Some(&fault)) {
+                    // The notice's own template fails too: quarantined without one.
+                    Err(IngestError::Render(_)) => {
+                        self.process(store, raw, arrival, now, Some(&Fault { tell_sender: false, ..fault }))
+                    }
+                    other => other,
+                }
             }
             other => other,
         }
     }
 
-    /// One attempt in one transaction; `failed` quarantines the message
-    /// with that reason instead of acting on it.
+    /// One attempt in one transaction; a `fault` quarantines the message
+    /// instead of acting on it.
     fn process(
         &self,
         store: &mut Store,
         raw: &[u8],
         arrival: &Arrival<'_>,
         now: Timestamp,
-        failed: Option<String>,
+        fault: Option<&Fault>,
     ) -> Result<IngestReport, IngestError> {
         let source = arrival.source;
         let sha256 = inbound::sha256_hex(raw);
@@ -165,8 +185,8 @@ impl Pipeline {
                 stored: false,
             });
         }
-        let parsed = match (failed, arrival.size_over_limit) {
-            (Some(reason), _) => Err(reason),
+        let parsed = match (fault, arrival.size_over_limit) {
+            (Some(fault), _) => Err(fault.reason()),
             (None, Some(size)) => Err(format!(
                 "message is {size} bytes, over the limit of {}; only its header was kept",
                 self.config.limits.max_message_bytes
@@ -201,7 +221,13 @@ impl Pipeline {
         })?;
         let report = match &parsed {
             Ok(parsed) => self.apply(&transaction, row, parsed, &known, now)?,
-            Err(reason) => self.quarantine(&transaction, head, reason.clone(), now)?,
+            Err(reason) => {
+                if let Some(fault) = fault {
+                    self.tell_admins_fault(&transaction, fault, now)?;
+                }
+                let head = head.filter(|_| fault.is_none_or(|fault| fault.tell_sender));
+                self.quarantine(&transaction, head, reason.clone(), now)?
+            }
         };
         transaction.set_outcome(row, report.outcome, report.reason.as_deref(), report.incident)?;
         if let Some(position) = &arrival.position {
@@ -475,6 +501,46 @@ impl Pipeline {
             allow_external_notify: self.config.allow_external_notify,
             regimes: &self.config.regimes,
         }
+    }
+
+    /// Tells the admins that sitrep failed on a message, once a day per
+    /// error. Plain text, not a template: a template may be what failed.
+    fn tell_admins_fault(&self, transaction: &WriteTx<'_>, fault: &Fault, now: Timestamp) -> Result<(), IngestError> {
+        let body = format!(
+            "sitrep could not process a message because of a fault of its own:\n\n    {}\n\n\
+             The message is kept, quarantined, and its sender was told. Further messages that fail\n\
+             the same way are quarantined too; this notice is not repeated today. The log names each\n\
+             message. `sitrep check-config` checks the templates.\n\n-- \nsitrep, the incident coordinator at {}\n",
+            fault.error,
+            self.config.address.with_detail(None)
+        );
+        for admin in &self.config.admins {
+            let recipients = std::slice::from_ref(admin);
+            if transaction.same_mail_since(
+                MailKind::Notice,
+                recipients,
+                None,
+                &body,
+                now - SignedDuration::from_hours(24),
+            )? {
+                continue;
+            }
+            let draft = Draft {
+                from: self.config.address.with_detail(None),
+                to: recipients.to_vec(),
+                cc: Vec::new(),
+                subject: "sitrep could not process a message".to_string(),
+                body: body.clone(),
+                html: None,
+                message_id: compose::new_message_id(&self.config.address),
+                in_reply_to: None,
+                references: Vec::new(),
+                auto_submitted: AutoSubmitted::Generated,
+                loop_marker: self.config.address.with_detail(None),
+            };
+            queue_mail(&self.config, transaction, MailKind::Notice, None, draft, now)?;
+        }
+        Ok(())
     }
 
     fn tell_admins_unverified(

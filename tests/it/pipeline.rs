@@ -440,9 +440,14 @@ fn a_message_sitrep_cannot_process_is_quarantined_not_retried_forever() {
     let directory = tempfile::tempdir().unwrap();
     let templates = directory.path().join("templates");
     std::fs::create_dir_all(&templates).unwrap();
-    // Loads, and fails on the first real acknowledgement.
+    // Load, and fail on the first real acknowledgement and on the notice
+    // that would tell the sender.
     std::fs::write(templates.join("ack.txt.tera"), "{{ no_such_value.field }}").unwrap();
-    let mut harness = Harness::with_extra_config(&format!("\n[templates]\ndir = \"{}\"\n", templates.display()));
+    std::fs::write(templates.join("quarantined.txt.tera"), "{{ no_such_value.field }}").unwrap();
+    let mut harness = Harness::with_config(|text| {
+        text.replace("staff_addresses = [", "admins = [\"admin@company.test\"]\nstaff_addresses = [")
+            + &format!("\n[templates]\ndir = \"{}\"\n", templates.display())
+    });
     let first = harness.feed(&mail(ALICE, "Phishing wave").id("p1@company.test").bytes());
     assert_eq!(first.outcome, Outcome::Quarantined, "{first:?}");
     assert!(first.reason.as_deref().unwrap().contains("could not process"), "{first:?}");
@@ -452,6 +457,14 @@ fn a_message_sitrep_cannot_process_is_quarantined_not_retried_forever() {
     let next = harness
         .feed(&mail(ALICE, "Re: Phishing wave").id("p2@company.test").header("Auto-Submitted", "auto-replied").bytes());
     assert_eq!(next.outcome, Outcome::Ignored, "the next message is processed");
+    let again = harness.feed(&mail(ALICE, "Second phishing wave").id("p3@company.test").bytes());
+    assert_eq!(again.outcome, Outcome::Quarantined, "{again:?}");
+
+    let outbox = harness.outbox();
+    let to_admin: Vec<_> = outbox.iter().filter(|row| row["to"][0] == "admin@company.test").collect();
+    assert_eq!(to_admin.len(), 1, "the admin is told once, not per message: {outbox:#?}");
+    assert!(to_admin[0]["body"].as_str().unwrap().contains("no_such_value"), "{:#?}", to_admin[0]);
+    assert!(outbox.iter().all(|row| row["to"][0] != "alice@company.test"), "the failing notice is not sent");
 }
 
 /// Parallel delivery can hand over a reply before the mail it answers: the
