@@ -263,15 +263,21 @@ fn a_backlog_survives_repeated_sigkill_exactly_once() {
         );
     }
     wait_for("the backlog in the INBOX", 60, || message_count(&stack.maildir("incident2")) == count);
+    let stored = || {
+        rusqlite::Connection::open(home.path().join("var/sitrep.db"))
+            .and_then(|store| store.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get::<_, i64>(0)))
+            .map_or(0, |stored| stored as usize)
+    };
+    // Each round is killed while it works: after a few more messages are
+    // stored, at a random point between commits.
     let mut round = 0u64;
-    loop {
+    while stored() < count && round < 60 {
+        let target = (stored() + 5 + fastrand::usize(0..20)).min(count);
         let sitrep = start(home.path());
-        std::thread::sleep(Duration::from_millis(300 + fastrand::u64(0..500)));
+        wait_for("progress", 30, || stored() >= target);
+        std::thread::sleep(Duration::from_millis(fastrand::u64(0..20)));
         kill(sitrep);
         round += 1;
-        if message_count(&stack.maildir("incident2")) == 0 || round > 60 {
-            break;
-        }
     }
     // One clean run finishes whatever the last kill interrupted.
     let sitrep = start(home.path());
@@ -571,5 +577,47 @@ fn a_digest_reaches_each_executive_alone_with_its_html_alternative() {
         assert!(digest.contains("A skimmer was found on the card terminal."), "{digest}");
         assert_eq!(header(&digest, "Auto-Submitted"), Some("auto-generated"));
     }
+    stop(sitrep);
+}
+
+/// Addresses no relay would take, in From, To or Cc of mail read over IMAP,
+/// hold up nothing: each message is stored and marked, and the declaration
+/// after them is answered through Postfix.
+#[test]
+fn malformed_addresses_over_imap_never_stop_the_next_message() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident5", "");
+    let sitrep = start(home.path());
+    let pid = std::process::id();
+    let malformed = [
+        ("From", "jack.:urner@company.test"),
+        ("To", "alice morgan@company.test"),
+        ("Cc", "alice..morgan@company.test"),
+        ("From", ".alice@company.test"),
+        ("Cc", "a@b.tes@company.test"),
+    ];
+    for (index, (header, address)) in malformed.iter().enumerate() {
+        let from = if *header == "From" { format!("<{address}>") } else { "Alice <alice@company.test>".to_string() };
+        let to = if *header == "To" {
+            format!("incident5@company.test, <{address}>")
+        } else {
+            "incident5@company.test".to_string()
+        };
+        let cc = if *header == "Cc" { format!("\r\nCc: bob@company.test, <{address}>") } else { String::new() };
+        let raw = format!(
+            "From: {from}\r\nTo: {to}{cc}\r\nSubject: Odd address {index}\r\nMessage-ID: <odd-{index}-{pid}@company.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nSomething odd.\r\n"
+        );
+        stack.send("alice@company.test", "incident5@company.test", raw.as_bytes());
+    }
+    let id = format!("after-odd-{pid}@company.test");
+    let genuine = declaration("Alice <alice@company.test>", "incident5", &id, "Stolen laptop", "Left on the train.");
+    stack.send("alice@company.test", "incident5@company.test", &genuine);
+    let in_reply_to = format!("In-Reply-To: <{id}>");
+    wait_for("the ack of the declaration after them", 30, || {
+        !mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty()
+    });
+    wait_for("every message marked", 20, || message_count(&stack.maildir("incident5")) == 0);
+    let document = export(home.path());
+    assert_eq!(document["messages"].as_array().unwrap().len(), malformed.len() + 1, "each stored once");
     stop(sitrep);
 }
