@@ -9,7 +9,7 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::core::triage::IncidentAddress;
+use crate::core::access::IncidentAddress;
 use crate::inbound::LOOP_HEADER;
 
 /// RFC 3834: `auto-replied` answers a message, `auto-generated` is

@@ -13,7 +13,7 @@ use crate::core::deadline::{self, ClockStart, Regime, Stage, Within};
 use crate::core::incident::Stream;
 use crate::core::retro::{self, Question};
 use crate::core::schedule::{Cadence, Policy, RetroPolicy, Tactical};
-use crate::core::triage::{Access, ExternalPolicy, IncidentAddress};
+use crate::core::access::{Access, ExternalPolicy, IncidentAddress};
 
 /// The configuration used when no file is given and `./sitrep.toml` is absent.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use tracing::info;
 
 use crate::config::Config;
-use crate::core::digest;
+use crate::core::recipients;
 use crate::core::incident::{EntryKind, Incident, MailKind, TimelineEntry, Trust};
 use crate::core::mail::Inbound;
 use crate::core::report::{self, StoredAnswer};
@@ -40,7 +40,7 @@ pub fn send_questionnaire(
     let config = pipeline.config();
     let mut participants = scheduler::responders(config, incident, &transaction.authors(incident.number)?);
     if config.questionnaire_to_executives {
-        participants = digest::union(participants, &executives(config, incident));
+        participants = recipients::union(participants, &executives(config, incident));
     }
     let body = pipeline.renderer().questionnaire(&questionnaire_view(config, incident))?;
     let subject = format!("[{}] Retrospective: {}", incident.number, incident.title);
@@ -132,7 +132,7 @@ pub fn send_report(
     let timeline = transaction.timeline_after(incident.number, 0)?;
     let view = compose_report(config, incident, &timeline, &records, now);
     let (markdown, html) = pipeline.renderer().report(&view)?;
-    let recipients = digest::union(executives(config, incident), &records.asked);
+    let recipients = recipients::union(executives(config, incident), &records.asked);
     let subject = format!("[{}] Post-incident report: {}", incident.number, incident.title);
     for recipient in &recipients {
         let draft = scheduler::own_copy(

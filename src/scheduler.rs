@@ -14,6 +14,7 @@ use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
 use crate::core::incident::{Incident, IncidentNumber, MailKind, TimelineEntry};
+use crate::core::recipients;
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
 use crate::pipeline::{IngestError, Pipeline, queue_mail};
 use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView};
@@ -313,7 +314,7 @@ fn send_reminder(
     now: Timestamp,
 ) -> Result<usize, IngestError> {
     let config = pipeline.config();
-    let recipients = schedule::reminder_recipients(incident, reminder, &config.access);
+    let recipients = recipients::reminder_recipients(incident, reminder, &config.access);
     let clock = match reminder {
         Reminder::Deadline(point) => digest::clock(incident, &config.regimes, &point.regime, point.stage, now)
             .map(|clock| ClockView::of(&clock, &config.time_zone)),
@@ -331,11 +332,11 @@ fn send_reminder(
 
 /// `[stakeholders] executives` and the incident's `notify` additions.
 pub(crate) fn executives(config: &Config, incident: &Incident) -> Vec<String> {
-    digest::executives(incident, &config.executives, &config.address)
+    recipients::executives(incident, &config.executives, &config.address)
 }
 
 pub(crate) fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<String> {
-    digest::responders(incident, authors, &config.access, &config.address)
+    recipients::responders(incident, authors, &config.access, &config.address)
 }
 
 /// One recipient's own copy, threaded under the incident's root, and under

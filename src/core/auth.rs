@@ -2,7 +2,7 @@
 //! carries authority only when the border MTA vouches for it.
 
 use super::mail::Inbound;
-use super::triage::Access;
+use super::access::Access;
 
 /// How far a message's author is believed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,6 @@ use super::incident::{
     TimelineEntry, Trust,
 };
 use super::schedule::Reminder;
-use super::triage::{Access, IncidentAddress};
 
 /// Who a digest is for: executives get the picture, responders also the
 /// work in full.
@@ -97,35 +96,6 @@ pub fn build(inputs: &Inputs<'_>) -> Digest {
         durations: durations(incident, inputs.now),
         next_at: if closing { None } else { inputs.next_at },
     }
-}
-
-/// The executives' digest: the configured executives and the incident's
-/// `notify` additions, each once, never sitrep's own address.
-pub fn executives(incident: &Incident, configured: &[String], address: &IncidentAddress) -> Vec<String> {
-    unique(configured.iter().chain(&incident.notify).filter(|recipient| !address.is_ours(recipient)))
-}
-
-/// Everyone on staff who took part: declarer, lead, role holders, stream
-/// leads, task owners and whoever posted.
-pub fn responders(incident: &Incident, authors: &[String], access: &Access, address: &IncidentAddress) -> Vec<String> {
-    let took_part = std::iter::once(&incident.declared_by)
-        .chain(&incident.lead)
-        .chain(incident.roles.values())
-        .chain(incident.streams.values().filter_map(|state| state.lead.as_ref()))
-        .chain(incident.tasks.iter().filter_map(|task| task.owner.as_ref()))
-        .chain(authors);
-    unique(took_part.filter(|person| access.is_staff(person) && !address.is_ours(person)))
-}
-
-/// `first` then the rest of `more`, each address once, in order.
-pub fn union(first: Vec<String>, more: &[String]) -> Vec<String> {
-    unique(first.iter().chain(more))
-}
-
-/// Each address once, in order.
-pub fn unique<'a>(addresses: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    addresses.filter(|address| seen.insert(address.as_str())).cloned().collect()
 }
 
 /// `[INC-4] Status 3: critical · containment · Ransomware on the file server`

@@ -5,6 +5,7 @@
 //! lettre, tera, tokio or mail-parser. Time and the store's answers are
 //! parameters. `tests/it/tidy.rs` enforces it.
 
+pub mod access;
 pub mod auth;
 pub mod command;
 pub mod deadline;
@@ -12,6 +13,7 @@ pub mod digest;
 pub mod incident;
 pub mod mail;
 pub mod quote;
+pub mod recipients;
 pub mod report;
 pub mod retro;
 pub mod schedule;

@@ -12,8 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::deadline::{self, PointReached, Regime, Within};
-use super::incident::{CadenceOverride, Incident, Role, Severity, Status, Stream, TaskState};
-use super::triage::Access;
+use super::incident::{CadenceOverride, Incident, Severity, Status, TaskState};
 
 /// Digest intervals by severity; an incident not yet assessed uses `unassessed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,17 +172,6 @@ impl Job {
             Job::Reminder(Reminder::Deadline(point)) => deadline_key(&point.regime, point.stage),
         }
     }
-}
-
-/// Who a reminder goes to: the lead (the declarer while there is none);
-/// a notification deadline also to whoever handles legal. Staff only.
-pub fn reminder_recipients(incident: &Incident, reminder: &Reminder, access: &Access) -> Vec<String> {
-    let mut recipients = vec![incident.lead.clone().unwrap_or_else(|| incident.declared_by.clone())];
-    if let Reminder::Deadline(_) = reminder {
-        recipients.extend(incident.roles.get(&Role::Legal).cloned());
-        recipients.extend(incident.streams.get(&Stream::Legal).and_then(|state| state.lead.clone()));
-    }
-    super::digest::unique(recipients.iter().filter(|address| access.is_staff(address)))
 }
 
 pub fn deadline_key(regime: &str, stage: u32) -> String {

@@ -11,7 +11,7 @@ use super::deadline::{self, ClockStart, Regime, describe_duration};
 use super::incident::{
     CadenceOverride, Deadline, DeadlineState, EntryKind, Incident, Phase, Role, Status, Task, TaskState,
 };
-use super::triage::Access;
+use super::access::Access;
 
 /// Who is acting and what the configuration lets them do.
 pub struct Actor<'a> {

@@ -425,7 +425,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
     use sitrep::compose::{self, AutoSubmitted, Draft};
     use sitrep::config::{SmtpConfig, TlsMode, TransportConfig};
     use sitrep::core::incident::MailKind;
-    use sitrep::core::triage::IncidentAddress;
+    use sitrep::core::access::IncidentAddress;
     use sitrep::outbox::Sender;
     use sitrep::store::{NewOutgoing, Store};
 
