@@ -10,23 +10,15 @@ use jiff::Timestamp;
 
 use crate::config::Config;
 use crate::core::auth;
-use crate::core::deadline::{PointReached, describe_duration};
-use crate::core::digest::{self, Audience};
+use crate::core::digest::Audience;
+use crate::core::incident::DeliveryStatus;
 use crate::core::incident::IncidentNumber;
-use crate::core::incident::{Deadline, DeadlineState, EntryKind, Status, Task, TaskState, TimelineEntry, Trust};
-use crate::core::incident::{DeliveryStatus, Incident, Stream, StreamState};
-use crate::core::report::{Evidence, StoredAnswer};
-use crate::core::schedule::Reminder;
 use crate::core::triage;
 use crate::outbox::Sender;
 use crate::pipeline::Pipeline;
-use crate::render::{
-    AckView, AnswersView, ClockView, ClosedView, CombinedDigestView, CommandView, DigestView, NoticeView, QuestionView,
-    QuestionnaireView, RecordedView, ReminderView, Renderer, RetroSummaryView, TranscriptView, UnverifiedView,
-    local_time,
-};
-use crate::store::RetroRecords;
+use crate::render::{Renderer, local_time};
 use crate::store::{Store, StoreError};
+use crate::template_check::check_templates;
 use crate::{daemon, export, retrospective, scheduler};
 
 /// sysexits.h codes, which MTAs and systemd understand.
@@ -528,212 +520,6 @@ fn check_config(config: &Config) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Renders every template with sample data, so a broken override shows up
-/// before mail depends on it.
-pub(crate) fn check_templates(config: &Config) -> anyhow::Result<()> {
-    let renderer = Renderer::new(config.templates_dir.as_deref())?;
-    let address = config.address.with_detail(None);
-    renderer.ack(&AckView {
-        incident: "INC-1".into(),
-        title: "Sample incident",
-        declared_by: "someone@example.test",
-        declared_at: "2026-01-01 00:00 UTC".into(),
-        executives: config.executives.join(", "),
-        critical_every: describe_duration(config.schedule.cadence.critical),
-        high_every: describe_duration(config.schedule.cadence.high),
-        unassessed_every: describe_duration(config.schedule.cadence.unassessed),
-        address: address.clone(),
-        has_commands: true,
-        commands: vec![CommandView { written: "sev 1".into(), outcome: "Severity is now critical.".into() }],
-    })?;
-    let mut sample = Incident::declare(
-        IncidentNumber(1),
-        "Sample incident".into(),
-        "someone@example.test".into(),
-        Timestamp::UNIX_EPOCH,
-        "root@example.test".into(),
-    );
-    sample.streams.insert(Stream::Legal, StreamState { lead: None, status: Some("sample".into()), updated_at: None });
-    let card = renderer.card(&sample, &config.time_zone)?;
-    for view in sample_digests(config) {
-        renderer.digest(&view)?;
-    }
-    let per_hour = config.limits.digests_per_executive_per_hour;
-    renderer.combined_digest(&CombinedDigestView::of(sample_digests(config), per_hour, address.clone()))?;
-    for view in sample_reminders(config) {
-        renderer.reminder(&view)?;
-    }
-    sample_retrospective(config, &renderer)?;
-    renderer.transcript(&TranscriptView {
-        lines: vec![CommandView { written: "sevrity 1".into(), outcome: "Not done: sample.".into() }],
-        errors: 1,
-        count: 1,
-        card,
-        help: "sample".into(),
-        address: address.clone(),
-    })?;
-    renderer.unverified(&UnverifiedView {
-        incident: "INC-1".into(),
-        sender: "someone@example.test",
-        reason: "sample reason",
-        address: address.clone(),
-    })?;
-    for staff in [true, false] {
-        let notice = NoticeView { address: address.clone(), reason: "sample reason", staff };
-        renderer.refused(&notice)?;
-        renderer.quarantined(&notice)?;
-    }
-    Ok(())
-}
-
-/// An incident with something in every part of a digest, as executive,
-/// responder and closing digests.
-fn sample_digests(config: &Config) -> Vec<DigestView> {
-    let sample = sample_incident();
-    let since_last = sample_digests_timeline(&sample);
-    let mut closed = sample.clone();
-    closed.status = Status::Closed;
-    closed.closed_at = Some(sample.declared_at);
-    let slots = Default::default();
-    let at = sample.declared_at;
-    vec![
-        scheduler::compose_digest(config, &sample, &slots, &since_last, Audience::Executive, at),
-        scheduler::compose_digest(config, &sample, &slots, &since_last, Audience::Tactical, at),
-        scheduler::compose_digest(config, &closed, &slots, &[], Audience::Executive, at),
-    ]
-}
-
-/// Its notification deadline passed an hour ago, so the overdue form shows.
-fn sample_incident() -> Incident {
-    let at = Timestamp::constant(1_767_268_800, 0);
-    let mut sample = Incident::declare(
-        IncidentNumber(1),
-        "Sample incident".into(),
-        "someone@example.test".into(),
-        at,
-        "root@example.test".into(),
-    );
-    sample.lead = Some("lead@example.test".into());
-    sample.streams.insert(Stream::Legal, StreamState { lead: None, status: Some("sample".into()), updated_at: None });
-    sample.tasks.push(Task {
-        number: 1,
-        text: "Sample task".into(),
-        owner: None,
-        due: Some(at),
-        state: TaskState::Open,
-        created_at: at,
-        closed_at: None,
-    });
-    sample.deadlines.push(Deadline {
-        regime: "sample".into(),
-        stage: 0,
-        what: "notify the sample authority".into(),
-        started_at: at - jiff::SignedDuration::from_hours(72),
-        due: Some(at - jiff::SignedDuration::from_hours(1)),
-        state: DeadlineState::Running,
-        closed_at: None,
-    });
-    sample
-}
-
-fn sample_reminders(config: &Config) -> Vec<ReminderView> {
-    let sample = sample_incident();
-    let at = sample.declared_at;
-    let clock = || {
-        digest::clock(&sample, &config.regimes, "sample", 0, at).map(|clock| ClockView::of(&clock, &config.time_zone))
-    };
-    let point = PointReached { regime: "sample".into(), stage: 0, reached: 1 };
-    [
-        (Reminder::NoLead, None),
-        (Reminder::NoScope, None),
-        (Reminder::Quiet { digest_at: at }, None),
-        (Reminder::TasksOverdue(vec![1]), None),
-        (Reminder::Deadline(point), clock()),
-    ]
-    .into_iter()
-    .map(|(reminder, clock)| {
-        ReminderView::of(&reminder, &sample, clock, &config.time_zone, config.address.with_detail(None))
-    })
-    .collect()
-}
-
-/// The questionnaire, its reminder and summary, an answer confirmation,
-/// the closed-incident notice and a report with an answer to each question.
-fn sample_retrospective(config: &Config, renderer: &Renderer) -> anyhow::Result<(String, String)> {
-    let mut sample = sample_incident();
-    sample.status = Status::Closed;
-    sample.closed_at = Some(sample.declared_at);
-    let address = config.address.with_detail(None);
-    let questionnaire = QuestionnaireView {
-        id: "INC-1".into(),
-        title: sample.title.clone(),
-        closed_at: local_time(sample.declared_at, &config.time_zone),
-        questions: QuestionView::list(&config.questions),
-        address: address.clone(),
-    };
-    renderer.questionnaire(&questionnaire)?;
-    renderer.retro_reminder(&questionnaire)?;
-    renderer.retro_summary(&RetroSummaryView {
-        id: "INC-1".into(),
-        title: sample.title.clone(),
-        answered: vec!["someone@example.test".into()],
-        waiting: vec!["other@example.test".into()],
-        address: address.clone(),
-    })?;
-    renderer.answers(&AnswersView {
-        id: "INC-1".into(),
-        title: sample.title.clone(),
-        recorded: vec![RecordedView { number: 1, replaced: true }, RecordedView { number: 2, replaced: false }],
-        comment: true,
-        open: "3, 4".into(),
-        address: address.clone(),
-    })?;
-    for can_reopen in [true, false] {
-        renderer.closed(&ClosedView {
-            id: "INC-1".into(),
-            title: sample.title.clone(),
-            closed_at: "2026-01-01 12:00 UTC".into(),
-            can_reopen,
-            address: address.clone(),
-        })?;
-    }
-    let records = RetroRecords {
-        asked: vec!["someone@example.test".into(), "other@example.test".into()],
-        answers: config
-            .questions
-            .iter()
-            .map(|question| StoredAnswer {
-                respondent: "someone@example.test".into(),
-                question: question.id.clone(),
-                text: format!("Sample answer to {}\non two lines", question.id),
-                answered_at: sample.declared_at,
-            })
-            .collect(),
-        evidence: vec![Evidence {
-            name: Some("ransom-note.txt".into()),
-            content_type: "text/plain".into(),
-            size: 1234,
-            sha256: "0".repeat(64),
-            from: Some("someone@example.test".into()),
-            received_at: sample.declared_at,
-        }],
-    };
-    let timeline = sample_digests_timeline(&sample);
-    let view = retrospective::compose_report(config, &sample, &timeline, &records, sample.declared_at);
-    Ok(renderer.report(&view)?)
-}
-
-fn sample_digests_timeline(sample: &Incident) -> Vec<TimelineEntry> {
-    vec![TimelineEntry {
-        at: sample.declared_at,
-        author: "someone@example.test".into(),
-        kind: EntryKind::Update,
-        text: "Sample update\nwith two lines".into(),
-        message_id: None,
-        trust: Trust::Staff,
-    }]
-}
-
 /// Read commands open the store the daemon writes; they create it if absent
 /// so that a fresh install answers "No incidents." rather than an error.
 fn open_existing(config: &Config) -> Result<OpenStore, Failure> {
@@ -807,33 +593,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_template_renders_with_sample_data() {
-        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
-        check_templates(&config).unwrap();
-        let renderer = Renderer::new(None).unwrap();
-        for view in sample_digests(&config) {
-            let (text, html) = renderer.digest(&view).unwrap();
-            assert!(text.contains("Sample update") || view.closing, "{text}");
-            assert!(text.contains("Sample task") && text.contains("OVERDUE"), "{text}");
-            assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Sample task"), "{html}");
-        }
-        let kinds: Vec<String> = sample_reminders(&config)
-            .iter()
-            .map(|view| renderer.reminder(view).unwrap().lines().next().unwrap_or_default().to_string())
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                "INC-1 still has no lead.",
-                "The scope of INC-1 is still unknown.",
-                "Nothing new has been posted to INC-1 since the last update.",
-                "Tasks of INC-1 are past their due time:",
-                "A notification deadline of INC-1 has passed.",
-            ]
-        );
-    }
-
-    #[test]
     fn root_hands_the_write_ahead_log_back_to_the_stores_owner() {
         use std::os::unix::fs::MetadataExt;
         if !rustix::process::geteuid().is_root() {
@@ -856,29 +615,5 @@ mod tests {
         }
         std::os::unix::fs::chown(&database, Some(0), Some(0)).unwrap();
         assert!(StoreOwner::of(&database).is_none(), "root's own store needs nothing");
-    }
-
-    #[test]
-    fn the_report_renders_every_answer_and_escapes_html() {
-        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
-        let (markdown, html) = sample_retrospective(&config, &Renderer::new(None).unwrap()).unwrap();
-        for question in &config.questions {
-            let answer = format!("Sample answer to {}", question.id);
-            assert!(markdown.contains(&answer) && html.contains(&answer), "{answer} missing");
-        }
-        assert!(markdown.contains("Did not answer: other@example.test."), "{markdown}");
-        assert!(markdown.contains(&"0".repeat(64)) && markdown.contains("ransom-note.txt"), "{markdown}");
-        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
-    }
-
-    #[test]
-    fn html_digests_escape_what_people_wrote() {
-        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
-        let mut view = sample_digests(&config).remove(0);
-        view.title = "<script>alert(1)</script>".into();
-        view.scope = "a & b <img src=x>".into();
-        let (_, html) = Renderer::new(None).unwrap().digest(&view).unwrap();
-        assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
-        assert!(html.contains("a &amp; b &lt;img"), "{html}");
     }
 }

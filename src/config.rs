@@ -8,12 +8,12 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
+use crate::core::access::{Access, ExternalPolicy, IncidentAddress};
 use crate::core::command::is_typeable_name;
 use crate::core::deadline::{self, ClockStart, Regime, Stage, Within};
 use crate::core::incident::Stream;
 use crate::core::retro::{self, Question};
 use crate::core::schedule::{Cadence, Policy, RetroPolicy, Tactical};
-use crate::core::access::{Access, ExternalPolicy, IncidentAddress};
 
 /// The configuration used when no file is given and `./sitrep.toml` is absent.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../config/default.toml");

@@ -176,7 +176,7 @@ fn reload(pipeline: &SharedPipeline, running: &Config, source: Option<&Path>) {
             return;
         }
     };
-    if let Err(error) = crate::cli::check_templates(&config) {
+    if let Err(error) = crate::template_check::check_templates(&config) {
         error!(error = format!("{error:#}"), "reload refused; the running configuration stays");
         return;
     }

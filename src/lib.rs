@@ -38,3 +38,4 @@ pub mod retrospective;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod template_check;

@@ -7,9 +7,9 @@ use jiff::Timestamp;
 use tracing::info;
 
 use crate::config::Config;
-use crate::core::recipients;
 use crate::core::incident::{EntryKind, Incident, MailKind, TimelineEntry, Trust};
 use crate::core::mail::Inbound;
+use crate::core::recipients;
 use crate::core::report::{self, StoredAnswer};
 use crate::core::retro;
 use crate::pipeline::{IngestError, Pipeline, queue_mail};

@@ -1,8 +1,8 @@
 //! Whether a sender may steer an incident: From is a claim, so staff mail
 //! carries authority only when the border MTA vouches for it.
 
-use super::mail::Inbound;
 use super::access::Access;
+use super::mail::Inbound;
 
 /// How far a message's author is believed.
 #[derive(Debug, Clone, PartialEq, Eq)]

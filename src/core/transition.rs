@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use super::access::Access;
 use super::command::{CadenceSetting, Command, Line, Milestone, When, Who};
 use super::deadline::{self, ClockStart, Regime, describe_duration};
 use super::incident::{
     CadenceOverride, Deadline, DeadlineState, EntryKind, Incident, Phase, Role, Status, Task, TaskState,
 };
-use super::access::Access;
 
 /// Who is acting and what the configuration lets them do.
 pub struct Actor<'a> {
