@@ -22,19 +22,19 @@ fn main() {
         let (pipeline, mut store, declared) = open_incidents(directory.path(), incidents);
 
         let start = Instant::now();
-        let idle = scheduler::tick(&pipeline, &mut store, declared).expect("idle tick");
+        let idle = scheduler::tick(pipeline.outgoing(), &mut store, declared).expect("idle tick");
         let idle_time = start.elapsed();
         assert_eq!(idle.queued, 0);
 
         // An hour later every incident's digest is due, with its reminders.
         let due = declared + SignedDuration::from_mins(61);
         let start = Instant::now();
-        let report = scheduler::tick(&pipeline, &mut store, due).expect("tick");
+        let report = scheduler::tick(pipeline.outgoing(), &mut store, due).expect("tick");
         let busy = start.elapsed();
         assert_eq!(report.incidents, incidents, "every incident was due");
 
         let start = Instant::now();
-        let after = scheduler::tick(&pipeline, &mut store, due + SignedDuration::from_secs(1)).expect("tick");
+        let after = scheduler::tick(pipeline.outgoing(), &mut store, due + SignedDuration::from_secs(1)).expect("tick");
         let again = start.elapsed();
         assert_eq!(after.queued, 0, "nothing is sent twice");
         println!(

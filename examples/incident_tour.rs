@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 pipeline.ingest(&mut store, raw.as_bytes(), "tour", now)?;
             }
             None => {
-                scheduler::tick(&pipeline, &mut store, now)?;
+                scheduler::tick(pipeline.outgoing(), &mut store, now)?;
             }
         }
     }

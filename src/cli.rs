@@ -246,7 +246,7 @@ fn tick(config: Config, now: Timestamp) -> Result<ExitCode, Failure> {
     let mut store = open_existing(&config)?;
     let mut sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
-    let report = scheduler::tick(&pipeline, &mut store, now).exit_with(exit::TEMPFAIL)?;
+    let report = scheduler::tick(pipeline.outgoing(), &mut store, now).exit_with(exit::TEMPFAIL)?;
     writeln!(std::io::stdout().lock(), "{} incidents looked at, {} mails queued", report.incidents, report.queued)
         .exit_with(1)?;
     // Mail queued "at" a time ahead (tests, dry runs) is due by then.

@@ -270,7 +270,7 @@ async fn send_loop(
         let drained = tokio::task::spawn_blocking(move || {
             let mut guard = pass.lock().map_err(|_| anyhow::anyhow!("sender lock poisoned"))?;
             let (sender, store) = &mut *guard;
-            if let Err(error) = scheduler::tick(&pipeline, store, Timestamp::now()) {
+            if let Err(error) = scheduler::tick(pipeline.outgoing(), store, Timestamp::now()) {
                 error!(error = format!("{error:#}"), "scheduled work failed; retrying");
             }
             sender.drain_while(store, Timestamp::now(), || !*stop.borrow()).map_err(anyhow::Error::from)

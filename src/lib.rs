@@ -32,6 +32,7 @@ pub mod maildir;
 pub mod maintenance;
 pub mod notify;
 pub mod outbox;
+pub mod outgoing;
 pub mod pipeline;
 pub mod render;
 pub mod retrospective;

@@ -16,7 +16,7 @@ use crate::core::digest::{self, Audience, Inputs};
 use crate::core::incident::{Incident, IncidentNumber, MailKind, TimelineEntry};
 use crate::core::recipients;
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
-use crate::pipeline::{IngestError, Pipeline, queue_mail};
+use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders};
 use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView};
 use crate::retrospective;
 use crate::store::{ScheduleFacts, Store, WriteTx};
@@ -33,10 +33,10 @@ pub struct TickReport {
 
 /// Runs every job due at `now`, one transaction per incident, after the
 /// digests held back by the per-executive cap, one transaction per recipient.
-pub fn tick(pipeline: &Pipeline, store: &mut Store, now: Timestamp) -> Result<TickReport, IngestError> {
+pub fn tick(outgoing: &Outgoing, store: &mut Store, now: Timestamp) -> Result<TickReport, OutgoingError> {
     let mut report = TickReport::default();
     for recipient in store.released_digests(now)? {
-        match release_held(pipeline, store, &recipient, now) {
+        match release_held(outgoing, store, &recipient, now) {
             Ok(queued) => report.queued += queued,
             Err(error) => {
                 report.failed += 1;
@@ -47,7 +47,7 @@ pub fn tick(pipeline: &Pipeline, store: &mut Store, now: Timestamp) -> Result<Ti
     }
     for number in store.due_incidents(now)? {
         // One incident's trouble (a broken template override) holds up no other.
-        match tick_incident(pipeline, store, number, now) {
+        match tick_incident(outgoing, store, number, now) {
             Ok(queued) => {
                 report.queued += queued;
                 report.incidents += 1;
@@ -67,16 +67,16 @@ pub fn tick(pipeline: &Pipeline, store: &mut Store, now: Timestamp) -> Result<Ti
 }
 
 fn tick_incident(
-    pipeline: &Pipeline,
+    outgoing: &Outgoing,
     store: &mut Store,
     number: IncidentNumber,
     now: Timestamp,
-) -> Result<usize, IngestError> {
+) -> Result<usize, OutgoingError> {
     let transaction = store.write()?;
     let Some(incident) = transaction.incident(number)? else {
         return Ok(0);
     };
-    let queued = run_due(pipeline, &transaction, &incident, now)?;
+    let queued = run_due(outgoing, &transaction, &incident, now)?;
     transaction.commit()?;
     Ok(queued)
 }
@@ -84,12 +84,12 @@ fn tick_incident(
 /// Sends what is due for one incident and records when it next needs a
 /// look. Returns the number of mails queued.
 pub fn run_due(
-    pipeline: &Pipeline,
+    outgoing: &Outgoing,
     transaction: &WriteTx<'_>,
     incident: &Incident,
     now: Timestamp,
-) -> Result<usize, IngestError> {
-    let config = pipeline.config();
+) -> Result<usize, OutgoingError> {
+    let config = outgoing.config();
     let mut facts = transaction.schedule_facts(incident.number)?;
     let plan = schedule::plan(incident, &facts.slots, &facts.activity, &config.regimes, &config.schedule, now);
     if plan.due.is_empty() {
@@ -103,18 +103,18 @@ pub fn run_due(
         let mut done = vec![job.clone()];
         queued += match job {
             Job::Digest | Job::FinalDigest => {
-                let mut sent = send_digest(pipeline, transaction, incident, &facts, Audience::Executive, now)?;
+                let mut sent = send_digest(outgoing, transaction, incident, &facts, Audience::Executive, now)?;
                 if *job == Job::Digest && config.schedule.tactical == Tactical::WithExecutive {
-                    sent += send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?;
+                    sent += send_digest(outgoing, transaction, incident, &facts, Audience::Tactical, now)?;
                     done.push(Job::Tactical);
                 }
                 sent
             }
-            Job::Tactical => send_digest(pipeline, transaction, incident, &facts, Audience::Tactical, now)?,
-            Job::Reminder(reminder) => send_reminder(pipeline, transaction, incident, reminder, now)?,
-            Job::Questionnaire => retrospective::send_questionnaire(pipeline, transaction, incident, now)?,
-            Job::RetroReminder => retrospective::send_reminders(pipeline, transaction, incident, now)?,
-            Job::Report => retrospective::send_report(pipeline, transaction, incident, now)?,
+            Job::Tactical => send_digest(outgoing, transaction, incident, &facts, Audience::Tactical, now)?,
+            Job::Reminder(reminder) => send_reminder(outgoing, transaction, incident, reminder, now)?,
+            Job::Questionnaire => retrospective::send_questionnaire(outgoing, transaction, incident, now)?,
+            Job::RetroReminder => retrospective::send_reminders(outgoing, transaction, incident, now)?,
+            Job::Report => retrospective::send_report(outgoing, transaction, incident, now)?,
         };
         for job in &done {
             for key in schedule::record(&mut facts.slots, job, now, seq) {
@@ -197,17 +197,17 @@ fn digest_key(audience: Audience) -> &'static str {
 }
 
 fn send_digest(
-    pipeline: &Pipeline,
+    outgoing: &Outgoing,
     transaction: &WriteTx<'_>,
     incident: &Incident,
     facts: &ScheduleFacts,
     audience: Audience,
     now: Timestamp,
-) -> Result<usize, IngestError> {
-    let config = pipeline.config();
+) -> Result<usize, OutgoingError> {
+    let config = outgoing.config();
     let since_last = transaction.timeline_after(incident.number, covered(&facts.slots, audience))?;
     let view = compose_digest(config, incident, &facts.slots, &since_last, audience, now);
-    let (text, html) = pipeline.renderer().digest(&view)?;
+    let (text, html) = outgoing.renderer().digest(&view)?;
     let (recipients, kind) = match audience {
         Audience::Executive => (executives(config, incident), MailKind::Digest),
         Audience::Tactical => {
@@ -241,7 +241,7 @@ fn paced_until(
     transaction: &WriteTx<'_>,
     recipient: &str,
     now: Timestamp,
-) -> Result<Option<Timestamp>, IngestError> {
+) -> Result<Option<Timestamp>, OutgoingError> {
     let per_hour = config.limits.digests_per_executive_per_hour;
     if per_hour == 0 {
         return Ok(None);
@@ -255,8 +255,13 @@ fn paced_until(
 /// Sends the digests held for one recipient: one incident's alone, in its
 /// thread; several as one combined digest, each with what changed since
 /// the recipient's last digest of it.
-fn release_held(pipeline: &Pipeline, store: &mut Store, recipient: &str, now: Timestamp) -> Result<usize, IngestError> {
-    let config = pipeline.config();
+fn release_held(
+    outgoing: &Outgoing,
+    store: &mut Store,
+    recipient: &str,
+    now: Timestamp,
+) -> Result<usize, OutgoingError> {
+    let config = outgoing.config();
     let transaction = store.write()?;
     let mut incidents = Vec::new();
     let mut views = Vec::new();
@@ -276,13 +281,13 @@ fn release_held(pipeline: &Pipeline, store: &mut Store, recipient: &str, now: Ti
     let draft = match (incidents.as_slice(), views.as_slice()) {
         ([], _) => return Ok(transaction.commit().map(|()| 0)?),
         ([incident], [view]) => {
-            let (text, html) = pipeline.renderer().digest(view)?;
+            let (text, html) = outgoing.renderer().digest(view)?;
             own_copy(config, incident, recipient, view.subject.clone(), text, Some(html), None)
         }
         _ => {
             let per_hour = config.limits.digests_per_executive_per_hour;
             let view = CombinedDigestView::of(views, per_hour, config.address.with_detail(None));
-            let (text, html) = pipeline.renderer().combined_digest(&view)?;
+            let (text, html) = outgoing.renderer().combined_digest(&view)?;
             let subject = digest::combined_subject(&incidents.iter().collect::<Vec<_>>());
             Draft {
                 from: config.address.with_detail(None),
@@ -307,13 +312,13 @@ fn release_held(pipeline: &Pipeline, store: &mut Store, recipient: &str, now: Ti
 }
 
 fn send_reminder(
-    pipeline: &Pipeline,
+    outgoing: &Outgoing,
     transaction: &WriteTx<'_>,
     incident: &Incident,
     reminder: &Reminder,
     now: Timestamp,
-) -> Result<usize, IngestError> {
-    let config = pipeline.config();
+) -> Result<usize, OutgoingError> {
+    let config = outgoing.config();
     let recipients = recipients::reminder_recipients(incident, reminder, &config.access);
     let clock = match reminder {
         Reminder::Deadline(point) => digest::clock(incident, &config.regimes, &point.regime, point.stage, now)
@@ -321,48 +326,11 @@ fn send_reminder(
         _ => None,
     };
     let view = ReminderView::of(reminder, incident, clock, &config.time_zone, config.address.with_detail(None));
-    let body = pipeline.renderer().reminder(&view)?;
+    let body = outgoing.renderer().reminder(&view)?;
     let subject = format!("[{}] {}", incident.number, digest::reminder_subject(reminder));
     for recipient in &recipients {
         let draft = own_copy(config, incident, recipient, subject.clone(), body.clone(), None, None);
         queue_mail(config, transaction, MailKind::Reminder, Some(incident.number), draft, now)?;
     }
     Ok(recipients.len())
-}
-
-/// `[stakeholders] executives` and the incident's `notify` additions.
-pub(crate) fn executives(config: &Config, incident: &Incident) -> Vec<String> {
-    recipients::executives(incident, &config.executives, &config.address)
-}
-
-pub(crate) fn responders(config: &Config, incident: &Incident, authors: &[String]) -> Vec<String> {
-    recipients::responders(incident, authors, &config.access, &config.address)
-}
-
-/// One recipient's own copy, threaded under the incident's root, and under
-/// `parent` when it follows up an earlier mail.
-pub(crate) fn own_copy(
-    config: &Config,
-    incident: &Incident,
-    recipient: &str,
-    subject: String,
-    body: String,
-    html: Option<String>,
-    parent: Option<String>,
-) -> Draft {
-    let mut references = vec![incident.thread_root.clone()];
-    references.extend(parent.clone());
-    Draft {
-        from: config.address.with_detail(None),
-        to: vec![recipient.to_string()],
-        cc: Vec::new(),
-        subject,
-        body,
-        html,
-        message_id: compose::new_message_id(&config.address),
-        in_reply_to: parent,
-        references,
-        auto_submitted: AutoSubmitted::Generated,
-        loop_marker: config.address.with_detail(None),
-    }
 }

@@ -24,7 +24,7 @@ fn of_kind(harness: &Harness, kind: &str) -> Vec<serde_json::Value> {
 }
 
 fn tick(harness: &mut Harness, time: &str) -> scheduler::TickReport {
-    scheduler::tick(&harness.pipeline, &mut harness.store, at(time)).unwrap()
+    scheduler::tick(harness.pipeline.outgoing(), &mut harness.store, at(time)).unwrap()
 }
 
 /// Declared by Alice at 10:01 with severity high and a lead; the vendor and
@@ -238,7 +238,7 @@ fn incidents_open_in_a_store_from_before_digests_get_one_at_the_first_tick() {
     .unwrap();
     drop(old);
     let mut store = sitrep::store::Store::open(&path).unwrap();
-    let report = scheduler::tick(&harness.pipeline, &mut store, Timestamp::now()).unwrap();
+    let report = scheduler::tick(harness.pipeline.outgoing(), &mut store, Timestamp::now()).unwrap();
     assert_eq!(report.incidents, 1, "only the open one");
     let digests: Vec<_> = store.outbox().unwrap().into_iter().filter(|row| row.kind.as_str() == "digest").collect();
     assert_eq!(digests.len(), 2);
@@ -286,7 +286,7 @@ fn in_a_storm_each_executive_gets_at_most_the_capped_digests_an_hour_and_hears_o
 
     for minute in 0..=180 {
         let now = start + SignedDuration::from_mins(minute);
-        scheduler::tick(&harness.pipeline, &mut harness.store, now).unwrap();
+        scheduler::tick(harness.pipeline.outgoing(), &mut harness.store, now).unwrap();
     }
     for executive in ["ceo@company.test", "cfo@company.test"] {
         let digests: Vec<serde_json::Value> =

@@ -424,8 +424,8 @@ fn a_changed_uidvalidity_rescans_without_duplicates() {
 fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
     use sitrep::compose::{self, AutoSubmitted, Draft};
     use sitrep::config::{SmtpConfig, TlsMode, TransportConfig};
-    use sitrep::core::incident::MailKind;
     use sitrep::core::access::IncidentAddress;
+    use sitrep::core::incident::MailKind;
     use sitrep::outbox::Sender;
     use sitrep::store::{NewOutgoing, Store};
 

@@ -35,7 +35,7 @@ fn recipients(rows: &[serde_json::Value]) -> Vec<String> {
 }
 
 fn tick(harness: &mut Harness, time: &str) {
-    scheduler::tick(&harness.pipeline, &mut harness.store, at(time)).unwrap();
+    scheduler::tick(harness.pipeline.outgoing(), &mut harness.store, at(time)).unwrap();
 }
 
 /// Declared Friday 10:01 by Alice, who leads; Bob, Carol and Frank post,

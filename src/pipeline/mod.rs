@@ -25,11 +25,14 @@ use crate::core::subject;
 use crate::core::transition::{self, Actor, Effects, Settings};
 use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
+use crate::outgoing::{Outgoing, OutgoingError, queue_mail};
 use crate::render::{
     AckView, CommandView, NoticeView, RenderError, Renderer, TranscriptView, UnverifiedView, local_time,
 };
-use crate::store::{MailboxPosition, NewMessage, NewOutgoing, Store, StoreError, WriteTx};
-use crate::{retrospective, scheduler};
+use crate::scheduler;
+use crate::store::{MailboxPosition, NewMessage, Store, StoreError, WriteTx};
+
+mod retro;
 
 /// The parents remembered for a mail that opened an incident as a reply:
 /// In-Reply-To and the newest references, where an overtaken parent is.
@@ -43,6 +46,15 @@ pub enum IngestError {
     Attachment { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Render(#[from] RenderError),
+}
+
+impl From<OutgoingError> for IngestError {
+    fn from(error: OutgoingError) -> IngestError {
+        match error {
+            OutgoingError::Store(error) => IngestError::Store(error),
+            OutgoingError::Render(error) => IngestError::Render(error),
+        }
+    }
 }
 
 /// A failure of sitrep's own on one message (a template that does not
@@ -81,8 +93,7 @@ pub struct IngestReport {
 }
 
 pub struct Pipeline {
-    config: Config,
-    renderer: Renderer,
+    outgoing: Outgoing,
 }
 
 /// The pipeline in use, replaced as a whole when the configuration is
@@ -106,16 +117,20 @@ impl SharedPipeline {
 
 impl Pipeline {
     pub fn new(config: Config) -> Result<Pipeline, RenderError> {
-        let renderer = Renderer::new(config.templates_dir.as_deref())?;
-        Ok(Pipeline { config, renderer })
+        Ok(Pipeline { outgoing: Outgoing::new(config)? })
     }
 
     pub fn config(&self) -> &Config {
-        &self.config
+        self.outgoing.config()
     }
 
-    pub(crate) fn renderer(&self) -> &Renderer {
-        &self.renderer
+    /// What the scheduled work needs: `scheduler::tick(pipeline.outgoing(), ..)`.
+    pub fn outgoing(&self) -> &Outgoing {
+        &self.outgoing
+    }
+
+    fn renderer(&self) -> &Renderer {
+        self.outgoing.renderer()
     }
 
     /// Processes one raw message. `source` names where it came from (a file
@@ -189,15 +204,15 @@ impl Pipeline {
             (Some(fault), _) => Err(fault.reason()),
             (None, Some(size)) => Err(format!(
                 "message is {size} bytes, over the limit of {}; only its header was kept",
-                self.config.limits.max_message_bytes
+                self.config().limits.max_message_bytes
             )),
-            (None, None) => inbound::parse(raw, &self.config.limits),
+            (None, None) => inbound::parse(raw, &self.config().limits),
         };
         // A message that cannot be parsed whole may still have readable
         // headers, so that it is described and its sender told.
         let headers_only = match &parsed {
             Ok(_) => None,
-            Err(_) => inbound::parse_headers_only(raw, &self.config.limits),
+            Err(_) => inbound::parse_headers_only(raw, &self.config().limits),
         };
         let head = match &parsed {
             Ok(parsed) => Some(&parsed.inbound),
@@ -254,7 +269,7 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
-        let config = &self.config;
+        let config = self.config();
         if let Some(list) = &inbound.list_address {
             transaction.remember_list(list, now)?;
         }
@@ -355,10 +370,10 @@ impl Pipeline {
             false => None,
         };
         if let Some(incident) = &closed
-            && retrospective::is_answer(transaction, inbound, incident, author)?
+            && retro::is_answer(transaction, inbound, incident, author)?
         {
             self.store_attachments(transaction, row, parsed)?;
-            return retrospective::take_answers(self, transaction, inbound, incident, author, now).map(|()| None);
+            return retro::take_answers(self, transaction, inbound, incident, author, now).map(|()| None);
         }
         if triage::is_empty_reply(inbound) {
             return Ok(Some(triage::NOTHING_NEW));
@@ -370,13 +385,13 @@ impl Pipeline {
             let parent_subject = transaction.subject_of(parent)?;
             commands = command::parse_reply(&inbound.subject, parent_subject.as_deref(), &inbound.new_text);
         }
-        refuse_if_untrusted(&mut commands, inbound, &self.config);
+        refuse_if_untrusted(&mut commands, inbound, self.config());
         if commands.lines.is_empty() {
             append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)?;
             // Kept, but nobody watches a closed incident: the sender is told.
             if let Some(incident) = &closed {
                 let can_reopen = transition::steers(incident, &self.actor(author));
-                retrospective::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
+                retro::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
             }
             return Ok(None);
         }
@@ -415,7 +430,7 @@ impl Pipeline {
         if effects.report_now {
             transaction.request(incident.number, "report", now)?;
         }
-        scheduler::run_due(self, transaction, incident, now)?;
+        scheduler::run_due(&self.outgoing, transaction, incident, now)?;
         Ok(())
     }
 
@@ -429,13 +444,13 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
-        let body = self.renderer.transcript(&TranscriptView {
+        let body = self.renderer().transcript(&TranscriptView {
             lines: CommandView::of(&effects.applied),
             errors: effects.errors(),
             count: effects.applied.len(),
-            card: if effects.card { self.renderer.card(incident, &self.config.time_zone)? } else { String::new() },
+            card: if effects.card { self.renderer().card(incident, &self.config().time_zone)? } else { String::new() },
             help: if effects.help { command::REFERENCE.to_string() } else { String::new() },
-            address: self.config.address.with_detail(None),
+            address: self.config().address.with_detail(None),
         })?;
         let original = subject::strip_prefixes(&inbound.subject);
         let subject = match effects.errors() {
@@ -443,63 +458,23 @@ impl Pipeline {
             1 => format!("Processed (1 error): {original}"),
             errors => format!("Processed ({errors} errors): {original}"),
         };
-        let draft = self.reply_in_thread(incident, inbound, vec![author.to_string()], Vec::new(), subject, body);
-        self.enqueue(transaction, MailKind::Transcript, Some(incident.number), draft, now)
-    }
-
-    /// An answer to `inbound` in the incident's thread: its root first, so
-    /// every client groups the whole incident, then the message answered.
-    pub(crate) fn reply_in_thread(
-        &self,
-        incident: &Incident,
-        inbound: &Inbound,
-        to: Vec<String>,
-        cc: Vec<String>,
-        subject: String,
-        body: String,
-    ) -> Draft {
-        self.reply(inbound, vec![incident.thread_root.clone()], to, cc, subject, body)
-    }
-
-    /// An answer to `inbound`: References are `thread` and then the message.
-    fn reply(
-        &self,
-        inbound: &Inbound,
-        thread: Vec<String>,
-        to: Vec<String>,
-        cc: Vec<String>,
-        subject: String,
-        body: String,
-    ) -> Draft {
-        let mut references = thread;
-        references.extend(inbound.message_id.clone());
-        Draft {
-            from: self.config.address.with_detail(None),
-            to,
-            cc,
-            subject,
-            body,
-            html: None,
-            message_id: compose::new_message_id(&self.config.address),
-            in_reply_to: inbound.message_id.clone(),
-            references,
-            auto_submitted: AutoSubmitted::Replied,
-            loop_marker: self.config.address.with_detail(None),
-        }
+        let draft =
+            self.outgoing.reply_in_thread(incident, inbound, vec![author.to_string()], Vec::new(), subject, body);
+        Ok(self.outgoing.enqueue(transaction, MailKind::Transcript, Some(incident.number), draft, now)?)
     }
 
     fn actor<'a>(&self, address: &'a str) -> Actor<'a> {
-        let privileged = self.config.leads.iter().chain(&self.config.admins).any(|listed| listed == address);
+        let privileged = self.config().leads.iter().chain(&self.config().admins).any(|listed| listed == address);
         Actor { address, privileged }
     }
 
     fn settings(&self) -> Settings<'_> {
         Settings {
-            time_zone: &self.config.time_zone,
-            people: &self.config.people,
-            access: &self.config.access,
-            allow_external_notify: self.config.allow_external_notify,
-            regimes: &self.config.regimes,
+            time_zone: &self.config().time_zone,
+            people: &self.config().people,
+            access: &self.config().access,
+            allow_external_notify: self.config().allow_external_notify,
+            regimes: &self.config().regimes,
         }
     }
 
@@ -512,9 +487,9 @@ impl Pipeline {
              the same way are quarantined too; this notice is not repeated today. The log names each\n\
              message. `sitrep check-config` checks the templates.\n\n-- \nsitrep, the incident coordinator at {}\n",
             fault.error,
-            self.config.address.with_detail(None)
+            self.config().address.with_detail(None)
         );
-        for admin in &self.config.admins {
+        for admin in &self.config().admins {
             let recipients = std::slice::from_ref(admin);
             if transaction.same_mail_since(
                 MailKind::Notice,
@@ -526,19 +501,19 @@ impl Pipeline {
                 continue;
             }
             let draft = Draft {
-                from: self.config.address.with_detail(None),
+                from: self.config().address.with_detail(None),
                 to: recipients.to_vec(),
                 cc: Vec::new(),
                 subject: "sitrep could not process a message".to_string(),
                 body: body.clone(),
                 html: None,
-                message_id: compose::new_message_id(&self.config.address),
+                message_id: compose::new_message_id(&self.config().address),
                 in_reply_to: None,
                 references: Vec::new(),
                 auto_submitted: AutoSubmitted::Generated,
-                loop_marker: self.config.address.with_detail(None),
+                loop_marker: self.config().address.with_detail(None),
             };
-            queue_mail(&self.config, transaction, MailKind::Notice, None, draft, now)?;
+            queue_mail(self.config(), transaction, MailKind::Notice, None, draft, now)?;
         }
         Ok(())
     }
@@ -564,28 +539,28 @@ impl Pipeline {
         inbound: &Inbound,
         now: Timestamp,
     ) -> Result<(), IngestError> {
-        let about = incident.map_or_else(|| self.config.address.with_detail(None), |number| number.to_string());
-        let body = self.renderer.unverified(&UnverifiedView {
+        let about = incident.map_or_else(|| self.config().address.with_detail(None), |number| number.to_string());
+        let body = self.renderer().unverified(&UnverifiedView {
             incident: about.clone(),
             sender,
             reason,
-            address: self.config.address.with_detail(None),
+            address: self.config().address.with_detail(None),
         })?;
-        for admin in &self.config.admins {
+        for admin in &self.config().admins {
             let draft = Draft {
-                from: self.config.address.with_detail(None),
+                from: self.config().address.with_detail(None),
                 to: vec![admin.clone()],
                 cc: Vec::new(),
                 subject: format!("Unverified mail to {about} from {sender}"),
                 body: body.clone(),
                 html: None,
-                message_id: compose::new_message_id(&self.config.address),
+                message_id: compose::new_message_id(&self.config().address),
                 in_reply_to: None,
                 references: inbound.message_id.iter().cloned().collect(),
                 auto_submitted: AutoSubmitted::Generated,
-                loop_marker: self.config.address.with_detail(None),
+                loop_marker: self.config().address.with_detail(None),
             };
-            self.enqueue(transaction, MailKind::Notice, incident, draft, now)?;
+            self.outgoing.enqueue(transaction, MailKind::Notice, incident, draft, now)?;
         }
         Ok(())
     }
@@ -599,7 +574,7 @@ impl Pipeline {
     ) -> Result<IngestReport, IngestError> {
         if let Some(head) = head {
             let answerable = head.author().is_some_and(|author| {
-                self.config.access.is_staff(&author.address) && !self.config.address.is_ours(&author.address)
+                self.config().access.is_staff(&author.address) && !self.config().address.is_ours(&author.address)
             }) && triage::automatic_reason(head).is_none()
                 && head.loop_marker.is_none();
             if answerable {
@@ -619,12 +594,12 @@ impl Pipeline {
     ) -> Result<(), IngestError> {
         let declarer = inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default();
         let mut incident =
-            Incident::declare(number, title, declarer.clone(), now, compose::new_message_id(&self.config.address));
-        for stream in &self.config.default_streams {
+            Incident::declare(number, title, declarer.clone(), now, compose::new_message_id(&self.config().address));
+        for stream in &self.config().default_streams {
             incident.streams.entry(*stream).or_default();
         }
         let mut commands = command::parse(&inbound.subject, &inbound.new_text);
-        refuse_if_untrusted(&mut commands, inbound, &self.config);
+        refuse_if_untrusted(&mut commands, inbound, self.config());
         let effects = transition::apply(&mut incident, &commands.lines, &self.actor(&declarer), now, &self.settings());
         transaction.insert_incident(&incident)?;
         append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
@@ -645,27 +620,28 @@ impl Pipeline {
     ) -> Result<(), IngestError> {
         let recipients: Vec<&str> = inbound.recipients().map(|mailbox| mailbox.address.as_str()).collect();
         let seen_lists = transaction.known_lists(&recipients)?;
-        let Some((to, cc)) = triage::ack_recipients(inbound, &self.config.address, &self.config.access, &seen_lists)
+        let Some((to, cc)) =
+            triage::ack_recipients(inbound, &self.config().address, &self.config().access, &seen_lists)
         else {
             return Ok(());
         };
         let number = incident.number;
-        let body = self.renderer.ack(&AckView {
+        let body = self.renderer().ack(&AckView {
             incident: number.to_string(),
             title: &incident.title,
             declared_by: &incident.declared_by,
-            declared_at: local_time(incident.declared_at, &self.config.time_zone),
-            executives: self.config.executives.join(", "),
-            critical_every: describe_duration(self.config.schedule.cadence.critical),
-            high_every: describe_duration(self.config.schedule.cadence.high),
-            unassessed_every: describe_duration(self.config.schedule.cadence.unassessed),
-            address: self.config.address.with_detail(None),
+            declared_at: local_time(incident.declared_at, &self.config().time_zone),
+            executives: self.config().executives.join(", "),
+            critical_every: describe_duration(self.config().schedule.cadence.critical),
+            high_every: describe_duration(self.config().schedule.cadence.high),
+            unassessed_every: describe_duration(self.config().schedule.cadence.unassessed),
+            address: self.config().address.with_detail(None),
             has_commands: !effects.applied.is_empty(),
             commands: CommandView::of(&effects.applied),
         })?;
         let subject = format!("[{number}] {}", incident.title);
-        let draft = self.reply_in_thread(incident, inbound, vec![to], cc, subject, body);
-        self.enqueue(transaction, MailKind::Ack, Some(number), draft, now)
+        let draft = self.outgoing.reply_in_thread(incident, inbound, vec![to], cc, subject, body);
+        Ok(self.outgoing.enqueue(transaction, MailKind::Ack, Some(number), draft, now)?)
     }
 
     fn notify_sender(
@@ -677,54 +653,23 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let Some(sender) = inbound.author().map(|mailbox| mailbox.address.clone()) else { return Ok(()) };
-        let outsider = !self.config.access.is_staff(&sender);
-        let Some(interval) = triage::notice_interval(cause, outsider, self.config.answer_refused) else {
+        let outsider = !self.config().access.is_staff(&sender);
+        let Some(interval) = triage::notice_interval(cause, outsider, self.config().answer_refused) else {
             return Ok(());
         };
         if transaction.mailed_since(MailKind::Notice, &sender, now - interval)? {
             return Ok(());
         }
-        let view = NoticeView { address: self.config.address.with_detail(None), reason, staff: !outsider };
+        let view = NoticeView { address: self.config().address.with_detail(None), reason, staff: !outsider };
         let body = match cause {
-            NoticeCause::Refused => self.renderer.refused(&view)?,
-            NoticeCause::Quarantined => self.renderer.quarantined(&view)?,
+            NoticeCause::Refused => self.renderer().refused(&view)?,
+            NoticeCause::Quarantined => self.renderer().quarantined(&view)?,
         };
         let original = subject::strip_prefixes(&inbound.subject);
         let subject =
             if original.is_empty() { "Not accepted".to_string() } else { format!("Not accepted: {original}") };
-        let draft = self.reply(inbound, inbound.references.clone(), vec![sender], Vec::new(), subject, body);
-        self.enqueue(transaction, MailKind::Notice, None, draft, now)
-    }
-
-    /// Queues an automatic reply, unless the same one went out recently or
-    /// the hourly cap on automatic replies is reached.
-    pub(crate) fn enqueue(
-        &self,
-        transaction: &WriteTx<'_>,
-        kind: MailKind,
-        incident: Option<IncidentNumber>,
-        draft: Draft,
-        now: Timestamp,
-    ) -> Result<(), IngestError> {
-        let limits = &self.config.limits;
-        let window = SignedDuration::try_from(limits.repeat_reply_window).unwrap_or(SignedDuration::from_hours(1));
-        if transaction.same_mail_since(kind, &draft.to, incident, &draft.body, now - window)? {
-            info!(kind = kind.as_str(), "identical reply sent recently; not repeated");
-            return Ok(());
-        }
-        // Acknowledgements are bounded by the declaration limits: the cap on
-        // other replies never swallows the answer to a genuine incident.
-        if kind != MailKind::Ack
-            && transaction.automatic_replies_since(now - SignedDuration::from_hours(1))? >= limits.replies_per_hour
-        {
-            error!(
-                kind = kind.as_str(),
-                cap = limits.replies_per_hour,
-                "hourly cap on automatic replies reached; reply dropped"
-            );
-            return Ok(());
-        }
-        queue_mail(&self.config, transaction, kind, incident, draft, now)
+        let draft = self.outgoing.reply(inbound, inbound.references.clone(), vec![sender], Vec::new(), subject, body);
+        Ok(self.outgoing.enqueue(transaction, MailKind::Notice, None, draft, now)?)
     }
 
     /// Attachment bytes go to `attachments/<sha256>`; the name is metadata
@@ -734,7 +679,7 @@ impl Pipeline {
         if parsed.inbound.attachments.is_empty() {
             return Ok(());
         }
-        let directory = self.config.attachments_dir();
+        let directory = self.config().attachments_dir();
         for (meta, bytes) in parsed.inbound.attachments.iter().zip(&parsed.attachment_bytes) {
             let path = directory.join(&meta.sha256);
             if !path.exists() {
@@ -755,56 +700,6 @@ fn refuse_if_untrusted(commands: &mut command::Parsed, inbound: &Inbound, config
             line.command = Err(reason.clone());
         }
     }
-}
-
-/// Composes a draft and puts it in the outbox, with no brakes: callers
-/// decide whether it may go. Mail that cannot be built never costs the
-/// message that caused it: an address no relay would take is dropped and
-/// recorded as a failed delivery, and a mail left with nobody to go to, or
-/// that fails to build, is kept in the outbox as failed with the reason.
-pub(crate) fn queue_mail(
-    config: &Config,
-    transaction: &WriteTx<'_>,
-    kind: MailKind,
-    incident: Option<IncidentNumber>,
-    mut draft: Draft,
-    now: Timestamp,
-) -> Result<(), IngestError> {
-    let undeliverable: Vec<String> =
-        draft.to.iter().chain(&draft.cc).filter(|address| !compose::is_deliverable(address)).cloned().collect();
-    draft.to.retain(|address| compose::is_deliverable(address));
-    draft.cc.retain(|address| compose::is_deliverable(address));
-    let built = match draft.to.is_empty() && draft.cc.is_empty() {
-        true => Err("no recipient that mail can be sent to".to_string()),
-        false => compose::compose(&draft, now).map_err(|error| error.to_string()),
-    };
-    let (raw, failure) = match built {
-        Ok(raw) => (raw, None),
-        Err(reason) => (Vec::new(), Some(reason)),
-    };
-    let outbox = transaction.enqueue(
-        &NewOutgoing {
-            kind,
-            incident,
-            to: draft.to,
-            cc: draft.cc,
-            subject: draft.subject,
-            message_id: draft.message_id,
-            body: draft.body,
-            raw,
-            envelope_from: config.envelope_from.clone(),
-        },
-        now,
-    )?;
-    for address in &undeliverable {
-        warn!(outbox, kind = kind.as_str(), address, "not an address mail can be sent to; left out");
-        transaction.fail_delivery(outbox, address, "not an address mail can be sent to", now)?;
-    }
-    if let Some(reason) = failure {
-        error!(outbox, kind = kind.as_str(), reason, "outgoing mail could not be built");
-        transaction.fail_outbox(outbox, &reason)?;
-    }
-    Ok(())
 }
 
 /// Asks the store only as far as needed: the first key that names an
