@@ -4,7 +4,8 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
-use super::{Store, StoreResult, WriteTx, optional_time, parse_time, time_text, timeline_after};
+use super::incidents::timeline_after;
+use super::{Store, StoreResult, WriteTx, optional_time, parse_time, time_text};
 use crate::core::incident::{IncidentNumber, TimelineEntry};
 use crate::core::schedule::{Activity, Slot, Slots};
 
