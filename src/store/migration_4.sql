@@ -12,9 +12,11 @@ CREATE TABLE held_digests (
 CREATE INDEX held_digests_release ON held_digests (release_at);
 -- The last digest to one recipient, and the same reply to the same people.
 CREATE INDEX outbox_recipient ON outbox (recipients_to, kind, created_at);
--- The process that claimed a delivery in flight: a dead claimer's claims
--- are taken again at once instead of when their lease ends.
+-- The process that claimed a delivery in flight.
 ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;
+-- Claims in a row that got no answer recorded: the first is retried at
+-- once when its claimer died, later ones wait out a growing lease.
+ALTER TABLE deliveries ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
 -- Message-IDs that a mail which opened an incident replied to before they
 -- arrived (parallel delivery reorders a thread): the parent, when it comes,
 -- joins that incident instead of opening another.

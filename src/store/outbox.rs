@@ -152,8 +152,11 @@ impl Store {
     /// first, and marks them in flight for process `claimer` until `lease`
     /// from now, in one commit: another sender (a `sitrep ingest` beside the
     /// daemon) leaves them alone. A delivery still in flight when its lease
-    /// ends, or whose claimer `is_gone`, was never answered (its sender died
-    /// mid-pass) and is taken again: at most one duplicate.
+    /// ends was never answered (its sender died mid-pass) and is taken again:
+    /// at most one duplicate. When its claimer `is_gone`, it is taken at once
+    /// the first time; a delivery whose sender keeps dying (a crash loop, or
+    /// a mail that brings the sender down) waits out a lease that doubles
+    /// with each unanswered claim, up to eight times.
     pub fn claim_due(
         &mut self,
         now: Timestamp,
@@ -168,7 +171,7 @@ impl Store {
                 "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw, d.next_attempt_at <= ?1, d.claimed_by
                  FROM deliveries d JOIN outbox o ON o.id = d.outbox
                  WHERE d.status = 'queued' AND d.next_attempt_at <= ?1
-                    OR d.status = 'sending' AND (d.next_attempt_at <= ?1 OR d.claimed_by IS NOT NULL)
+                    OR d.status = 'sending' AND (d.next_attempt_at <= ?1 OR d.claimed_by IS NOT NULL AND d.claims = 1)
                  ORDER BY d.outbox, d.recipient",
             )?;
             let mut rows = statement.query([time_text(now)])?;
@@ -191,15 +194,19 @@ impl Store {
                 }
             }
         }
-        let until = time_text(now + lease);
         for mail in &pending {
             for recipient in &mail.recipients {
+                let claims: u32 = transaction
+                    .prepare_cached("SELECT claims FROM deliveries WHERE outbox = ?1 AND recipient = ?2")?
+                    .query_row(params![mail.id, recipient.address], |row| row.get(0))?;
+                let until = now + lease * 2i32.pow(claims.min(3));
                 transaction
                     .prepare_cached(
-                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3, claimed_by = ?4
+                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3, claimed_by = ?4,
+                                claims = claims + 1
                          WHERE outbox = ?1 AND recipient = ?2",
                     )?
-                    .execute(params![mail.id, recipient.address, until, claimer])?;
+                    .execute(params![mail.id, recipient.address, time_text(until), claimer])?;
             }
         }
         transaction.commit()?;
@@ -215,7 +222,7 @@ impl Store {
         for (outbox, recipient) in deliveries {
             transaction
                 .prepare_cached(
-                    "UPDATE deliveries SET status = 'queued', next_attempt_at = ?3
+                    "UPDATE deliveries SET status = 'queued', next_attempt_at = ?3, claims = MAX(claims - 1, 0)
                      WHERE outbox = ?1 AND recipient = ?2 AND status = 'sending'",
                 )?
                 .execute(params![outbox, recipient, time_text(now)])?;
@@ -236,7 +243,7 @@ impl Store {
             };
             transaction
                 .prepare_cached(
-                    "UPDATE deliveries SET status = ?3, attempts = attempts + 1,
+                    "UPDATE deliveries SET status = ?3, attempts = attempts + 1, claims = 0,
                             next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, sent_at = ?6
                      WHERE outbox = ?1 AND recipient = ?2",
                 )?

@@ -23,8 +23,9 @@ Then it counts, per mode:
   processed twice  a Message-ID stored twice, a declaration that made two incidents,
                    or a mail whose text (or one of its commands) is on a timeline twice
   extra copies     more than one copy of an outbox row's Message-ID in one recipient's
-                   Maildir; each is blamed on the round in which the relay took the first
-                   copy (the promise: at most one per crash, none without a crash)
+                   Maildir; every copy but the last went unrecorded and is blamed on the
+                   round in which the relay took it (the promise: at most one per crash,
+                   none without a crash)
   never delivered  outbox rows not sent, or sent rows with a recipient who has no copy
   panics           "panicked" in the daemon's log (home-MODE/sitrep.log)
 
@@ -574,17 +575,20 @@ def analyse(mode, observer):
     figures["copies"] = copies_total
     figures["missing"] = missing
     figures["extra_copies"] = extra
-    # Each extra copy follows a crash: the round during which the relay took the first copy.
+    # Each copy but the last went unrecorded, so the round in which the relay
+    # took it must have crashed; one delivery is in flight at a time, so a
+    # crash can leave at most one such copy.
     blame = collections.Counter()
     blamed = []
     for row, address, copies in duplicated:
-        first = copies[0]
-        number = first[1] if first[0] == mode.name else None
-        culprit = crashes[number - 1] if number else None
-        blame[first] += len(copies) - 1
-        blamed.append(dict(kind=row["kind"], message_id=row["message_id"], to=address, copies=len(copies),
-                           first_copy_in=f"{first[0]} {first[1]}", failpoint=culprit and culprit["failpoint"],
-                           ended=culprit and culprit["ended"], not_after_a_crash=culprit is None))
+        for label in copies[:-1]:
+            number = label[1] if label[0] == mode.name else None
+            culprit = crashes[number - 1] if number else None
+            blame[label] += 1
+            blamed.append(dict(kind=row["kind"], message_id=row["message_id"], to=address, copies=len(copies),
+                               unrecorded_copy_in=f"{label[0]} {label[1]}",
+                               failpoint=culprit and culprit["failpoint"],
+                               ended=culprit and culprit["ended"], not_after_a_crash=culprit is None))
     figures["duplicate_crashes"] = len(blame)
     figures["max_per_crash"] = max(blame.values(), default=0)
     figures["duplicates"] = blamed
@@ -634,11 +638,12 @@ def markdown(results, args, version, commit, started, wall, strays):
         "abort it, round after round, topping the mailbox up between rounds. "
         "In `maildir` mode sitrep reads a local Maildir; in `imap` mode the backlog goes through Postfix and "
         "sitrep reads it over IMAP; replies go out over SMTP in both. "
-        "A clean run then finishes the work (taking over the claims of the killed daemons) "
+        "A clean run then finishes the work (a delivery whose sender died is retried at once, one whose senders died twice after a doubled lease) "
         "and is stopped with SIGTERM. The script compares the Message-IDs sent in with `sitrep export --json`, "
         "and each outbox row with the copies in its recipients' Maildirs, which it reads after every round "
-        "with Postfix's queue empty, so each extra copy is blamed on the crash of the round in which the relay "
-        "took the first.",
+        "with Postfix's queue empty: every copy but the last of a mail went unrecorded, so it is blamed on "
+        "the round in which the relay took it, which must have ended in a crash, and one crash may leave "
+        "at most one such copy (one delivery is in flight at a time).",
         "",
         f"Run on {started:%Y-%m-%d} with {built}, seed {args.seed}, on {os.cpu_count()} cores; "
         f"regenerate with `{command}` (BINARY defaults to `target/release/sitrep`).",
