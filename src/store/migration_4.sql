@@ -15,7 +15,7 @@ CREATE INDEX outbox_recipient ON outbox (recipients_to, kind, created_at);
 -- The process that claimed a delivery in flight.
 ALTER TABLE deliveries ADD COLUMN claimed_by INTEGER;
 -- Claims in a row that got no answer recorded: the first is retried at
--- once when its claimer died, later ones wait out a growing lease.
+-- once when its claimer died, later ones wait out the lease.
 ALTER TABLE deliveries ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
 -- Message-IDs that a mail which opened an incident replied to before they
 -- arrived (parallel delivery reorders a thread): the parent, when it comes,

@@ -154,9 +154,9 @@ impl Store {
     /// daemon) leaves them alone. A delivery still in flight when its lease
     /// ends was never answered (its sender died mid-pass) and is taken again:
     /// at most one duplicate. When its claimer `is_gone`, it is taken at once
-    /// the first time; a delivery whose sender keeps dying (a crash loop, or
-    /// a mail that brings the sender down) waits out a lease that doubles
-    /// with each unanswered claim, up to eight times.
+    /// the first time; a delivery whose senders keep dying (a crash loop, or
+    /// a mail that brings the sender down) waits out the lease each time, so
+    /// it goes out at most once per lease.
     pub fn claim_due(
         &mut self,
         now: Timestamp,
@@ -194,12 +194,9 @@ impl Store {
                 }
             }
         }
+        let until = now + lease;
         for mail in &pending {
             for recipient in &mail.recipients {
-                let claims: u32 = transaction
-                    .prepare_cached("SELECT claims FROM deliveries WHERE outbox = ?1 AND recipient = ?2")?
-                    .query_row(params![mail.id, recipient.address], |row| row.get(0))?;
-                let until = now + lease * 2i32.pow(claims.min(3));
                 transaction
                     .prepare_cached(
                         "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3, claimed_by = ?4,

@@ -638,7 +638,7 @@ def markdown(results, args, version, commit, started, wall, strays):
         "abort it, round after round, topping the mailbox up between rounds. "
         "In `maildir` mode sitrep reads a local Maildir; in `imap` mode the backlog goes through Postfix and "
         "sitrep reads it over IMAP; replies go out over SMTP in both. "
-        "A clean run then finishes the work (a delivery whose sender died is retried at once, one whose senders died twice after a doubled lease) "
+        "A clean run then finishes the work (a delivery whose sender died is retried at once, one whose senders died twice when its lease ends) "
         "and is stopped with SIGTERM. The script compares the Message-IDs sent in with `sitrep export --json`, "
         "and each outbox row with the copies in its recipients' Maildirs, which it reads after every round "
         "with Postfix's queue empty: every copy but the last of a mail went unrecorded, so it is blamed on "
