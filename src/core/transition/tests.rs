@@ -1,7 +1,7 @@
 use super::*;
 use crate::core::command;
 use crate::core::deadline::{ClockStart, Stage, Within};
-use crate::core::incident::{IncidentNumber, Severity};
+use crate::core::incident::{CadenceOverride, DeadlineState, IncidentNumber, Severity, Status, TaskState};
 
 const NOW: &str = "2026-11-27T14:30:00Z";
 

@@ -1,0 +1,285 @@
+//! Applying commands to an incident: the state machine. Pure: the sender,
+//! the time, the time zone and who may do what come in as parameters.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::access::Access;
+use super::command::{Command, Line, When, Who};
+use super::deadline::Regime;
+mod assessment;
+mod clocks;
+mod communication;
+mod lifecycle;
+mod people;
+mod work;
+
+use super::incident::{EntryKind, Incident, Phase, Role};
+
+/// Who is acting and what the configuration lets them do.
+pub struct Actor<'a> {
+    pub address: &'a str,
+    /// Listed in `[access] leads` or `admins`.
+    pub privileged: bool,
+}
+
+/// What the commands need from the configuration.
+pub struct Settings<'a> {
+    pub time_zone: &'a TimeZone,
+    pub people: &'a BTreeMap<String, String>,
+    pub access: &'a Access,
+    pub allow_external_notify: bool,
+    pub regimes: &'a [Regime],
+}
+
+/// The result of one command line, for the transcript and the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub written: String,
+    /// What was done, or why not.
+    pub outcome: Result<String, String>,
+    /// The timeline entry this command leaves, if it changed anything.
+    pub entry: Option<(EntryKind, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub applied: Vec<Applied>,
+    /// `quiet`: record the mail, send nothing.
+    pub quiet: bool,
+    pub help: bool,
+    pub card: bool,
+    /// `digest now`: the executives get a digest at once.
+    pub digest_now: bool,
+    /// `retro send`: the post-incident report goes out at once.
+    pub report_now: bool,
+}
+
+impl Effects {
+    pub fn errors(&self) -> usize {
+        self.applied.iter().filter(|applied| applied.outcome.is_err()).count()
+    }
+}
+
+/// Whether `actor` may close, reopen, change who hears and replace the
+/// lead: the incident's own lead, or a configured lead or admin.
+pub fn steers(incident: &Incident, actor: &Actor<'_>) -> bool {
+    actor.privileged || incident.lead.as_deref() == Some(actor.address)
+}
+
+/// Applies every line in order; a later command on the same field wins and
+/// the transcript says so.
+pub fn apply(
+    incident: &mut Incident,
+    lines: &[Line],
+    actor: &Actor<'_>,
+    now: Timestamp,
+    settings: &Settings<'_>,
+) -> Effects {
+    let mut effects = Effects::default();
+    let mut fields_set: BTreeMap<String, String> = BTreeMap::new();
+    for line in lines {
+        let outcome = match &line.command {
+            Err(problem) => Err(problem.clone()),
+            Ok(command) => execute(incident, command, actor, now, settings, &mut effects),
+        };
+        let outcome = match (outcome, line.command.as_ref().ok().and_then(field_of)) {
+            (Ok(done), Some(field)) => {
+                let replaced = fields_set.insert(field, line.written.clone());
+                Ok(match replaced {
+                    Some(earlier) => {
+                        format!("{done} This replaces `{earlier}` earlier in this mail: the last one wins.")
+                    }
+                    None => done,
+                })
+            }
+            (outcome, _) => outcome,
+        };
+        let entry = match (&outcome, &line.command) {
+            (Ok(_), Ok(Command::Note(text))) => Some((EntryKind::Note, text.clone())),
+            (Ok(_), Ok(Command::Help | Command::Card | Command::Quiet | Command::DigestNow | Command::RetroSend)) => {
+                None
+            }
+            (Ok(_), Ok(_)) => Some((EntryKind::Command, line.written.clone())),
+            (Err(_), _) | (_, Err(_)) => None,
+        };
+        effects.applied.push(Applied { written: line.written.clone(), outcome, entry });
+    }
+    effects
+}
+
+/// The field a command sets, to spot two commands fighting over one.
+fn field_of(command: &Command) -> Option<String> {
+    Some(match command {
+        Command::Severity(_) => "severity".into(),
+        Command::Title(_) => "title".into(),
+        Command::Lead(_) | Command::Unassign(None) => "lead".into(),
+        Command::Role(role, _) | Command::Unassign(Some(role)) => format!("role {role}"),
+        Command::Phase(_) => "phase".into(),
+        Command::Status(_) | Command::Close(_) | Command::Reopen => "status".into(),
+        Command::Scope(_) => "scope".into(),
+        Command::Impact(_) => "impact".into(),
+        Command::Detected(_) => "detected".into(),
+        Command::Started(_) => "started".into(),
+        Command::StreamStatus(stream, _) => format!("stream {stream}"),
+        Command::StreamLead(stream, _) => format!("stream {stream} lead"),
+        Command::Cadence(_) => "cadence".into(),
+        Command::Aware(_) => "aware".into(),
+        _ => return None,
+    })
+}
+
+/// One command against the incident, by family of commands.
+fn execute(
+    incident: &mut Incident,
+    command: &Command,
+    actor: &Actor<'_>,
+    now: Timestamp,
+    settings: &Settings<'_>,
+    effects: &mut Effects,
+) -> Result<String, String> {
+    let turn = Turn { actor, now, settings };
+    match command {
+        Command::Severity(..)
+        | Command::Title(..)
+        | Command::Phase(..)
+        | Command::Milestone(..)
+        | Command::Scope(..)
+        | Command::Impact(..)
+        | Command::Detected(..)
+        | Command::Started(..) => assessment::execute(incident, command, &turn),
+        Command::Lead(..) | Command::Role(..) | Command::Unassign(..) | Command::Notify { .. } => {
+            people::execute(incident, command, &turn)
+        }
+        Command::Status(..) | Command::Close(..) | Command::Reopen => lifecycle::execute(incident, command, &turn),
+        Command::StreamStatus(..)
+        | Command::StreamLead(..)
+        | Command::Task { .. }
+        | Command::Done(..)
+        | Command::Drop(..) => work::execute(incident, command, &turn),
+        Command::Quiet
+        | Command::Note(..)
+        | Command::Help
+        | Command::Card
+        | Command::Cadence(..)
+        | Command::RetroSend
+        | Command::DigestNow => communication::execute(incident, command, &turn, effects),
+        Command::Regime { .. } | Command::Aware(..) | Command::Notified { .. } => {
+            clocks::execute(incident, command, &turn)
+        }
+    }
+}
+
+/// Who gives a command, when, and with which settings.
+#[derive(Clone, Copy)]
+struct Turn<'a> {
+    actor: &'a Actor<'a>,
+    now: Timestamp,
+    settings: &'a Settings<'a>,
+}
+
+impl Turn<'_> {
+    fn refuse_unless_steering(&self, incident: &Incident, what: &str) -> Result<(), String> {
+        if steers(incident, self.actor) {
+            Ok(())
+        } else {
+            Err(format!("only the incident lead or a configured lead or admin may {what}"))
+        }
+    }
+
+    /// A time as people read it, in the configured zone.
+    fn local(&self, at: Timestamp) -> String {
+        at.to_zoned_datetime(self.settings.time_zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
+    }
+}
+
+/// Back to the last phase of active work (post-incident is not one).
+fn reopen(incident: &mut Incident) {
+    incident.closed_at = None;
+    incident.phase = match incident.phase_at_close.take() {
+        Some(Phase::PostIncident) => Phase::Recovery,
+        Some(phase) => phase,
+        None => Phase::Detection,
+    };
+}
+
+fn regime_named<'a>(name: &str, regimes: &'a [Regime]) -> Result<&'a Regime, String> {
+    regimes.iter().find(|regime| regime.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+        let known: Vec<&str> = regimes.iter().map(|regime| regime.name.as_str()).collect();
+        if known.is_empty() {
+            format!("no regime `{name}`: none is configured ([[regimes]] in the configuration)")
+        } else {
+            format!("no regime `{name}`; configured: {}", known.join(", "))
+        }
+    })
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+fn role_title(role: Role) -> &'static str {
+    match role {
+        Role::Scribe => "the scribe",
+        Role::InternalComms => "internal communications",
+        Role::ExternalComms => "external communications",
+        Role::Legal => "legal",
+        Role::Technical => "the technical lead",
+    }
+}
+
+/// A person who must be staff: leads, role holders and task owners.
+fn staff_member(who: &Who, actor: &Actor<'_>, settings: &Settings<'_>) -> Result<String, String> {
+    let address = match who {
+        Who::Me => actor.address.to_string(),
+        Who::Address(address) => address.clone(),
+        Who::Name(name) => settings
+            .people
+            .get(&name.replace(['_', '-'], " "))
+            .cloned()
+            .ok_or_else(|| format!("`{name}` is not in the [people] list; write their address"))?,
+    };
+    if settings.access.is_staff(&address) { Ok(address) } else { Err(format!("{address} is not staff")) }
+}
+
+/// A time that has happened: "14:05" means the latest 14:05 not in the future.
+fn past(when: When, now: Timestamp, time_zone: &TimeZone) -> Result<Timestamp, String> {
+    let at = resolve(when, now, time_zone, false)?;
+    if at > now + jiff::SignedDuration::from_mins(5) {
+        return Err("that time is in the future".to_string());
+    }
+    Ok(at)
+}
+
+/// A deadline: "17:00" means the next 17:00.
+fn future(when: When, now: Timestamp, time_zone: &TimeZone) -> Result<Timestamp, String> {
+    resolve(when, now, time_zone, true)
+}
+
+fn resolve(when: When, now: Timestamp, time_zone: &TimeZone, forward: bool) -> Result<Timestamp, String> {
+    let invalid = |error: jiff::Error| format!("cannot place that time: {error}");
+    let today = now.to_zoned_datetime(time_zone.clone()).date();
+    let at_clock = |date: jiff::civil::Date, hour: i8, minute: i8| {
+        date.at(hour, minute, 0, 0).to_zoned_datetime(time_zone.clone()).map(|zoned| zoned.timestamp()).map_err(invalid)
+    };
+    match when {
+        When::Now => Ok(now),
+        When::At(at) => Ok(at),
+        When::Ago(duration) => Ok(now - duration),
+        When::Yesterday { hour, minute } => at_clock(today.yesterday().map_err(invalid)?, hour, minute),
+        When::Today { hour, minute } => {
+            let at = at_clock(today, hour, minute)?;
+            match (forward, at > now) {
+                (false, true) => at_clock(today.yesterday().map_err(invalid)?, hour, minute),
+                (true, false) => at_clock(today.tomorrow().map_err(invalid)?, hour, minute),
+                _ => Ok(at),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
