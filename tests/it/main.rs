@@ -9,7 +9,7 @@ mod fixtures;
 mod pipeline;
 // The command language by mail: transcripts, authority, spoofing, loops.
 mod commands;
-// Whole incidents steered from real clients' mail, driven by `.eml` fixtures.
+// Whole incidents as data: tests/scenarios/<name>/ with golden outputs.
 mod scenarios;
 // Delivery: answers recorded one by one, claims, full disks, crashes.
 mod delivery;

@@ -1,104 +1,117 @@
-//! Whole incidents steered by mail as real clients write it, driven by the
-//! `.eml` fixtures: bottom-posting, HTML-only, a phone, localised Outlook.
+//! Whole incidents as data: each folder under `tests/scenarios/` holds
+//! numbered `.eml` files, a `steps.toml` (ingest this, tick at that time)
+//! and, under `expected/`, the store's export and every mail sitrep queued,
+//! as text. A mismatch writes the actual output beside the expected one as
+//! `.failed`; `UPDATE_GOLDEN=1 cargo test scenarios` rewrites the expected
+//! files after a deliberate change, for review in the diff.
 
-use sitrep::core::triage::Outcome;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use crate::support::{Harness, fixture, mail};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use sitrep::scheduler;
 
-const ALICE: &str = "Alice Morgan <alice@company.test>";
+use crate::support::Harness;
 
-/// INC-1, declared by Alice with the Message-ID the fixtures reply to.
-fn declared(body: &str) -> Harness {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Steps {
+    step: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    /// A message file, relative to the scenario's folder.
+    ingest: Option<PathBuf>,
+    /// Run the scheduler at this time (RFC 3339).
+    tick: Option<String>,
+    /// When the message arrives; by default a minute after the last step.
+    at: Option<String>,
+}
+
+/// The export as pretty JSON and the outbox as text, with sitrep's own
+/// Message-IDs (random) numbered in order of appearance.
+fn run(folder: &Path) -> Vec<(&'static str, String)> {
+    let text = std::fs::read_to_string(folder.join("steps.toml")).unwrap();
+    let steps: Steps = toml::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", folder.display()));
     let mut harness = Harness::new();
-    let declaration = mail(ALICE, "Ransomware on the file server").id("decl-1@company.test").body(body);
-    assert_eq!(harness.feed(&declaration.bytes()).outcome, Outcome::Declared);
-    harness
-}
-
-fn incident(harness: &Harness) -> serde_json::Value {
-    serde_json::to_value(&harness.export().incidents[0]).unwrap()
-}
-
-/// The text stored for the timeline entry of a Message-ID.
-fn entry_text(harness: &Harness, message_id: &str) -> String {
-    let state = incident(harness);
-    let entries = state["timeline"].as_array().unwrap();
-    let entry = entries.iter().find(|entry| entry["message_id"] == message_id).unwrap_or_else(|| {
-        panic!("no timeline entry for {message_id}: {entries:#?}");
-    });
-    entry["text"].as_str().unwrap().to_string()
-}
-
-fn transcripts_to(harness: &Harness, address: &str) -> Vec<serde_json::Value> {
-    harness.outbox().into_iter().filter(|row| row["kind"] == "transcript" && row["to"][0] == address).collect()
-}
-
-#[test]
-fn bottom_posting_thunderbird_and_mutt_users_steer_the_incident() {
-    let mut harness = declared("Files on FS01 end in .locked.");
-    let polish = harness.feed(&fixture("057-thunderbird-polish-bottom-posted.eml"));
-    assert_eq!((polish.outcome, polish.incident.map(|n| n.0)), (Outcome::Updated, Some(1)));
-    assert_eq!(incident(&harness)["status"], "contained");
-    let text = entry_text(&harness, "out-057@company.test");
-    assert!(text.starts_with("Bank wstrzymał przelew") && !text.contains("status:"), "{text}");
-    assert_eq!(transcripts_to(&harness, "piotr.zielinski@company.test").len(), 1);
-
-    harness.feed(&fixture("060-mutt-russian-interleaved-koi8-r.eml"));
-    assert_eq!(incident(&harness)["phase"], "recovery");
-    let text = entry_text(&harness, "out-060@company.test");
-    assert!(text.contains("выходной узел Tor") && !text.contains("phase:"), "{text}");
-}
-
-#[test]
-fn an_html_only_webmail_user_sets_severity_and_phase() {
-    let mut harness = declared("Credential dumping alert on WS-207.");
-    harness.feed(&fixture("120-gmail-html-commands-then-prose.eml"));
-    let state = incident(&harness);
-    assert_eq!((state["severity"].as_str(), state["phase"].as_str()), (Some("high"), Some("containment")));
-    let text = entry_text(&harness, "out-120@company.test");
-    assert!(text.starts_with("We isolated WS-207") && text.ends_with("Alex"), "{text}");
-    let [transcript] = transcripts_to(&harness, "alex.kim@company.test").try_into().unwrap();
-    assert!(transcript["subject"].as_str().unwrap().starts_with("Processed:"), "{transcript}");
-}
-
-#[test]
-fn a_phone_user_closes_with_a_sentence_and_resolved() {
-    let mut harness = declared("lead me\nFiles on FS01 end in .locked.");
-    harness.feed(&fixture("131-iphone-sentence-then-resolved.eml"));
-    assert_eq!(incident(&harness)["status"], "closed");
-    assert_eq!(
-        entry_text(&harness, "out-131@company.test"),
-        "All shares restored and checked, users are back at work."
-    );
-}
-
-#[test]
-fn localised_outlook_users_are_read_in_their_language() {
-    let mut harness = declared("Files on FS01 end in .locked.");
-    harness.feed(&fixture("132-outlook-german-commands.eml"));
-    let state = incident(&harness);
-    assert_eq!(state["severity"], "critical");
-    assert_eq!(state["scope"], "FS01, FS02 und die Finanzfreigabe");
-    let text = entry_text(&harness, "out-132@company.test");
-    assert!(text.starts_with("Hallo zusammen,") && text.ends_with("Jürgen"), "{text}");
-    assert!(!text.contains("Von:") && !text.contains("sev 1"), "{text}");
-
-    harness.feed(&fixture("077-outlook-greek-header-block.eml"));
-    harness.feed(&fixture("066-gmail-japanese-iso-2022-jp.eml"));
-    for (id, golden) in [
-        ("out-077@company.test", "077-outlook-greek-header-block.txt"),
-        ("out-066@company.test", "066-gmail-japanese-iso-2022-jp.txt"),
-    ] {
-        let expected = std::fs::read_to_string(format!("{}/{golden}", crate::support::FIXTURES)).unwrap();
-        assert_eq!(entry_text(&harness, id), expected.trim_end(), "{id}");
+    for step in steps.step {
+        let time = |text: &String| -> Timestamp {
+            text.parse().unwrap_or_else(|error| panic!("{}: `{text}`: {error}", folder.display()))
+        };
+        let now = step.at.as_ref().or(step.tick.as_ref()).map_or(harness.now + SignedDuration::from_mins(1), time);
+        harness.now = now;
+        match (step.ingest, step.tick.as_ref().map(time)) {
+            (Some(file), None) => {
+                let raw =
+                    std::fs::read(folder.join(&file)).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+                harness.pipeline.ingest(&mut harness.store, &raw, &file.to_string_lossy(), now).unwrap();
+            }
+            (None, Some(at)) => {
+                scheduler::tick(harness.pipeline.outgoing(), &mut harness.store, at).unwrap();
+            }
+            _ => panic!("{}: each step either ingests a message or ticks", folder.display()),
+        }
     }
+    let export = serde_json::to_string_pretty(&harness.export()).unwrap() + "\n";
+    let mut outbox = String::new();
+    for row in harness.outbox() {
+        let list =
+            |key: &str| row[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect::<Vec<_>>().join(", ");
+        outbox.push_str(&format!(
+            "=== {} to {}{}\nSubject: {}\n\n{}\n",
+            row["kind"].as_str().unwrap(),
+            list("to"),
+            if list("cc").is_empty() { String::new() } else { format!(" cc {}", list("cc")) },
+            row["subject"].as_str().unwrap(),
+            row["body"].as_str().unwrap().trim_end(),
+        ));
+    }
+    let mut numbers = HashMap::new();
+    let own_id = regex::Regex::new(r"sitrep\.[0-9a-f]{32}@").unwrap();
+    let mut number = |text: &str| {
+        own_id
+            .replace_all(text, |found: &regex::Captures| {
+                let next = numbers.len() + 1;
+                format!("sitrep.{}@", numbers.entry(found[0].to_string()).or_insert(next))
+            })
+            .into_owned()
+    };
+    vec![("export.json", number(&export)), ("outbox.txt", number(&outbox))]
 }
 
 #[test]
-fn an_accidental_reply_leaves_no_trace_on_the_timeline() {
-    let mut harness = declared("Files on FS01 end in .locked.");
-    let report = harness.feed(&fixture("095-iphone-accidental-reply-empty.eml"));
-    assert_eq!((report.outcome, report.reason.as_deref()), (Outcome::Ignored, Some("no new text")));
-    assert_eq!(incident(&harness)["timeline"].as_array().unwrap().len(), 1);
-    assert!(harness.outbox().iter().all(|row| row["kind"] != "transcript"));
+fn every_scenario_yields_its_expected_export_and_mail() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut folders: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().map(|entry| entry.unwrap().path()).filter(|path| path.is_dir()).collect();
+    folders.sort();
+    assert!(folders.len() >= 5, "{folders:?}");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for folder in &folders {
+        let expected_dir = folder.join("expected");
+        for (name, actual) in run(folder) {
+            let expected_path = expected_dir.join(name);
+            let failed_path = expected_dir.join(format!("{name}.failed"));
+            if update {
+                std::fs::create_dir_all(&expected_dir).unwrap();
+                std::fs::write(&expected_path, &actual).unwrap();
+            }
+            let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+            if expected == actual {
+                let _ = std::fs::remove_file(&failed_path);
+            } else {
+                std::fs::write(&failed_path, &actual).unwrap();
+                mismatches.push(failed_path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "differs from expected (diff each against its file without .failed):\n{}",
+        mismatches.join("\n")
+    );
 }
