@@ -165,6 +165,14 @@ pub(super) fn status(config: &Config) -> Result<ExitCode, Failure> {
             "storm brake:    {braked} declarations refused in the last hour (limits in [limits] declarations_per_*)\n"
         ));
     }
+    let replies = store.automatic_replies_since(now - jiff::SignedDuration::from_hours(1)).exit_with(1)?;
+    let cap = config.limits.replies_per_hour;
+    if replies >= cap {
+        out.push_str(&format!(
+            "reply cap:      {replies} automatic replies in the last hour; more are dropped \
+             ([limits] replies_per_hour = {cap})\n"
+        ));
+    }
     let (recipients, held) = store.held_digests().exit_with(1)?;
     if held > 0 {
         out.push_str(&format!(

@@ -148,6 +148,12 @@ impl Store {
         Ok(self.connection.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |row| row.get(0)).optional()?)
     }
 
+    /// How many automatic replies (transcripts, notices) were queued since
+    /// `since`, for `sitrep status`.
+    pub fn automatic_replies_since(&self, since: Timestamp) -> StoreResult<u32> {
+        automatic_replies_since(&self.connection, since)
+    }
+
     /// Takes the deliveries that are due, grouped by outbox row, oldest
     /// first, and marks them in flight for process `claimer` until `lease`
     /// from now, in one commit: another sender (a `sitrep ingest` beside the
@@ -357,10 +363,7 @@ impl WriteTx<'_> {
 
     /// How many automatic replies (transcripts, notices) were queued since `since`.
     pub fn automatic_replies_since(&self, since: Timestamp) -> StoreResult<u32> {
-        Ok(self
-            .transaction
-            .prepare_cached("SELECT COUNT(*) FROM outbox WHERE kind IN ('transcript', 'notice') AND created_at >= ?1")?
-            .query_row([time_text(since)], |row| row.get(0))?)
+        automatic_replies_since(&self.transaction, since)
     }
 
     /// Whether the same body of `kind` went to the same recipients about
@@ -399,4 +402,10 @@ impl WriteTx<'_> {
             .optional()?
             .is_some())
     }
+}
+
+fn automatic_replies_since(connection: &Connection, since: Timestamp) -> StoreResult<u32> {
+    Ok(connection
+        .prepare_cached("SELECT COUNT(*) FROM outbox WHERE kind IN ('transcript', 'notice') AND created_at >= ?1")?
+        .query_row([time_text(since)], |row| row.get(0))?)
 }

@@ -753,3 +753,22 @@ fn the_daemon_backs_the_store_up_daily_into_the_backup_folder() {
     let incidents: i64 = copy.query_row("SELECT COUNT(*) FROM incidents", [], |row| row.get(0)).unwrap();
     assert_eq!(incidents, 1, "the backup is a whole store");
 }
+
+#[test]
+fn status_says_when_the_hourly_cap_on_replies_was_reached() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = format!("{}\n[limits]\nreplies_per_hour = 1\n", sitrep::config::EMBEDDED_DEFAULT);
+    std::fs::write(directory.path().join("sitrep.toml"), config).unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    assert!(!stdout(&run(directory.path(), &["status"])).contains("reply cap"), "acknowledgements do not count");
+    for index in 0..2 {
+        let path = directory.path().join(format!("update{index}.eml"));
+        let update = format!(
+            "From: Alice <alice@example.test>\r\nTo: incident@example.test\r\nSubject: Re: [INC-1] update {index}\r\nMessage-ID: <update{index}@example.test>\r\n\r\nscope FS0{index}\r\n"
+        );
+        std::fs::write(&path, update).unwrap();
+        assert!(run(directory.path(), &["ingest", path.to_str().unwrap()]).status.success());
+    }
+    let report = stdout(&run(directory.path(), &["status"]));
+    assert!(report.contains("reply cap:      1 automatic replies in the last hour; more are dropped"), "{report}");
+}
