@@ -1,6 +1,7 @@
 //! The `sitrep` binary: parse the command line, start logging, run the
 //! command and map failures to sysexits codes.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,9 +25,17 @@ fn main() -> ExitCode {
     sitrep::telemetry::init(if matches!(cli.command, Command::Run) { "info" } else { "warn" });
     match cli::run(cli) {
         Ok(code) => code,
+        // The reader went away (`sitrep export --json | head`): as coreutils do.
+        Err(failure) if is_broken_pipe(&failure.error) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("sitrep: {:#}", failure.error);
+            let _ = writeln!(std::io::stderr(), "sitrep: {:#}", failure.error);
             ExitCode::from(failure.code)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

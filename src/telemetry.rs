@@ -10,6 +10,9 @@ pub fn init(default_level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Its report of a failed write goes to stderr with `eprintln!`,
+        // which panics when stderr is a closed pipe.
+        .log_internal_errors(false)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
     if std::env::var_os("JOURNAL_STREAM").is_some() {

@@ -76,7 +76,10 @@ pub(super) fn man() -> Result<ExitCode, Failure> {
 
 pub(super) fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failure> {
     let mut command = <Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut command, "sitrep", &mut std::io::stdout().lock());
+    // Into a buffer first: clap_complete panics when it cannot write.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "sitrep", &mut script);
+    std::io::stdout().lock().write_all(&script).exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -772,3 +772,48 @@ fn status_says_when_the_hourly_cap_on_replies_was_reached() {
     let report = stdout(&run(directory.path(), &["status"]));
     assert!(report.contains("reply cap:      1 automatic replies in the last hour; more are dropped"), "{report}");
 }
+
+/// A daemon whose stderr reader went away (`sitrep run 2>&1 | head`) keeps
+/// working and still stops on SIGTERM.
+#[test]
+fn the_daemon_outlives_a_closed_stderr_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let directory = tempfile::tempdir().unwrap();
+    let mut daemon =
+        Running(sitrep(directory.path()).arg("run").env("RUST_LOG", "info").stderr(Stdio::piped()).spawn().unwrap());
+    let mut log = BufReader::new(daemon.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("ready") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "the daemon ended before it was ready");
+    }
+    drop(log);
+    let maildir = directory.path().join("var/inbox");
+    deliver(&maildir, "1700000000.M1P1.host", &std::fs::read(EXAMPLE).unwrap());
+    wait_for("the acknowledgement, logged to nowhere", || files_in(&directory.path().join("var/outbox")).len() == 1);
+    terminate(&daemon);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the daemon within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A reader that goes away (`| head -1`) ends a command quietly, with 0.
+#[test]
+fn a_closed_stdout_ends_commands_quietly() {
+    let directory = tempfile::tempdir().unwrap();
+    assert!(run(directory.path(), &["ingest", EXAMPLE]).status.success());
+    for arguments in [&["completions", "zsh"][..], &["export", "--json"], &["man"], &["list"]] {
+        let mut child =
+            sitrep(directory.path()).args(arguments).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{arguments:?}: {}", stderr(&output));
+        assert!(output.stderr.is_empty(), "{arguments:?}: {}", stderr(&output));
+    }
+}
