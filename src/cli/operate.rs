@@ -21,6 +21,8 @@ pub(super) fn run_daemon(config: Config, config_path: Option<PathBuf>) -> Result
     // A template that does not render is a configuration error: refuse to
     // start rather than fail on the first declaration.
     check_templates(&config).exit_with(exit::CONFIG)?;
+    // Restarting cannot make a missing password file appear.
+    refuse_unreadable_secrets(&config)?;
     // A damaged store is not a reason to retry: restarting cannot mend it.
     Store::open(&config.database_path()).and_then(|store| store.quick_check()).map_err(|error| match error {
         StoreError::Damaged { .. } => Failure { error: error.into(), code: exit::CONFIG },
@@ -137,6 +139,7 @@ pub(super) fn backup(config: &Config, file: &Path) -> Result<ExitCode, Failure> 
 
 pub(super) fn check_config(config: &Config) -> Result<ExitCode, Failure> {
     check_templates(config).exit_with(exit::CONFIG)?;
+    refuse_unreadable_secrets(config)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}: configuration is valid", config.origin).exit_with(1)?;
     writeln!(stdout, "  incident address: {}", config.address.with_detail(None)).exit_with(1)?;
@@ -150,4 +153,14 @@ pub(super) fn check_config(config: &Config) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn refuse_unreadable_secrets(config: &Config) -> Result<(), Failure> {
+    match config.unreadable_secrets().as_slice() {
+        [] => Ok(()),
+        unreadable => Err(Failure {
+            code: exit::CONFIG,
+            error: anyhow::anyhow!("{}: cannot read {}", config.origin, unreadable.join("; ")),
+        }),
+    }
 }

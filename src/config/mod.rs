@@ -257,6 +257,37 @@ impl Config {
         })
     }
 
+    /// The secrets that cannot be read now: a password file that is missing
+    /// or unreadable, a systemd credential that is not there. Commands are
+    /// not run here (they may fetch a token over the network), nor is a
+    /// credential looked for outside systemd.
+    pub fn unreadable_secrets(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        if let MailboxConfig::Imap(ImapConfig { login: ImapLogin::Password(secret), .. }) = &self.mailbox {
+            secrets.push(("mailbox", secret));
+        }
+        if let TransportConfig::Smtp(SmtpConfig { credentials: Some((_, secret)), .. }) = &self.transport {
+            secrets.push(("transport", secret));
+        }
+        let credentials = std::env::var_os("CREDENTIALS_DIRECTORY");
+        secrets
+            .into_iter()
+            .filter(|(_, secret)| match secret {
+                Secret::File(_) => true,
+                Secret::Credential(_) => credentials.is_some(),
+                Secret::Command(_) => false,
+            })
+            .filter_map(|(table, secret)| {
+                let key = match secret {
+                    Secret::File(path) => format!("{table}.password_file ({})", path.display()),
+                    Secret::Credential(name) => format!("{table}.password_credential ({name})"),
+                    Secret::Command(_) => format!("{table}.password_command"),
+                };
+                secret.read().err().map(|error| format!("{key}: {error}"))
+            })
+            .collect()
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("sitrep.db")
     }

@@ -817,3 +817,24 @@ fn a_closed_stdout_ends_commands_quietly() {
         assert!(output.stderr.is_empty(), "{arguments:?}: {}", stderr(&output));
     }
 }
+
+/// A password file that is not there is a configuration error, found by
+/// `check-config` and refused by `run` with 78, which systemd does not
+/// restart: restarting cannot make it appear.
+#[test]
+fn a_missing_password_file_is_a_configuration_error() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = sitrep::config::EMBEDDED_DEFAULT.replace(
+        "kind = \"file\"\npath = \"var/outbox\"",
+        "kind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\nusername = \"incident\"\npassword_file = \"smtp-password\"",
+    );
+    assert!(config.contains("smtp-password"), "the embedded default changed: {config}");
+    std::fs::write(directory.path().join("sitrep.toml"), config).unwrap();
+    for command in ["check-config", "run"] {
+        let output = run(directory.path(), &[command]);
+        assert_eq!(output.status.code(), Some(78), "{command}: {}", stderr(&output));
+        assert!(stderr(&output).contains("transport.password_file"), "{command}: {}", stderr(&output));
+    }
+    std::fs::write(directory.path().join("smtp-password"), "secret\n").unwrap();
+    assert!(run(directory.path(), &["check-config"]).status.success());
+}
