@@ -152,20 +152,22 @@ async fn mailbox(config: &Config) -> Check {
             }
         }
         MailboxConfig::Imap(imap_config) => match imap::probe(imap_config).await {
-            Ok(probe) if !probe.processed_folder => fail(
-                "mailbox",
-                format!("the folder for processed mail does not exist yet ({} messages waiting)", probe.messages),
-                "`sitrep run` creates it at its first connection; or set after = \"flag\"",
-            ),
+            // A fresh install has no folder for processed mail yet: `run`
+            // creates it at its first connection, so that is no failure.
             Ok(probe) => pass(
                 "mailbox",
                 format!(
-                    "logged in to {}:{}, {} has {} messages, {}",
+                    "logged in to {}:{}, {} has {} messages, {}{}",
                     imap_config.host,
                     imap_config.port,
                     imap_config.folder,
                     probe.messages,
-                    if probe.idle { "IDLE offered" } else { "no IDLE: polling with NOOP" }
+                    if probe.idle { "IDLE offered" } else { "no IDLE: polling with NOOP" },
+                    if probe.processed_folder {
+                        ""
+                    } else {
+                        "; the folder for processed mail is made at the first run"
+                    }
                 ),
             ),
             Err(error) => fail(
@@ -196,7 +198,8 @@ fn transport(config: &Config) -> Check {
         }
         TransportConfig::Smtp(smtp) => match crate::outbox::smtp_transport(smtp).map(|relay| relay.test_connection()) {
             Ok(Ok(true)) => {
-                pass("transport", format!("{}:{} answers EHLO and accepts the login", smtp.host, smtp.port))
+                let login = if smtp.credentials.is_some() { "accepts the login" } else { "no login configured" };
+                pass("transport", format!("{}:{} answers EHLO; {login}", smtp.host, smtp.port))
             }
             Ok(Ok(false)) => {
                 fail("transport", format!("{}:{} did not answer", smtp.host, smtp.port), "check host and port")
