@@ -215,11 +215,14 @@ fn maildir_worker(
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<thread::JoinHandle<()>> {
     let worker = thread::Builder::new().name("sitrep-maildir".into()).spawn(move || {
+        let mut trouble =
+            Trouble::new("mailbox pass failed; mail waits in the Maildir until it succeeds", poll_interval);
         while !*stopping.borrow() {
-            if let Err(error) = maildir_pass(&pipeline.current(), &mut store, &maildir, &wake_sender, &stopping) {
-                error!(error = format!("{error:#}"), "processing pass failed; retrying");
-            }
-            thread::park_timeout(poll_interval);
+            let pause = match maildir_pass(&pipeline.current(), &mut store, &maildir, &wake_sender, &stopping) {
+                Ok(()) => trouble.over(),
+                Err(error) => trouble.again(&format!("{error:#}")),
+            };
+            thread::park_timeout(pause);
         }
     })?;
     Ok(worker)
@@ -262,7 +265,7 @@ async fn send_loop(
     mut stopping: watch::Receiver<bool>,
 ) {
     let shared = Arc::new(Mutex::new((sender, store)));
-    let mut trouble = Trouble::default();
+    let mut trouble = Trouble::new("outbox pass failed; nothing more is sent until it succeeds", SEND_INTERVAL);
     loop {
         let pass = Arc::clone(&shared);
         let pipeline = pipeline.current();
@@ -292,11 +295,14 @@ async fn send_loop(
     }
 }
 
-/// A failing outbox pass (a full disk, a locked or read-only store): the
-/// sender backs off, doubling up to a minute, and says so once a minute
-/// with how often it failed, not ten lines a second.
-#[derive(Default)]
+/// A pass that keeps failing (a full disk, a locked or read-only store):
+/// the worker backs off, doubling its pause up to a minute, and says so once
+/// a minute with how often it failed, not ten lines a second.
 struct Trouble {
+    /// What failing means, for the log.
+    what: &'static str,
+    /// The pause between passes when all is well.
+    base: Duration,
     failures: u32,
     unreported: u32,
     reported_at: Option<std::time::Instant>,
@@ -305,23 +311,29 @@ struct Trouble {
 impl Trouble {
     const LONGEST_PAUSE: Duration = Duration::from_secs(60);
 
+    fn new(what: &'static str, base: Duration) -> Trouble {
+        Trouble { what, base, failures: 0, unreported: 0, reported_at: None }
+    }
+
     fn again(&mut self, error: &str) -> Duration {
         self.failures += 1;
         self.unreported += 1;
         if self.reported_at.is_none_or(|at| at.elapsed() >= Self::LONGEST_PAUSE) {
-            error!(error, failures = self.unreported, "outbox pass failed; nothing more is sent until it succeeds");
+            error!(error, failures = self.unreported, "{}", self.what);
             self.unreported = 0;
             self.reported_at = Some(std::time::Instant::now());
         }
-        SEND_INTERVAL.saturating_mul(1 << self.failures.min(6)).min(Self::LONGEST_PAUSE)
+        self.base.saturating_mul(1 << self.failures.min(6)).min(Self::LONGEST_PAUSE.max(self.base))
     }
 
     fn over(&mut self) -> Duration {
         if self.failures > 0 {
-            info!(failures = self.failures, "outbox pass succeeds again");
+            info!(failures = self.failures, "passes succeed again after: {}", self.what);
         }
-        *self = Trouble::default();
-        SEND_INTERVAL
+        self.failures = 0;
+        self.unreported = 0;
+        self.reported_at = None;
+        self.base
     }
 }
 

@@ -162,7 +162,8 @@ impl Store {
     /// at most one duplicate. When its claimer `is_gone`, it is taken at once
     /// the first time; a delivery whose senders keep dying (a crash loop, or
     /// a mail that brings the sender down) waits out the lease each time, so
-    /// it goes out at most once per lease.
+    /// it goes out at most once per lease. `claimer`'s own claims are taken
+    /// again at once: they were handed back untried, or could not be.
     pub fn claim_due(
         &mut self,
         now: Timestamp,
@@ -177,14 +178,19 @@ impl Store {
                 "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw, d.next_attempt_at <= ?1, d.claimed_by
                  FROM deliveries d JOIN outbox o ON o.id = d.outbox
                  WHERE d.status = 'queued' AND d.next_attempt_at <= ?1
-                    OR d.status = 'sending' AND (d.next_attempt_at <= ?1 OR d.claimed_by IS NOT NULL AND d.claims = 1)
+                    OR d.status = 'sending'
+                       AND (d.next_attempt_at <= ?1 OR d.claimed_by = ?2 OR d.claimed_by IS NOT NULL AND d.claims = 1)
                  ORDER BY d.outbox, d.recipient",
             )?;
-            let mut rows = statement.query([time_text(now)])?;
+            let mut rows = statement.query(params![time_text(now), claimer])?;
             while let Some(row) = rows.next()? {
                 let due: bool = row.get(5)?;
                 let claimed_by: Option<u32> = row.get(6)?;
-                if !due && !claimed_by.is_some_and(|pid| pid != claimer && is_gone(pid)) {
+                // This process's own claims are stale here: a pass records
+                // what it sent before it claims again, so they were never
+                // tried (handing them back failed, on a full disk say).
+                let own = claimed_by == Some(claimer);
+                if !due && !own && !claimed_by.is_some_and(&is_gone) {
                     continue;
                 }
                 let id: i64 = row.get(0)?;
@@ -205,8 +211,8 @@ impl Store {
             for recipient in &mail.recipients {
                 transaction
                     .prepare_cached(
-                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3, claimed_by = ?4,
-                                claims = claims + 1
+                        "UPDATE deliveries SET status = 'sending', next_attempt_at = ?3,
+                                claims = claims + (claimed_by IS NOT ?4), claimed_by = ?4
                          WHERE outbox = ?1 AND recipient = ?2",
                     )?
                     .execute(params![mail.id, recipient.address, time_text(until), claimer])?;

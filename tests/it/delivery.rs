@@ -67,6 +67,9 @@ fn a_claimed_delivery_is_left_to_its_sender_until_the_lease_ends() {
     let alive = |_| false;
     assert_eq!(first.claim_due(now, lease, 101, alive).unwrap().len(), 1);
     assert!(second.claim_due(now, lease, 102, alive).unwrap().is_empty(), "a second sender finds nothing to send");
+    // A sender that claims again has recorded all it tried: its own claims
+    // are left over from a pass that could not hand them back.
+    assert_eq!(first.claim_due(now, lease, 101, alive).unwrap().len(), 1, "its own claims, untried");
     let after_lease = now + SignedDuration::from_mins(6);
     assert_eq!(second.claim_due(after_lease, lease, 102, alive).unwrap().len(), 1, "a silent sender's claim runs out");
 }

@@ -19,6 +19,8 @@ mod digests;
 mod retro;
 // The binary: exit codes, export, the daemon and crash recovery.
 mod cli;
+// Faults through the binary: a full disk (a real tmpfs) and a locked store.
+mod faults;
 // End to end against a real Postfix and Dovecot (tests/mailstack/stack.sh).
 mod mailstack;
 // The shipped example configuration and templates.
