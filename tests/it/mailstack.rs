@@ -626,3 +626,42 @@ fn malformed_addresses_over_imap_never_stop_the_next_message() {
     assert_eq!(document["messages"].as_array().unwrap().len(), malformed.len() + 1, "each stored once");
     stop(sitrep);
 }
+
+/// A crash between Postfix's answer and sitrep's record of it repeats that
+/// one delivery once, with its Message-ID, and nothing else.
+#[test]
+fn a_crash_after_postfix_answered_repeats_that_delivery_once() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident4", "");
+    let id = format!("after-send-{}@company.test", std::process::id());
+    let raw = declaration("Alice <alice@company.test>", "incident4", &id, "Laptop stolen", "Left on the train.");
+    stack.send("alice@company.test", "incident4@company.test", &raw);
+    wait_for("the declaration in the INBOX", 20, || message_count(&stack.maildir("incident4")) == 1);
+    let crashed = Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .arg("run")
+        .current_dir(home.path())
+        .env("SITREP_FAILPOINT", "after_send")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!crashed.success(), "the failpoint aborts after the first answer");
+    let sitrep = start(home.path());
+    wait_for("the ack sent to everyone", 30, || {
+        export(home.path())["outbox"].as_array().unwrap().iter().all(|row| row["status"] == "sent")
+    });
+    stop(sitrep);
+    let in_reply_to = format!("In-Reply-To: <{id}>");
+    let copies = || {
+        mails_containing(&stack.maildir("alice"), &in_reply_to).len()
+            + mails_containing(&stack.maildir("bob"), &in_reply_to).len()
+    };
+    wait_for("alice's and bob's copies", 20, || copies() >= 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(copies(), 3, "one delivery repeated, once: alice and bob each get the ack, one of them twice");
+    let ids: Vec<String> = ["alice", "bob"]
+        .iter()
+        .flat_map(|user| mails_containing(&stack.maildir(user), &in_reply_to))
+        .map(|mail| header(&mail, "Message-ID").unwrap().to_string())
+        .collect();
+    assert!(ids.iter().all(|each| *each == ids[0]), "the repeat has the Message-ID it was queued with: {ids:?}");
+}
