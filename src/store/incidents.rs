@@ -124,6 +124,13 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
         },
         deadlines: Vec::new(),
     };
+    load_children(connection, key, &mut incident)?;
+    Ok(Some(incident))
+}
+
+/// An incident's child rows: roles, streams, tasks, extra digest
+/// recipients and notification deadlines.
+fn load_children(connection: &Connection, key: i64, incident: &mut Incident) -> StoreResult<()> {
     let mut roles = connection.prepare_cached("SELECT role, holder FROM roles WHERE incident = ?1")?;
     for row in roles.query_map([key], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))? {
         let (role, holder) = row?;
@@ -198,7 +205,7 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
             closed_at: optional_time(key, closed)?,
         });
     }
-    Ok(Some(incident))
+    Ok(())
 }
 
 impl Store {
@@ -348,6 +355,12 @@ impl WriteTx<'_> {
                 incident.resolution,
                 incident.phase_at_close.map(Phase::as_str),
             ])?;
+        self.replace_children(number, incident)
+    }
+
+    /// An incident's child rows, replaced as a whole: roles, streams, tasks,
+    /// extra digest recipients, notification deadlines.
+    fn replace_children(&self, number: i64, incident: &Incident) -> StoreResult<()> {
         for table in ["roles", "streams", "tasks", "notify", "deadlines"] {
             self.transaction.prepare_cached(&format!("DELETE FROM {table} WHERE incident = ?1"))?.execute([number])?;
         }
