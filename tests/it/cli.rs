@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{config_text, fixture};
+use crate::support::{Running, config_text, fixture};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/declare.eml");
 
@@ -52,31 +52,6 @@ fn deliver(maildir: &Path, name: &str, raw: &[u8]) {
     let temporary = maildir.join("tmp").join(name);
     std::fs::write(&temporary, raw).unwrap();
     std::fs::rename(&temporary, maildir.join("new").join(name)).unwrap();
-}
-
-/// A spawned `sitrep run`, killed when a failing test unwinds, so no daemon
-/// outlives its test (holding the test's output open).
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn terminate(child: &Child) {

@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::support::Running;
 
 /// Three declarations and the reply asking for digests.
 const STORED_BEFORE_THE_FAULT: usize = 4;
@@ -198,28 +200,6 @@ digests_per_executive_per_hour = 0
             }
         }
         trouble
-    }
-}
-
-/// A spawned `sitrep run`, killed when a failing test unwinds.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Running {
-    fn is_running(&mut self) -> bool {
-        self.0.try_wait().unwrap().is_none()
-    }
-
-    fn terminate(mut self) -> Option<i32> {
-        let id = self.0.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
-        self.0.wait().unwrap().code()
     }
 }
 

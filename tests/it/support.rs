@@ -1,4 +1,5 @@
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 
 use jiff::Timestamp;
 use sitrep::config::Config;
@@ -142,5 +143,43 @@ impl Mail {
         text.push_str("\r\n");
         text.push_str(&self.body);
         text.into_bytes()
+    }
+}
+
+/// A spawned `sitrep run`, killed when a failing test unwinds, so no daemon
+/// outlives its test (holding the test's output open).
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    pub fn is_running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+
+    /// SIGTERM, then its exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let id = self.0.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
+        self.0.wait().unwrap().code()
     }
 }
