@@ -1,9 +1,15 @@
 //! Logging through tracing: `RUST_LOG` filters; under systemd (journald
-//! sets `JOURNAL_STREAM`) timestamps are left to the journal.
+//! sets `JOURNAL_STREAM`) timestamps are left to the journal and each line
+//! carries its syslog priority.
 
+use std::fmt;
 use std::io::IsTerminal;
 
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 pub fn init(default_level: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
@@ -16,8 +22,31 @@ pub fn init(default_level: &str) {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
     if std::env::var_os("JOURNAL_STREAM").is_some() {
-        builder.without_time().init();
+        let format = tracing_subscriber::fmt::format().without_time().with_target(false).with_ansi(false);
+        builder.event_format(WithPriority(format)).init();
     } else {
         builder.init();
+    }
+}
+
+/// journald reads a `<N>` syslog priority at the start of each line on a
+/// service's stderr (sd-daemon(3)); without one, every line is "info".
+struct WithPriority<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithPriority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(&self, context: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let priority = match *event.metadata().level() {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            Level::DEBUG | Level::TRACE => 7,
+        };
+        write!(writer, "<{priority}>")?;
+        self.0.format_event(context, writer, event)
     }
 }

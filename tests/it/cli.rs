@@ -813,3 +813,23 @@ fn a_missing_password_file_is_a_configuration_error() {
     std::fs::write(directory.path().join("smtp-password"), "secret\n").unwrap();
     assert!(run(directory.path(), &["check-config"]).status.success());
 }
+
+/// Under systemd each line starts with its syslog priority, which journald
+/// reads, and leaves the time to the journal.
+#[test]
+fn under_journald_each_log_line_carries_its_priority() {
+    let directory = tempfile::tempdir().unwrap();
+    let output = sitrep(directory.path())
+        .args(["ingest", EXAMPLE])
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = stderr(&output);
+    assert!(log.lines().any(|line| line.starts_with("<6> INFO message ingested")), "{log}");
+    assert!(
+        log.lines().all(|line| line.starts_with("<6>") || line.starts_with("<4>") || line.starts_with("<3>")),
+        "{log}"
+    );
+}
