@@ -455,6 +455,35 @@ pub(super) fn tidy(lines: &[&str]) -> String {
     output.join("\n")
 }
 
+static GREETING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:hi|hello|hey|dear|morning|evening|good\s+(?:morning|afternoon|evening|day)|all|team|folks|hallo|moin|servus|guten\s+(?:morgen|tag|abend)|liebe|lieber|bonjour|bonsoir|salut|hola|buenos\s+días|buenas|ciao|buongiorno|olá|oi|bom\s+dia|hej|hei|moi|cześć|dzień\s+dobry|ahoj|dobrý\s+den|merhaba|здравствуйте|привет|добрый\s+день|γεια|καλημέρα)\b[\w\s,.!-]*$",
+    )
+    .expect("valid pattern")
+});
+
+static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:many\s+|best\s+|kind\s+|warm\s+)?(?:thanks|thank\s+you|thx|ty|cheers|regards|best|br|rgds|mfg|lg|vg|grüße|gruß|danke|merci|cordialement|saludos|gracias|grazie|saluti|obrigad[oa]|groeten|hälsningar|mvh|pozdrawiam|s\s+pozdravem|спасибо|с\s+уважением)\b[\p{L}\s,.!'-]*$",
+    )
+    .expect("valid pattern")
+});
+
+/// Greetings and sign-offs are short; the length is checked here rather
+/// than in the patterns, whose bounded repeats of Unicode classes would
+/// cost every process start a large automaton.
+const GREETING_LONGEST: usize = 60;
+
+/// A greeting line: "Hi all,", "Hallo zusammen", "Dear team".
+pub fn is_greeting(line: &str) -> bool {
+    line.chars().count() <= GREETING_LONGEST && GREETING.is_match(line)
+}
+
+/// A sign-off line: "Thanks,", "Best regards", "Cheers, Bob".
+pub fn is_sign_off(line: &str) -> bool {
+    line.chars().count() <= GREETING_LONGEST && SIGN_OFF.is_match(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

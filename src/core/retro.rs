@@ -192,7 +192,7 @@ pub fn parse(text: &str, questions: &[Question]) -> Answers {
     let answers: Vec<(String, String)> = questions
         .iter()
         .zip(answers)
-        .map(|(question, lines)| (question.id.clone(), tidy(&lines)))
+        .map(|(question, lines)| (question.id.clone(), tidy(without_sign_off(&lines))))
         .filter(|(_, text)| !text.is_empty())
         .collect();
     // Beside answers, "See my answers below" and a name are not a comment.
@@ -240,6 +240,42 @@ fn question_on(content: &str, questions: &[String]) -> Option<usize> {
 }
 
 /// Joined lines without leading and trailing blank lines.
+/// An answer without the sign-off after it: "Thanks, Bob", "Cheers" and
+/// "Bob" on their own after the answer are the writer's, not the answer.
+fn without_sign_off(lines: &[String]) -> &[String] {
+    let mut end = lines.len();
+    while end > 0 && lines[end - 1].trim().is_empty() {
+        end -= 1;
+    }
+    let content = |end: usize| lines[..end].iter().any(|line| !line.trim().is_empty());
+    // A name alone on the last line, after the answer or after a sign-off.
+    if end > 1
+        && is_name(lines[end - 1].trim())
+        && (lines[end - 2].trim().is_empty() || quote::is_sign_off(lines[end - 2].trim()))
+        && content(end - 1)
+    {
+        end -= 1;
+        while end > 0 && lines[end - 1].trim().is_empty() {
+            end -= 1;
+        }
+    }
+    if end > 1 && quote::is_sign_off(lines[end - 1].trim()) && content(end - 1) {
+        end -= 1;
+    }
+    &lines[..end]
+}
+
+/// One to three capitalised words, as a name signs a mail: "Bob", "Ana Lima".
+fn is_name(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (1..=3).contains(&words.len())
+        && line.chars().count() <= 40
+        && words.iter().all(|word| {
+            word.chars().next().is_some_and(char::is_uppercase)
+                && word.chars().all(|c| c.is_alphabetic() || ".-'".contains(c))
+        })
+}
+
 fn tidy(lines: &[String]) -> String {
     let text = lines.join("\n");
     text.trim_matches(|c: char| c == '\n' || c == '\r' || c == ' ').to_string()
@@ -279,6 +315,23 @@ mod tests {
         assert_eq!(rating("4"), Some(4));
         assert_eq!(rating("I'd say 3 out of 5"), Some(3));
         assert_eq!(rating("great"), None);
+    }
+
+    #[test]
+    fn an_answer_leaves_the_writers_sign_off_behind() {
+        let questions = default_questions();
+        for text in [
+            "1. A phishing mail at 09:14.\n10. 4\n\nBob",
+            "1. A phishing mail at 09:14.\n10. 4\n\nThanks,\nBob",
+            "1. A phishing mail at 09:14.\n10. 4\nCheers, Bob",
+            "1. A phishing mail at 09:14.\n10. 4\n\nBest regards\nBob Lee\n",
+        ] {
+            let answers = parse(text, &questions);
+            assert_eq!(ids(&answers), [("happened", "A phishing mail at 09:14."), ("rating", "4")], "{text:?}");
+        }
+        // A short answer on its own line is still the answer.
+        let answers = parse("10.\nFour", &questions);
+        assert_eq!(ids(&answers), [("rating", "Four")]);
     }
 
     #[test]

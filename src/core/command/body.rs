@@ -1,38 +1,8 @@
 //! The commands in a mail's text: command paragraphs wherever they stand,
 //! after a greeting and before a sign-off, and never a line of prose.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::{Command, Evidence, Line, Origin, Reading, read_line, split_verb};
-
-static GREETING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:hi|hello|hey|dear|morning|evening|good\s+(?:morning|afternoon|evening|day)|all|team|folks|hallo|moin|servus|guten\s+(?:morgen|tag|abend)|liebe|lieber|bonjour|bonsoir|salut|hola|buenos\s+días|buenas|ciao|buongiorno|olá|oi|bom\s+dia|hej|hei|moi|cześć|dzień\s+dobry|ahoj|dobrý\s+den|merhaba|здравствуйте|привет|добрый\s+день|γεια|καλημέρα)\b[\w\s,.!-]*$",
-    )
-    .expect("valid pattern")
-});
-
-static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:many\s+|best\s+|kind\s+|warm\s+)?(?:thanks|thank\s+you|thx|ty|cheers|regards|best|br|rgds|mfg|lg|vg|grüße|gruß|danke|merci|cordialement|saludos|gracias|grazie|saluti|obrigad[oa]|groeten|hälsningar|mvh|pozdrawiam|s\s+pozdravem|спасибо|с\s+уважением)\b[\p{L}\s,.!'-]*$",
-    )
-    .expect("valid pattern")
-});
-
-/// Greetings and sign-offs are short; the length is checked here rather
-/// than in the patterns, whose bounded repeats of Unicode classes would
-/// cost every process start a large automaton.
-const GREETING_LONGEST: usize = 60;
-
-fn is_greeting(line: &str) -> bool {
-    line.chars().count() <= GREETING_LONGEST && GREETING.is_match(line)
-}
-
-fn is_sign_off(line: &str) -> bool {
-    line.chars().count() <= GREETING_LONGEST && SIGN_OFF.is_match(line)
-}
+use crate::core::quote::{is_greeting, is_sign_off};
 
 /// How one line reads on its own, before its paragraph is looked at.
 enum Standalone {
