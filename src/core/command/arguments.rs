@@ -3,6 +3,7 @@
 
 use std::sync::LazyLock;
 
+use jiff::civil::Weekday;
 use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
@@ -204,7 +205,7 @@ pub(super) fn task_arguments(rest: &str) -> Result<Command, String> {
     let mut due = None;
     let lowered = rest.to_lowercase();
     if let Some(position) = lowered.rfind(" due ") {
-        due = Some(when(&rest[position + 5..])?);
+        due = Some(deadline(&rest[position + 5..])?);
         text_part = &rest[..position];
     }
     let mut owner = None;
@@ -271,6 +272,66 @@ static AGO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(\d{1,4})\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?)\s+ago$").expect("valid pattern")
 });
 
+static IN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:in\s+|\+)?(\d{1,4})\s*(m|min|mins|minutes?|h|hrs?|hours?|d|days?)$").expect("valid pattern")
+});
+static DAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(tomorrow|mon|monday|tue|tues|tuesday|wed|wednesday|thu|thur|thurs|thursday|fri|friday|sat|saturday|sun|sunday)(?:\s+(?:at\s+)?(\d{1,2})[:.h](\d{2}))?$",
+    )
+    .expect("valid pattern")
+});
+
+/// A deadline is due at the end of the working day unless a time is given.
+const END_OF_DAY: (i8, i8) = (17, 0);
+
+/// A deadline as people write one: `2h`, `in 30m`, `17:00` (the next
+/// 17:00), `tomorrow 09:00`, `friday` (17:00), `fri 12:00`, or RFC 3339.
+pub(super) fn deadline(text: &str) -> Result<When, String> {
+    let lowered = text.trim().to_lowercase();
+    let hint =
+        || format!("`{text}` is not a deadline: say 2h, in 30m, 17:00, tomorrow 09:00, friday or 2026-11-27T17:00Z");
+    if let Some(captures) = IN.captures(&lowered) {
+        let amount: i64 = captures[1].parse().map_err(|_| hint())?;
+        return Ok(When::In(SignedDuration::from_secs(amount * unit_seconds(&captures[2]))));
+    }
+    if let Some(captures) = DAY.captures(&lowered) {
+        let (hour, minute) = match (captures.get(2), captures.get(3)) {
+            (Some(hour), Some(minute)) => clock(hour.as_str(), minute.as_str()).ok_or_else(hint)?,
+            _ => END_OF_DAY,
+        };
+        let weekday = match &captures[1][..2] {
+            "to" => return Ok(When::Tomorrow { hour, minute }),
+            "mo" => Weekday::Monday,
+            "tu" => Weekday::Tuesday,
+            "we" => Weekday::Wednesday,
+            "th" => Weekday::Thursday,
+            "fr" => Weekday::Friday,
+            "sa" => Weekday::Saturday,
+            _ => Weekday::Sunday,
+        };
+        return Ok(When::Next { weekday, hour, minute });
+    }
+    match when(text) {
+        Ok(When::Ago(_) | When::Yesterday { .. }) | Err(_) => Err(hint()),
+        Ok(when) => Ok(when),
+    }
+}
+
+fn unit_seconds(unit: &str) -> i64 {
+    match &unit[..1] {
+        "m" => 60,
+        "h" => 3600,
+        _ => 86_400,
+    }
+}
+
+fn clock(hour: &str, minute: &str) -> Option<(i8, i8)> {
+    let hour: i8 = hour.parse().ok()?;
+    let minute: i8 = minute.parse().ok()?;
+    ((0..24).contains(&hour) && (0..60).contains(&minute)).then_some((hour, minute))
+}
+
 /// `now`, `14:05`, `yesterday 14:05`, `30m ago`, or RFC 3339.
 pub(super) fn when(text: &str) -> Result<When, String> {
     let lowered = text.trim().to_lowercase();
@@ -290,12 +351,7 @@ pub(super) fn when(text: &str) -> Result<When, String> {
     }
     if let Some(captures) = AGO.captures(&lowered) {
         let amount: i64 = captures[1].parse().unwrap_or(0);
-        let unit = match &captures[2][..1] {
-            "m" => 60,
-            "h" => 3600,
-            _ => 86_400,
-        };
-        return Ok(When::Ago(SignedDuration::from_secs(amount * unit)));
+        return Ok(When::Ago(SignedDuration::from_secs(amount * unit_seconds(&captures[2]))));
     }
     text.trim()
         .parse::<Timestamp>()

@@ -108,10 +108,28 @@ pub enum Who {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
     Now,
-    Today { hour: i8, minute: i8 },
-    Yesterday { hour: i8, minute: i8 },
+    Today {
+        hour: i8,
+        minute: i8,
+    },
+    Yesterday {
+        hour: i8,
+        minute: i8,
+    },
     Ago(SignedDuration),
     At(Timestamp),
+    /// A deadline this long from now: `due 2h`, `due in 30m`.
+    In(SignedDuration),
+    Tomorrow {
+        hour: i8,
+        minute: i8,
+    },
+    /// The next such day (today if its time is still ahead).
+    Next {
+        weekday: jiff::civil::Weekday,
+        hour: i8,
+        minute: i8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

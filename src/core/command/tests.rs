@@ -168,12 +168,28 @@ fn streams_and_tasks() {
         "Task: rotate keys @bob@company.test",
         Command::Task { text: "rotate keys".into(), owner: Some(address("bob@company.test")), due: None },
     );
+    let due = |text: &str| match parse("Re: [INC-1] Phishing", &format!("task call the insurer due {text}")).lines[0]
+        .command
+        .clone()
+    {
+        Ok(Command::Task { due, .. }) => Ok(due.unwrap()),
+        Ok(other) => panic!("{other:?}"),
+        Err(error) => Err(error),
+    };
+    assert_eq!(due("2h"), Ok(When::In(SignedDuration::from_hours(2))));
+    assert_eq!(due("in 30m"), Ok(When::In(SignedDuration::from_mins(30))));
+    assert_eq!(due("tomorrow 09:00"), Ok(When::Tomorrow { hour: 9, minute: 0 }));
+    assert_eq!(due("Friday"), Ok(When::Next { weekday: jiff::civil::Weekday::Friday, hour: 17, minute: 0 }));
+    assert_eq!(due("mon 12:30"), Ok(When::Next { weekday: jiff::civil::Weekday::Monday, hour: 12, minute: 30 }));
+    let past = arguments::deadline("30m ago").unwrap_err();
+    let offered = past.split_once("say").unwrap().1;
+    assert!(past.contains("not a deadline") && offered.contains("in 30m") && !offered.contains("ago"), "{past}");
     one("done 2", Command::Done(2));
     one("done #3", Command::Done(3));
     one("drop 1", Command::Drop(1));
     refused("stream marketing busy", "name a stream");
     refused("drop it", "task number");
-    refused("/task call @alice due tomorrowish", "not a time");
+    refused("/task call @alice due tomorrowish", "not a deadline");
 }
 
 #[test]

@@ -269,6 +269,20 @@ fn resolve(when: When, now: Timestamp, time_zone: &TimeZone, forward: bool) -> R
         When::Now => Ok(now),
         When::At(at) => Ok(at),
         When::Ago(duration) => Ok(now - duration),
+        When::In(duration) => Ok(now + duration),
+        When::Tomorrow { hour, minute } => at_clock(today.tomorrow().map_err(invalid)?, hour, minute),
+        When::Next { weekday, hour, minute } => {
+            let mut date = today;
+            loop {
+                if date.weekday() == weekday {
+                    let at = at_clock(date, hour, minute)?;
+                    if at > now {
+                        return Ok(at);
+                    }
+                }
+                date = date.tomorrow().map_err(invalid)?;
+            }
+        }
         When::Yesterday { hour, minute } => at_clock(today.yesterday().map_err(invalid)?, hour, minute),
         When::Today { hour, minute } => {
             let at = at_clock(today, hour, minute)?;

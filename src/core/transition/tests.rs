@@ -150,6 +150,15 @@ fn tasks_are_numbered_owned_and_closed() {
     assert_eq!((first.number, first.owner.as_deref()), (1, Some("carol@company.test")));
     // 09:00 Berlin has passed today, so the deadline is tomorrow's.
     assert_eq!(first.due, Some("2026-11-28T08:00:00Z".parse().unwrap()));
+    // It is Friday 14:30 UTC, 15:30 in Berlin.
+    run(
+        &mut incident,
+        "task a due 2h\ntask b due tomorrow 09:00\ntask c due friday\ntask d due fri 12:00",
+        "bob@company.test",
+        false,
+    );
+    let dues: Vec<String> = incident.tasks[2..].iter().map(|task| task.due.unwrap().to_string()).collect();
+    assert_eq!(dues, ["2026-11-27T16:30:00Z", "2026-11-28T08:00:00Z", "2026-11-27T16:00:00Z", "2026-12-04T11:00:00Z"]);
     run(&mut incident, "done 1\ndrop 2", "bob@company.test", false);
     assert_eq!((incident.tasks[0].state, incident.tasks[1].state), (TaskState::Done, TaskState::Dropped));
     let again = run(&mut incident, "done 1\ndone 7", "bob@company.test", false);
