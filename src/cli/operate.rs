@@ -146,6 +146,11 @@ pub(super) fn check_config(config: &Config) -> Result<ExitCode, Failure> {
     writeln!(stdout, "  store:            {}", config.database_path().display()).exit_with(1)?;
     writeln!(stdout, "  staff domains:    {}", config.access.staff_domains.join(", ")).exit_with(1)?;
     writeln!(stdout, "  executives:       {}", config.executives.join(", ")).exit_with(1)?;
+    let placeholders = config.placeholders();
+    if !placeholders.is_empty() {
+        writeln!(stdout, "  WARNING:          still at placeholder values: {}", placeholders.join(", "))
+            .exit_with(1)?;
+    }
     match &config.trusted_authserv_id {
         Some(id) => writeln!(stdout, "  sender checks:    staff mail counts when {id} vouches for it").exit_with(1)?,
         None => {

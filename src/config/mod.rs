@@ -288,6 +288,35 @@ impl Config {
             .collect()
     }
 
+    /// Settings still at a documentation placeholder (example.com and the
+    /// reserved .test, .example and .invalid names): the key and its value.
+    pub fn placeholders(&self) -> Vec<String> {
+        let placeholder = |value: &str| {
+            let domain = value.rsplit_once('@').map_or(value, |(_, domain)| domain).to_lowercase();
+            ["example.com", "example.net", "example.org"].contains(&domain.as_str())
+                || [".example.com", ".example.net", ".example.org", ".test", ".example", ".invalid"]
+                    .iter()
+                    .any(|suffix| domain.ends_with(suffix))
+                || ["test", "example", "invalid"].contains(&domain.as_str())
+        };
+        let address = self.address.with_detail(None);
+        let mut settings: Vec<(&str, &str)> = vec![("address", &address)];
+        if let MailboxConfig::Imap(imap) = &self.mailbox {
+            settings.push(("mailbox.host", &imap.host));
+        }
+        if let TransportConfig::Smtp(smtp) = &self.transport {
+            settings.push(("transport.host", &smtp.host));
+        }
+        settings.extend(self.access.staff_domains.iter().map(|domain| ("access.staff_domains", domain.as_str())));
+        settings.extend(self.executives.iter().map(|executive| ("stakeholders.executives", executive.as_str())));
+        settings.extend(self.leads.iter().chain(&self.admins).map(|person| ("access.leads/admins", person.as_str())));
+        settings
+            .into_iter()
+            .filter(|(_, value)| placeholder(value))
+            .map(|(key, value)| format!("{key} = {value}"))
+            .collect()
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("sitrep.db")
     }

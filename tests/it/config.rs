@@ -86,3 +86,20 @@ fn a_broken_override_template_is_a_config_error() {
     assert_eq!(output.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&output.stderr).contains("ack.txt"));
 }
+
+/// The file the package installs in /etc is a working template: it parses
+/// as it is, and the check names every setting still at a placeholder.
+#[test]
+fn the_installed_template_parses_and_names_its_placeholders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sitrep.toml");
+    let config = Config::parse(&std::fs::read_to_string(&path).unwrap(), "template", Path::new("/etc/sitrep")).unwrap();
+    assert_eq!(config.trusted_authserv_id, None, "nothing that rejects staff mail before it can be verified");
+    assert!(config.leads.is_empty() && config.admins.is_empty(), "no placeholder people to be told things");
+    let placeholders = config.placeholders();
+    for key in ["address", "mailbox.host", "transport.host", "access.staff_domains", "stakeholders.executives"] {
+        assert!(placeholders.iter().any(|line| line.starts_with(&format!("{key} = "))), "{key}: {placeholders:?}");
+    }
+    let edited = std::fs::read_to_string(&path).unwrap().replace("example.com", "acme-corp.eu");
+    let config = Config::parse(&edited, "edited", Path::new("/etc/sitrep")).unwrap();
+    assert_eq!(config.placeholders(), Vec::<String>::new());
+}
