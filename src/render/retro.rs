@@ -166,7 +166,7 @@ pub struct EvidenceView {
 }
 
 fn lines(text: &str) -> Vec<String> {
-    text.lines().map(|line| line.trim_end().to_string()).collect()
+    super::reflow(text)
 }
 
 fn entry_view(entry: &TimelineEntry, time_zone: &TimeZone) -> EntryView {
