@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::core::digest::Audience;
 
 mod inspect;
+mod manual;
 mod open;
 mod operate;
 

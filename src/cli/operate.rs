@@ -70,8 +70,7 @@ pub(super) fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Fail
 }
 
 pub(super) fn man() -> Result<ExitCode, Failure> {
-    let mut page = Vec::new();
-    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page).exit_with(1)?;
+    let page = super::manual::page().exit_with(1)?;
     std::io::stdout().lock().write_all(&page).exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -410,6 +410,11 @@ fn the_man_page_and_completions_need_no_configuration() {
     assert!(man.status.success(), "{}", stderr(&man));
     let page = stdout(&man);
     assert!(page.contains(".TH sitrep 1") && page.contains("report"), "{page}");
+    for section in ["COMMANDS", "FILES", "ENVIRONMENT", "EXIT STATUS", "SIGNALS", "EXAMPLES"] {
+        assert!(page.contains(&format!(".SH {section}")), "no {section}: {page}");
+    }
+    assert!(page.contains("RUST_LOG") && page.contains(r"\fBsitrep report\fR \fIINCIDENT\fR"), "{page}");
+    assert!(!page.contains(r"sitrep\-run(1)"), "no pages that do not exist: {page}");
     for shell in ["bash", "zsh", "fish"] {
         let completions = run(directory.path(), &["completions", shell]);
         assert!(completions.status.success() && stdout(&completions).contains("digest"), "{shell}");
