@@ -23,10 +23,13 @@ fn main() -> ExitCode {
     // details: readable by the user sitrep runs as, and nobody else.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     sitrep::telemetry::init(if matches!(cli.command, Command::Run) { "info" } else { "warn" });
+    // A connection's broken pipe must not end the daemon with success,
+    // which systemd would not restart.
+    let daemon = matches!(cli.command, Command::Run);
     match cli::run(cli) {
         Ok(code) => code,
         // The reader went away (`sitrep export --json | head`): as coreutils do.
-        Err(failure) if is_broken_pipe(&failure.error) => ExitCode::SUCCESS,
+        Err(failure) if !daemon && is_broken_pipe(&failure.error) => ExitCode::SUCCESS,
         Err(failure) => {
             let _ = writeln!(std::io::stderr(), "sitrep: {:#}", failure.error);
             ExitCode::from(failure.code)
