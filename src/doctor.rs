@@ -57,25 +57,47 @@ pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
 
 /// Without `[auth]`, From is believed: said plainly, with the id the site's
 /// border server writes, read from the last mail received.
+/// Whether mail is believed as it should be: with `[auth]` set, whether the
+/// recent mail carries Authentication-Results from that server at all (else
+/// every staff mail is unverified); without, which server to name.
 fn trust(config: &Config) -> Check {
-    if let Some(id) = &config.trusted_authserv_id {
-        return pass("trust", format!("staff mail counts only when {id} vouches for it (DMARC or aligned DKIM)"));
-    }
-    let warning = auth::unauthenticated_warning(&config.access);
-    let seen = Store::open(&config.database_path())
-        .and_then(|store| store.recent_raw_messages(50))
+    let recent: Vec<Option<String>> = Store::open(&config.database_path())
+        .and_then(|store| store.recent_raw_messages(RECENT_MESSAGES))
         .unwrap_or_default()
         .iter()
         .filter_map(|raw| inbound::parse_headers_only(raw, &config.limits))
-        .filter_map(|inbound| auth::authserv_ids(&inbound).into_iter().next())
-        .fold(Vec::<(String, usize)>::new(), |mut counts, id| {
-            match counts.iter_mut().find(|(seen, _)| *seen == id) {
-                Some((_, count)) => *count += 1,
-                None => counts.push((id, 1)),
-            }
-            counts
-        });
-    match seen.iter().max_by_key(|(_, count)| *count) {
+        .map(|inbound| auth::authserv_ids(&inbound).into_iter().next())
+        .collect();
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for id in recent.iter().flatten() {
+        match seen.iter_mut().find(|(known, _)| known == id) {
+            Some((_, count)) => *count += 1,
+            None => seen.push((id.clone(), 1)),
+        }
+    }
+    let most = seen.iter().max_by_key(|(_, count)| *count);
+    if let Some(id) = &config.trusted_authserv_id {
+        let vouched = recent.iter().flatten().filter(|seen| seen.eq_ignore_ascii_case(id)).count();
+        return match (vouched, most) {
+            (0, Some((other, count))) => fail(
+                "trust",
+                format!(
+                    "0 of the last {} messages carry Authentication-Results from {id}; {count} from {other}",
+                    recent.len()
+                ),
+                &format!("staff mail is all kept as unverified: set trusted_authserv_id = \"{other}\" in [auth]"),
+            ),
+            _ => pass(
+                "trust",
+                format!(
+                    "staff mail counts only when {id} vouches for it (DMARC or aligned DKIM); {vouched} of the last {} messages carry its results",
+                    recent.len()
+                ),
+            ),
+        };
+    }
+    let warning = auth::unauthenticated_warning(&config.access);
+    match most {
         Some((id, count)) => pass(
             "trust",
             format!(
@@ -85,6 +107,9 @@ fn trust(config: &Config) -> Check {
         None => pass("trust", warning),
     }
 }
+
+/// How many of the last messages `trust` reads.
+const RECENT_MESSAGES: u32 = 20;
 
 fn store(path: &Path) -> Check {
     let store = match Store::open(path) {

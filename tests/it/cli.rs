@@ -589,6 +589,17 @@ fn without_auth_the_admin_is_told_who_can_steer_and_which_id_to_set() {
     let report = stdout(&run(directory.path(), &["doctor"]));
     assert!(report.contains("PASS trust") && report.contains("From is believed"), "{report}");
     assert!(report.contains("trusted_authserv_id = \"mx.example.test\""), "{report}");
+
+    // An id that the mail does not carry would keep every staff mail unverified.
+    let with_auth =
+        |id: &str| format!("{}\n[auth]\ntrusted_authserv_id = \"{id}\"\n", sitrep::config::EMBEDDED_DEFAULT);
+    std::fs::write(directory.path().join("sitrep.toml"), with_auth("mx.company.test")).unwrap();
+    let wrong = stdout(&run(directory.path(), &["doctor"]));
+    assert!(wrong.contains("FAIL trust") && wrong.contains("0 of the last 1 messages"), "{wrong}");
+    assert!(wrong.contains("set trusted_authserv_id = \"mx.example.test\""), "{wrong}");
+    std::fs::write(directory.path().join("sitrep.toml"), with_auth("mx.example.test")).unwrap();
+    let right = stdout(&run(directory.path(), &["doctor"]));
+    assert!(right.contains("PASS trust") && right.contains("1 of the last 1 messages carry its results"), "{right}");
 }
 
 #[test]
