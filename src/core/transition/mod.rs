@@ -232,17 +232,43 @@ fn role_title(role: Role) -> &'static str {
 }
 
 /// A person who must be staff: leads, role holders and task owners.
-fn staff_member(who: &Who, actor: &Actor<'_>, settings: &Settings<'_>) -> Result<String, String> {
+fn staff_member(who: &Who, incident: &Incident, actor: &Actor<'_>, settings: &Settings<'_>) -> Result<String, String> {
     let address = match who {
         Who::Me => actor.address.to_string(),
         Who::Address(address) => address.clone(),
-        Who::Name(name) => settings
-            .people
-            .get(&name.replace(['_', '-'], " "))
-            .cloned()
-            .ok_or_else(|| format!("`{name}` is not in the [people] list; write their address"))?,
+        Who::Name(name) => match settings.people.get(&name.replace(['_', '-'], " ")) {
+            Some(address) => address.clone(),
+            None => known_by_name(name, incident, actor)?,
+        },
     };
     if settings.access.is_staff(&address) { Ok(address) } else { Err(format!("{address} is not staff")) }
+}
+
+/// `alice` as one of the people on this incident: the address whose local
+/// part is `alice`, or starts `alice.` (`alice.morgan@`); asked when two are.
+fn known_by_name(name: &str, incident: &Incident, actor: &Actor<'_>) -> Result<String, String> {
+    let wanted = name.to_lowercase();
+    let people = std::iter::once(actor.address)
+        .chain(std::iter::once(incident.declared_by.as_str()))
+        .chain(incident.lead.as_deref())
+        .chain(incident.roles.values().map(String::as_str))
+        .chain(incident.streams.values().filter_map(|state| state.lead.as_deref()))
+        .chain(incident.tasks.iter().filter_map(|task| task.owner.as_deref()))
+        .chain(incident.notify.iter().map(String::as_str));
+    let mut matches: Vec<String> = people
+        .filter(|address| {
+            let local = address.rsplit_once('@').map_or("", |(local, _)| local).to_lowercase();
+            local == wanted || local.split(['.', '_', '-']).next() == Some(wanted.as_str())
+        })
+        .map(str::to_lowercase)
+        .collect();
+    matches.sort();
+    matches.dedup();
+    match matches.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!("`{name}` is not in the [people] list nor on this incident; write their address")),
+        several => Err(format!("`{name}` could be {}; write the address", several.join(" or "))),
+    }
 }
 
 /// A time that has happened: "14:05" means the latest 14:05 not in the future.

@@ -10,7 +10,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
     let refuse_unless_steering = |what: &str| turn.refuse_unless_steering(incident, what);
     match command {
         Command::Lead(who) => {
-            let lead = staff_member(who, actor, settings)?;
+            let lead = staff_member(who, incident, actor, settings)?;
             if incident.lead.as_deref().is_some_and(|current| current != lead) {
                 refuse_unless_steering("replace the lead")?;
             }
@@ -18,7 +18,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
             Ok(format!("{lead} now leads the incident."))
         }
         Command::Role(role, who) => {
-            let holder = staff_member(who, actor, settings)?;
+            let holder = staff_member(who, incident, actor, settings)?;
             incident.roles.insert(*role, holder.clone());
             Ok(format!("{holder} is now {}.", role_title(*role)))
         }

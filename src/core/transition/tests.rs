@@ -181,6 +181,22 @@ fn people_must_be_known_staff() {
 }
 
 #[test]
+fn a_first_name_finds_the_one_person_on_the_incident_it_names() {
+    let mut incident = incident();
+    incident.declared_by = "alice.morgan@company.test".into();
+    incident.roles.insert(Role::Legal, "alex.kim@company.test".into());
+    incident.roles.insert(Role::InternalComms, "alex.lee@company.test".into());
+    let effects =
+        run(&mut incident, "task call the insurer @alice\ntask brief the press @alex", "bob@company.test", false);
+    assert_eq!(incident.tasks[0].owner.as_deref(), Some("alice.morgan@company.test"));
+    let results = outcomes(&effects);
+    let ambiguous = results[1].as_ref().unwrap_err();
+    assert!(ambiguous.contains("alex.kim@company.test or alex.lee@company.test"), "{ambiguous}");
+    let effects = run(&mut incident, "lead me\nrole scribe bob", "bob@company.test", false);
+    assert_eq!(incident.roles.get(&Role::Scribe).map(String::as_str), Some("bob@company.test"), "{effects:?}");
+}
+
+#[test]
 fn notify_is_for_steerers_and_internal_addresses() {
     let mut incident = incident();
     assert!(run(&mut incident, "notify +cfo@company.test", "bob@company.test", false).applied[0].outcome.is_err());

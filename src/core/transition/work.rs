@@ -18,14 +18,14 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
             Ok(format!("The {stream} stream: {status}."))
         }
         Command::StreamLead(stream, who) => {
-            let lead = staff_member(who, actor, settings)?;
+            let lead = staff_member(who, incident, actor, settings)?;
             let state = incident.streams.entry(*stream).or_default();
             state.lead = Some(lead.clone());
             state.updated_at = Some(now);
             Ok(format!("{lead} leads the {stream} stream."))
         }
         Command::Task { text, owner, due } => {
-            let owner = owner.as_ref().map(|who| staff_member(who, actor, settings)).transpose()?;
+            let owner = owner.as_ref().map(|who| staff_member(who, incident, actor, settings)).transpose()?;
             let due = due.map(|when| future(when, now, settings.time_zone)).transpose()?;
             let number = incident.tasks.iter().map(|task| task.number).max().unwrap_or(0) + 1;
             let mut done = format!("Task {number} added: {text}");
