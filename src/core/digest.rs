@@ -10,6 +10,7 @@ use super::incident::{
     TimelineEntry, Trust,
 };
 use super::schedule::Reminder;
+use super::summary;
 
 /// Who a digest is for: executives get the picture, responders also the
 /// work in full.
@@ -188,6 +189,10 @@ pub fn changes(entries: &[TimelineEntry], audience: Audience) -> Vec<Change> {
         }
         let Some((_, change)) = changes.last_mut() else { continue };
         match entry.kind {
+            // Executives read what changed; responders see what was typed.
+            EntryKind::Command if audience == Audience::Executive => {
+                change.commands.extend(summary::in_words(text, &entry.author));
+            }
             EntryKind::Command => change.commands.push(text.to_string()),
             EntryKind::Note => change.commands.push(format!("note {text}")),
             _ if change.text.is_empty() => change.text = text.to_string(),
@@ -342,7 +347,7 @@ mod tests {
         assert_eq!(
             texts,
             [
-                (String::new(), vec!["sev 1".to_string()]),
+                (String::new(), vec!["Severity set to critical".to_string()]),
                 ("Forensics on site at 16:00.".to_string(), vec![]),
                 ("Isolated the server.".to_string(), vec![]),
             ]
@@ -460,9 +465,11 @@ mod grouping {
             entry(EntryKind::Command, "lead me", "a1"),
             entry(EntryKind::Update, "Backups are clean.", "a2"),
         ];
-        let changes = changes(&entries, Audience::Executive);
-        assert_eq!(changes.len(), 2);
-        assert_eq!(changes[1].text, "FS01 is off the network.");
-        assert_eq!(changes[1].commands, ["sev critical", "lead me"]);
+        let executives = changes(&entries, Audience::Executive);
+        assert_eq!(executives.len(), 2);
+        assert_eq!(executives[1].text, "FS01 is off the network.");
+        assert_eq!(executives[1].commands, ["Severity set to critical", "alice@company.test leads the response"]);
+        // Responders see what was typed.
+        assert_eq!(changes(&entries, Audience::Tactical)[1].commands, ["sev critical", "lead me"]);
     }
 }

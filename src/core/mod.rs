@@ -18,5 +18,6 @@ pub mod report;
 pub mod retro;
 pub mod schedule;
 pub mod subject;
+pub mod summary;
 pub mod transition;
 pub mod triage;
