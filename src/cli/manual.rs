@@ -49,6 +49,72 @@ pub(super) fn page() -> std::io::Result<Vec<u8>> {
     Ok(page)
 }
 
+/// sitrep.toml(5), from the example configuration: a section per table, a
+/// paragraph per key with the comments above it, so the page and the
+/// example cannot disagree.
+pub(super) fn configuration_page() -> String {
+    let mut page = String::from(CONFIGURATION_HEAD);
+    let mut comment: Vec<&str> = Vec::new();
+    for line in EXAMPLE.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            comment.clear();
+        } else if let Some(table) = trimmed.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+            page.push_str(&format!(".SS [{}]\n", roff(table.trim_matches(['[', ']']))));
+            if !comment.is_empty() {
+                page.push_str(&format!("{}\n", roff(&comment.join(" "))));
+            }
+            comment.clear();
+        } else if let Some(text) = trimmed.strip_prefix('#').map(str::trim) {
+            match text.split_once(" = ").filter(|(key, _)| is_key(key)) {
+                // An alternative shown commented out: a key of its own.
+                Some((key, value)) => {
+                    page.push_str(&format!(
+                        ".TP\n\\fB{}\\fR = {}\n{}\n",
+                        roff(key),
+                        roff(value),
+                        roff(&comment.join(" "))
+                    ));
+                    comment.clear();
+                }
+                None => comment.push(text),
+            }
+        } else if let Some((key, value)) = trimmed.split_once(" = ") {
+            page.push_str(&format!(".TP\n\\fB{}\\fR = {}\n{}\n", roff(key), roff(value), roff(&comment.join(" "))));
+            comment.clear();
+        }
+    }
+    page.push_str(CONFIGURATION_TAIL);
+    page
+}
+
+fn is_key(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+const EXAMPLE: &str = include_str!("../../config/sitrep.example.toml");
+
+const CONFIGURATION_HEAD: &str = r#".TH sitrep.toml 5 "" "sitrep" "File Formats"
+.SH NAME
+sitrep.toml \- the configuration of sitrep
+.SH DESCRIPTION
+sitrep reads its settings from a TOML file: \fI/etc/sitrep/sitrep.toml\fR for
+the service (\fBsitrep \-\-config\fR). Relative paths resolve against the
+folder of the file. Only \fBaddress\fR, \fBdata_dir\fR, \fB[mailbox]\fR,
+\fB[transport]\fR and \fB[access] staff_domains\fR are required; every other
+key has the default said below. Passwords never go into the file.
+\fBsitrep check\-config\fR checks it; \fBsystemctl reload sitrep\fR applies
+most changes without a restart.
+.PP
+Each key below shows the value of the example file
+\fI/usr/share/doc/sitrep/examples/sitrep.example.toml\fR.
+.SH SETTINGS
+"#;
+
+const CONFIGURATION_TAIL: &str = r#".SH SEE ALSO
+\fBsitrep\fR(1)
+"#;
+
 /// `<FILE>` and `[FILES]...` as the command takes them.
 fn arguments(command: &clap::Command) -> String {
     command
@@ -150,5 +216,5 @@ sitrep \-\-config /etc/sitrep/sitrep.toml status
 sitrep \-\-config /etc/sitrep/sitrep.toml report INC\-4 \-\-output inc\-4.md
 .fi
 .SH SEE ALSO
-\fBsystemctl\fR(1), \fBjournalctl\fR(1), \fI/usr/share/doc/sitrep/docs/install.md\fR
+\fBsitrep.toml\fR(5), \fBsystemctl\fR(1), \fBjournalctl\fR(1), \fI/usr/share/doc/sitrep/docs/install.md\fR
 "#;

@@ -105,8 +105,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Print the manual page (roff), e.g. `sitrep man | man -l -`
-    Man,
+    /// Print a manual page (roff), e.g. `sitrep man | man -l -`; `sitrep man sitrep.toml` for the configuration
+    Man {
+        #[arg(value_enum, default_value = "sitrep")]
+        page: ManPage,
+    },
     /// Print the completion script for a shell, e.g. `sitrep completions bash > /etc/bash_completion.d/sitrep`
     Completions {
         #[arg(value_enum)]
@@ -118,6 +121,16 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         retry: Option<i64>,
     },
+}
+
+/// The manual pages sitrep writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ManPage {
+    /// sitrep(1): the commands.
+    Sitrep,
+    /// sitrep.toml(5): the configuration file.
+    #[value(name = "sitrep.toml")]
+    SitrepToml,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -147,7 +160,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     // These describe the program, not an installation: no configuration needed.
     let load = || Config::load(cli.config.as_deref()).exit_with(exit::CONFIG);
     match cli.command {
-        Command::Man => man(),
+        Command::Man { page } => man(page),
         Command::Completions { shell } => completions(shell),
         Command::Run => run_daemon(load()?, cli.config.clone()),
         Command::Ingest { files } => ingest(load()?, &files),

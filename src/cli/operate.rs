@@ -69,8 +69,11 @@ pub(super) fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Fail
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn man() -> Result<ExitCode, Failure> {
-    let page = super::manual::page().exit_with(1)?;
+pub(super) fn man(page: super::ManPage) -> Result<ExitCode, Failure> {
+    let page = match page {
+        super::ManPage::Sitrep => super::manual::page().exit_with(1)?,
+        super::ManPage::SitrepToml => super::manual::configuration_page().into_bytes(),
+    };
     std::io::stdout().lock().write_all(&page).exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }

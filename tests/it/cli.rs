@@ -415,6 +415,11 @@ fn the_man_page_and_completions_need_no_configuration() {
     }
     assert!(page.contains("RUST_LOG") && page.contains(r"\fBsitrep report\fR \fIINCIDENT\fR"), "{page}");
     assert!(!page.contains(r"sitrep\-run(1)"), "no pages that do not exist: {page}");
+    let configuration = stdout(&run(directory.path(), &["man", "sitrep.toml"]));
+    assert!(configuration.starts_with(".TH sitrep.toml 5"), "{configuration}");
+    for key in ["staff_domains", "digests_per_executive_per_hour", "trusted_authserv_id", "password_credential"] {
+        assert!(configuration.contains(&format!(r"\fB{key}\fR = ")), "{key} missing: {configuration}");
+    }
     for shell in ["bash", "zsh", "fish"] {
         let completions = run(directory.path(), &["completions", shell]);
         assert!(completions.status.success() && stdout(&completions).contains("digest"), "{shell}");
