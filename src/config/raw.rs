@@ -258,31 +258,7 @@ impl RawConfig {
         if staff_domains.is_empty() && staff_addresses.is_empty() {
             return Err("access: set staff_domains or staff_addresses, or nobody can declare an incident".into());
         }
-        let defaults = Limits::default();
-        let limits = Limits {
-            max_message_bytes: self.limits.max_message_bytes.unwrap_or(defaults.max_message_bytes),
-            max_header_bytes: self.limits.max_header_bytes.unwrap_or(defaults.max_header_bytes),
-            max_mime_parts: self.limits.max_mime_parts.unwrap_or(defaults.max_mime_parts),
-            max_mime_depth: self.limits.max_mime_depth.unwrap_or(defaults.max_mime_depth),
-            max_text_bytes: self.limits.max_text_bytes.unwrap_or(defaults.max_text_bytes),
-            replies_per_hour: self.limits.replies_per_hour.unwrap_or(defaults.replies_per_hour),
-            declarations_per_sender_per_hour: self
-                .limits
-                .declarations_per_sender_per_hour
-                .unwrap_or(defaults.declarations_per_sender_per_hour),
-            declarations_per_hour: self.limits.declarations_per_hour.unwrap_or(defaults.declarations_per_hour),
-            digests_per_executive_per_hour: self
-                .limits
-                .digests_per_executive_per_hour
-                .unwrap_or(defaults.digests_per_executive_per_hour),
-            repeat_reply_window: self
-                .limits
-                .reply_window_minutes
-                .map_or(defaults.repeat_reply_window, |minutes| Duration::from_secs(minutes * 60)),
-        };
-        if limits.max_message_bytes == 0 || limits.max_header_bytes == 0 || limits.max_text_bytes == 0 {
-            return Err("limits: sizes must be greater than zero".into());
-        }
+        let limits = self.limits.validate()?;
         let partner_domains = domains(&self.access.partner_domains, "access.partner_domains")?;
         let external = match self.access.external.as_deref().unwrap_or("record") {
             "record" => ExternalPolicy::Record,
@@ -322,12 +298,7 @@ impl RawConfig {
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
-            backup: match (self.backup.dir, self.backup.keep) {
-                (None, Some(_)) => return Err("backup.keep needs backup.dir".into()),
-                (None, None) => None,
-                (Some(_), Some(0)) => return Err("backup.keep must be at least 1".into()),
-                (Some(dir), keep) => Some(Backup { dir: resolve(&dir), keep: keep.unwrap_or(7) }),
-            },
+            backup: self.backup.validate(&resolve)?,
             schedule: Policy {
                 retro: retro_policy(&self.retrospective)?,
                 time_zone: time_zone.clone(),
@@ -338,5 +309,46 @@ impl RawConfig {
             questionnaire_to_executives: self.retrospective.include_executives.unwrap_or(false),
             questions: questions(self.retrospective.questions)?,
         })
+    }
+}
+
+impl RawLimits {
+    /// Each limit as written, or its default; sizes may not be zero.
+    fn validate(&self) -> Result<Limits, String> {
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_message_bytes: self.max_message_bytes.unwrap_or(defaults.max_message_bytes),
+            max_header_bytes: self.max_header_bytes.unwrap_or(defaults.max_header_bytes),
+            max_mime_parts: self.max_mime_parts.unwrap_or(defaults.max_mime_parts),
+            max_mime_depth: self.max_mime_depth.unwrap_or(defaults.max_mime_depth),
+            max_text_bytes: self.max_text_bytes.unwrap_or(defaults.max_text_bytes),
+            replies_per_hour: self.replies_per_hour.unwrap_or(defaults.replies_per_hour),
+            declarations_per_sender_per_hour: self
+                .declarations_per_sender_per_hour
+                .unwrap_or(defaults.declarations_per_sender_per_hour),
+            declarations_per_hour: self.declarations_per_hour.unwrap_or(defaults.declarations_per_hour),
+            digests_per_executive_per_hour: self
+                .digests_per_executive_per_hour
+                .unwrap_or(defaults.digests_per_executive_per_hour),
+            repeat_reply_window: self
+                .reply_window_minutes
+                .map_or(defaults.repeat_reply_window, |minutes| Duration::from_secs(minutes * 60)),
+        };
+        if limits.max_message_bytes == 0 || limits.max_header_bytes == 0 || limits.max_text_bytes == 0 {
+            return Err("limits: sizes must be greater than zero".into());
+        }
+        Ok(limits)
+    }
+}
+
+impl RawBackup {
+    /// Daily backups when a folder is given, keeping 7 unless told otherwise.
+    fn validate(self, resolve: &impl Fn(&Path) -> PathBuf) -> Result<Option<Backup>, String> {
+        match (self.dir, self.keep) {
+            (None, Some(_)) => Err("backup.keep needs backup.dir".into()),
+            (None, None) => Ok(None),
+            (Some(_), Some(0)) => Err("backup.keep must be at least 1".into()),
+            (Some(dir), keep) => Ok(Some(Backup { dir: resolve(&dir), keep: keep.unwrap_or(7) })),
+        }
     }
 }
