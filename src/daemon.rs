@@ -69,31 +69,8 @@ pub async fn run(
     if config.trusted_authserv_id.is_none() {
         warn!("{}", crate::core::auth::unauthenticated_warning(&config.access));
     }
-    let receiving = match &config.mailbox {
-        MailboxConfig::Maildir { path, poll_interval } => {
-            let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
-            info!(mailbox = %path.display(), "watching the Maildir");
-            let worker =
-                maildir_worker(maildir, *poll_interval, pipeline.clone(), store, Arc::clone(&wake_sender), stopping)?;
-            ready.notify_one();
-            tokio::task::spawn_blocking(move || {
-                if worker.join().is_err() {
-                    error!("the Maildir worker panicked");
-                }
-            })
-        }
-        MailboxConfig::Imap(imap_config) => {
-            info!(host = %imap_config.host, folder = %imap_config.folder, "watching the IMAP mailbox");
-            tokio::spawn(imap::run(
-                imap_config.clone(),
-                pipeline.clone(),
-                Arc::new(Mutex::new(store)),
-                Arc::clone(&wake_sender),
-                Arc::clone(&ready),
-                stopping,
-            ))
-        }
-    };
+    let receiving =
+        start_mailbox(&config, pipeline.clone(), store, Arc::clone(&wake_sender), Arc::clone(&ready), stopping)?;
     tokio::pin!(shutdown);
     tokio::pin!(damage_found);
     let mut damaged = None;
@@ -101,6 +78,11 @@ pub async fn run(
     let started = tokio::select! {
         _ = ready.notified() => true,
         _ = &mut shutdown => false,
+        damage = &mut damage_found => {
+            error!(error = %damage, "the store is damaged; no more mail is taken (see docs/install.md on restoring a backup)");
+            damaged = Some(damage);
+            false
+        }
     };
     if started {
         info!("ready");
@@ -142,6 +124,42 @@ pub async fn run(
         Some(damage) => Err(damage.into()),
         None => Ok(()),
     }
+}
+
+/// Starts the mailbox worker: a thread over a Maildir (ready at once) or
+/// the IMAP task (ready once logged in).
+fn start_mailbox(
+    config: &Config,
+    pipeline: SharedPipeline,
+    store: Store,
+    wake_sender: Arc<Notify>,
+    ready: Arc<Notify>,
+    stopping: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    Ok(match &config.mailbox {
+        MailboxConfig::Maildir { path, poll_interval } => {
+            let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
+            info!(mailbox = %path.display(), "watching the Maildir");
+            let worker = maildir_worker(maildir, *poll_interval, pipeline, store, wake_sender, stopping)?;
+            ready.notify_one();
+            tokio::task::spawn_blocking(move || {
+                if worker.join().is_err() {
+                    error!("the Maildir worker panicked");
+                }
+            })
+        }
+        MailboxConfig::Imap(imap_config) => {
+            info!(host = %imap_config.host, folder = %imap_config.folder, "watching the IMAP mailbox");
+            tokio::spawn(imap::run(
+                imap_config.clone(),
+                pipeline,
+                Arc::new(Mutex::new(store)),
+                wake_sender,
+                ready,
+                stopping,
+            ))
+        }
+    })
 }
 
 /// Daily care of the store (`maintenance::care`) on its own connection.
