@@ -41,7 +41,9 @@ pub fn tick(outgoing: &Outgoing, store: &mut Store, now: Timestamp) -> Result<Ti
             Err(error) => {
                 report.failed += 1;
                 error!(recipient, error = format!("{error:#}"), "held digests failed; retrying in a minute");
-                store.postpone_held(&recipient, now + jiff::SignedDuration::from_mins(1))?;
+                if let Err(error) = store.postpone_held(&recipient, now + jiff::SignedDuration::from_mins(1)) {
+                    error!(recipient, %error, "held digests not postponed");
+                }
             }
         }
     }
@@ -266,13 +268,23 @@ fn release_held(
     let mut incidents = Vec::new();
     let mut views = Vec::new();
     for (number, since_seq) in transaction.take_held(recipient)? {
-        let Some(incident) = transaction.incident(number)? else { continue };
+        // One incident that cannot be read holds up none of the others.
+        let read = |number| -> Result<_, crate::store::StoreError> {
+            let incident = transaction.incident(number)?;
+            Ok((incident, transaction.schedule_facts(number)?.slots, transaction.timeline_after(number, since_seq)?))
+        };
+        let (incident, slots, since_last) = match read(number) {
+            Ok((Some(incident), slots, since_last)) => (incident, slots, since_last),
+            Ok((None, ..)) => continue,
+            Err(error) => {
+                error!(incident = %number, recipient, %error, "a held digest cannot be read; left out");
+                continue;
+            }
+        };
         // Taken off the incident's notify list meanwhile.
         if !executives(config, &incident).iter().any(|executive| executive == recipient) {
             continue;
         }
-        let slots = transaction.schedule_facts(number)?.slots;
-        let since_last = transaction.timeline_after(number, since_seq)?;
         let sent = slots.get(digest_key(Audience::Executive)).map_or(1, |slot| slot.count.max(1));
         let next_at = schedule::next_digest(&incident, &slots, &config.schedule);
         views.push(digest_view(config, &incident, &since_last, sent, Audience::Executive, next_at, now));

@@ -61,7 +61,8 @@ pub(super) fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Fail
         let report = pipeline.ingest(&mut store, raw, source, Timestamp::now()).exit_with(exit::TEMPFAIL)?;
         let incident = report.incident.map(|number| format!(" {number}")).unwrap_or_default();
         let reason = report.reason.map(|reason| format!(" ({reason})")).unwrap_or_default();
-        writeln!(stdout, "{source}: {}{incident}{reason}", report.outcome.as_str()).exit_with(1)?;
+        // The report is for a reader; one who went away stops no message.
+        let _ = writeln!(stdout, "{source}: {}{incident}{reason}", report.outcome.as_str());
     }
     if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
         tracing::warn!(error = %error, "outbox not drained; the daemon will retry");

@@ -43,6 +43,8 @@ pub enum IngestError {
     Attachment { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error("{0}")]
+    Panic(String),
 }
 
 impl From<OutgoingError> for IngestError {
@@ -151,24 +153,55 @@ impl Pipeline {
         arrival: &Arrival<'_>,
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
-        match self.process(store, raw, arrival, now, None) {
-            // A template that fails on this message's data is a fault of
-            // sitrep's, not the store's: retrying would fail the same way and
-            // hold up every message behind it, so the message is quarantined
-            // with the error instead, and the admins are told.
-            Err(IngestError::Render(error)) => {
-                error!(source = arrival.source, error = %error, "processing failed; the message is quarantined");
-                let fault = Fault { error: error.to_string(), tell_sender: true };
-                match self.process(store, raw, arrival, now, Some(&fault)) {
-                    // The notice's own template fails too: quarantined without one.
-                    Err(IngestError::Render(_)) => {
-                        self.process(store, raw, arrival, now, Some(&Fault { tell_sender: false, ..fault }))
-                    }
-                    other => other,
-                }
+        match self.attempt(store, raw, arrival, now, None) {
+            // A template that fails on this message's data, or a bug it hits,
+            // is a fault of sitrep's, not the store's: retrying would fail the
+            // same way and hold up every message behind it, so the message is
+            // quarantined with the error instead, and the admins are told.
+            Err(IngestError::Render(error)) => self.quarantine_fault(store, raw, arrival, now, error.to_string()),
+            Err(IngestError::Panic(error)) => self.quarantine_fault(store, raw, arrival, now, error),
+            other => other,
+        }
+    }
+
+    fn quarantine_fault(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        arrival: &Arrival<'_>,
+        now: Timestamp,
+        error: String,
+    ) -> Result<IngestReport, IngestError> {
+        error!(source = arrival.source, error, "processing failed; the message is quarantined");
+        let fault = Fault { error, tell_sender: true };
+        match self.attempt(store, raw, arrival, now, Some(&fault)) {
+            // The notice itself fails too: quarantined without one.
+            Err(IngestError::Render(_) | IngestError::Panic(_)) => {
+                self.attempt(store, raw, arrival, now, Some(&Fault { tell_sender: false, ..fault }))
             }
             other => other,
         }
+    }
+
+    /// `process`, with a panic (a bug) turned into an error; the unwinding
+    /// dropped the transaction, so nothing of the attempt is kept.
+    fn attempt(
+        &self,
+        store: &mut Store,
+        raw: &[u8],
+        arrival: &Arrival<'_>,
+        now: Timestamp,
+        fault: Option<&Fault>,
+    ) -> Result<IngestReport, IngestError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process(store, raw, arrival, now, fault)))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".to_string());
+                Err(IngestError::Panic(format!("a bug: {message}")))
+            })
     }
 
     /// One attempt in one transaction; a `fault` quarantines the message

@@ -231,7 +231,7 @@ impl Store {
         for (outbox, recipient) in deliveries {
             transaction
                 .prepare_cached(
-                    "UPDATE deliveries SET status = 'queued', next_attempt_at = ?3, claims = MAX(claims - 1, 0)
+                    "UPDATE deliveries SET status = 'queued', next_attempt_at = ?3, claims = MAX(claims - 1, 0), claimed_by = NULL
                      WHERE outbox = ?1 AND recipient = ?2 AND status = 'sending'",
                 )?
                 .execute(params![outbox, recipient, time_text(now)])?;
@@ -252,7 +252,7 @@ impl Store {
             };
             transaction
                 .prepare_cached(
-                    "UPDATE deliveries SET status = ?3, attempts = attempts + 1, claims = 0,
+                    "UPDATE deliveries SET status = ?3, attempts = attempts + 1, claims = 0, claimed_by = NULL,
                             next_attempt_at = COALESCE(?4, next_attempt_at), last_error = ?5, sent_at = ?6
                      WHERE outbox = ?1 AND recipient = ?2",
                 )?

@@ -854,3 +854,22 @@ fn under_journald_each_log_line_carries_its_priority() {
         "{log}"
     );
 }
+
+/// `sitrep ingest a b c | head -1`: every message is taken, whoever reads.
+#[test]
+fn ingest_takes_every_message_when_its_reader_goes_away() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for index in 0..3 {
+        let path = directory.path().join(format!("{index}.eml"));
+        let declaration = format!(
+            "From: Alice <alice@example.test>\r\nTo: incident@example.test\r\nSubject: Lost badge {index}\r\nMessage-ID: <badge{index}@example.test>\r\n\r\nLeft at the gym.\r\n"
+        );
+        std::fs::write(&path, declaration).unwrap();
+        paths.push(path);
+    }
+    let mut child = sitrep(directory.path()).arg("ingest").args(&paths).stdout(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(export(directory.path())["incidents"].as_array().unwrap().len(), 3);
+}

@@ -96,3 +96,20 @@ fn a_dead_senders_claim_is_taken_at_once() {
     let after_lease = now + SignedDuration::from_mins(6);
     assert_eq!(third.claim_due(after_lease, lease, 103, both_gone).unwrap().len(), 1);
 }
+
+#[test]
+fn a_retried_delivery_whose_sender_died_is_taken_at_once() {
+    let harness = declared(1);
+    let path = harness.pipeline.config().database_path();
+    let mut first = Store::open(&path).unwrap();
+    let mut second = Store::open(&path).unwrap();
+    let now = later();
+    let lease = SignedDuration::from_mins(5);
+    let claimed = first.claim_due(now, lease, 101, |_| false).unwrap();
+    let (id, recipient) = (claimed[0].id, claimed[0].recipients[0].address.clone());
+    let retry = sitrep::store::Attempt::Retry { at: now, error: "421 try later".into() };
+    first.record_attempts(&[(id, recipient, retry)], now).unwrap();
+    assert_eq!(first.claim_due(now, lease, 101, |_| false).unwrap().len(), 1, "due again, claimed again");
+    let gone = |pid| pid == 101;
+    assert_eq!(second.claim_due(now, lease, 102, gone).unwrap().len(), 1, "its sender died: taken at once");
+}

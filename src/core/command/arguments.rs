@@ -169,12 +169,13 @@ pub(super) fn role_prefix(text: &str) -> Option<(Role, &str)> {
 /// The value whose spelling starts `text` (as whole words, the longest
 /// spelling winning: "internal comms" over "internal"), and the rest.
 pub(super) fn longest_prefix<'a, T: Copy>(text: &'a str, spellings: &[(T, &[&str])]) -> Option<(T, &'a str)> {
-    let lowered = text.to_lowercase();
     let mut best: Option<(T, usize)> = None;
     for (value, names) in spellings {
         for name in *names {
-            let matches =
-                lowered.starts_with(name) && lowered[name.len()..].chars().next().is_none_or(char::is_whitespace);
+            // On the text itself, not a lowercased copy, whose byte
+            // positions differ where lowercasing changes a character's length.
+            let matches = text.get(..name.len()).is_some_and(|start| start.eq_ignore_ascii_case(name))
+                && text[name.len()..].chars().next().is_none_or(char::is_whitespace);
             if matches && best.is_none_or(|(_, length)| name.len() > length) {
                 best = Some((*value, name.len()));
             }
@@ -203,8 +204,9 @@ pub(super) fn stream_arguments(rest: &str) -> Result<Command, String> {
 pub(super) fn task_arguments(rest: &str) -> Result<Command, String> {
     let mut text_part = rest;
     let mut due = None;
-    let lowered = rest.to_lowercase();
-    if let Some(position) = lowered.rfind(" due ") {
+    // Found in the text itself: a lowercased copy's byte positions differ
+    // where lowercasing changes a character's length (`İ`).
+    if let Some(position) = rest.as_bytes().windows(5).rposition(|window| window.eq_ignore_ascii_case(b" due ")) {
         due = Some(deadline(&rest[position + 5..])?);
         text_part = &rest[..position];
     }

@@ -182,6 +182,14 @@ fn streams_and_tasks() {
     assert_eq!(due("Friday"), Ok(When::Next { weekday: jiff::civil::Weekday::Friday, hour: 17, minute: 0 }));
     assert_eq!(due("mon 12:30"), Ok(When::Next { weekday: jiff::civil::Weekday::Monday, hour: 12, minute: 30 }));
     let past = arguments::deadline("30m ago").unwrap_err();
+    // Letters whose lowercase is longer or shorter shift nothing.
+    let turkish = parse("Re: [INC-1] Disk [task İİİ call İzmir due 2h]", "");
+    assert!(
+        matches!(&turkish.lines[0].command, Ok(Command::Task { text, due: Some(When::In(_)), .. }) if text == "İİİ call İzmir"),
+        "{turkish:?}"
+    );
+    let kelvin = parse("Re: [INC-1] Disk", "stream \u{212A}elvin busy");
+    assert!(kelvin.lines.iter().all(|line| line.command.is_err()) || kelvin.lines.is_empty(), "{kelvin:?}");
     let offered = past.split_once("say").unwrap().1;
     assert!(past.contains("not a deadline") && offered.contains("in 30m") && !offered.contains("ago"), "{past}");
     one("done 2", Command::Done(2));
