@@ -18,7 +18,7 @@ use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 use tracing::{error, info, warn};
 
 use crate::config::{SmtpConfig, TlsMode, TransportConfig};
-use crate::store::{Attempt, PendingMail, Store, StoreError};
+use crate::store::{Attempt, PendingMail, Renewal, Store, StoreError};
 
 const LONGEST_RETRY: Duration = Duration::from_secs(30 * 60);
 
@@ -97,26 +97,44 @@ impl Sender {
             self.unrecorded.clear();
         }
         let mut report = DrainReport::default();
-        let mails = store.claim_due(now, CLAIM_LEASE, std::process::id(), process_is_gone)?;
+        let claimer = std::process::id();
+        let mails = store.claim_due(now, CLAIM_LEASE, claimer, process_is_gone)?;
         let claimed: Vec<(&PendingMail, Vec<String>)> =
             mails.iter().flat_map(|mail| self.batches(mail).into_iter().map(move |batch| (mail, batch))).collect();
-        for (position, (mail, batch)) in claimed.iter().enumerate() {
+        let started = std::time::Instant::now();
+        // Just claimed; later ones are checked as the previous answer is recorded.
+        let mut ours = claimed.first().map(|(_, batch)| batch.clone()).unwrap_or_default();
+        for (position, (mail, _)) in claimed.iter().enumerate() {
             if !keep_going() {
                 release(store, &claimed[position..], now);
                 return Ok(report);
             }
-            let result = self.send(mail, batch);
-            crate::failpoint::crash_at("after_send");
-            let attempts: Vec<(i64, String, Attempt)> = batch
-                .iter()
-                .map(|recipient| {
-                    (mail.id, recipient.clone(), self.attempt(mail, recipient, result.clone(), now, &mut report))
-                })
-                .collect();
-            if let Err(error) = store.record_attempts(&attempts, now) {
-                self.unrecorded = attempts;
-                release(store, &claimed[position + 1..], now);
-                return Err(error);
+            let attempts: Vec<(i64, String, Attempt)> = if ours.is_empty() {
+                // Its lease ran out and another sender took it.
+                Vec::new()
+            } else {
+                let result = self.send(mail, &ours);
+                crate::failpoint::crash_at("after_send");
+                ours.iter()
+                    .map(|recipient| {
+                        (mail.id, recipient.clone(), self.attempt(mail, recipient, result.clone(), now, &mut report))
+                    })
+                    .collect()
+            };
+            let elapsed = SignedDuration::try_from(started.elapsed()).unwrap_or(SignedDuration::ZERO);
+            let renew = claimed.get(position + 1).map(|(next, batch)| Renewal {
+                outbox: next.id,
+                recipients: batch,
+                claimer,
+                until: now + elapsed + CLAIM_LEASE,
+            });
+            match store.record_and_renew(&attempts, renew, now) {
+                Ok(kept) => ours = kept,
+                Err(error) => {
+                    self.unrecorded = attempts;
+                    release(store, &claimed[position + 1..], now);
+                    return Err(error);
+                }
             }
         }
         Ok(report)
@@ -195,7 +213,7 @@ impl Sender {
 fn release(store: &mut Store, untried: &[(&PendingMail, Vec<String>)], now: Timestamp) {
     let deliveries: Vec<(i64, String)> =
         untried.iter().flat_map(|(mail, batch)| batch.iter().map(|recipient| (mail.id, recipient.clone()))).collect();
-    if let Err(error) = store.release_claims(&deliveries, now) {
+    if let Err(error) = store.release_claims(&deliveries, std::process::id(), now) {
         warn!(%error, untried = deliveries.len(), "claims not handed back; they are free again when their lease ends");
     }
 }

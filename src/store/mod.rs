@@ -19,7 +19,7 @@ mod retro;
 mod schedule;
 
 pub use messages::{AttachmentRecord, MailboxPosition, MessageRecord, NewMessage};
-pub use outbox::{Attempt, DeliveryRecord, NewOutgoing, OutboxRecord, PendingMail, PendingRecipient};
+pub use outbox::{Attempt, DeliveryRecord, NewOutgoing, OutboxRecord, PendingMail, PendingRecipient, Renewal};
 pub use retro::RetroRecords;
 pub use schedule::ScheduleFacts;
 

@@ -7,6 +7,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::{Store, StoreResult, WriteTx, join_addresses, parse_named, parse_time, split_addresses, time_text};
 use crate::core::incident::{DeliveryStatus, IncidentNumber, MailKind};
 
+/// A claim to renew: one outbox row's recipients, for their claimer.
+#[derive(Debug, Clone, Copy)]
+pub struct Renewal<'a> {
+    pub outbox: i64,
+    pub recipients: &'a [String],
+    pub claimer: u32,
+    pub until: Timestamp,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRecord {
     pub id: i64,
@@ -222,8 +231,9 @@ impl Store {
         Ok(pending)
     }
 
-    /// Returns claimed deliveries that were not tried to the queue, due now.
-    pub fn release_claims(&mut self, deliveries: &[(i64, String)], now: Timestamp) -> StoreResult<()> {
+    /// Returns `claimer`'s claimed deliveries that were not tried to the
+    /// queue, due now; a claim another sender has taken meanwhile stays.
+    pub fn release_claims(&mut self, deliveries: &[(i64, String)], claimer: u32, now: Timestamp) -> StoreResult<()> {
         if deliveries.is_empty() {
             return Ok(());
         }
@@ -232,9 +242,9 @@ impl Store {
             transaction
                 .prepare_cached(
                     "UPDATE deliveries SET status = 'queued', next_attempt_at = ?3, claims = MAX(claims - 1, 0), claimed_by = NULL
-                     WHERE outbox = ?1 AND recipient = ?2 AND status = 'sending'",
+                     WHERE outbox = ?1 AND recipient = ?2 AND status = 'sending' AND claimed_by = ?4",
                 )?
-                .execute(params![outbox, recipient, time_text(now)])?;
+                .execute(params![outbox, recipient, time_text(now), claimer])?;
         }
         transaction.commit()?;
         Ok(())
@@ -243,6 +253,19 @@ impl Store {
     /// Records the answer to one delivery (or to one file written for several
     /// recipients) in its own commit, before the next is tried.
     pub fn record_attempts(&mut self, attempts: &[(i64, String, Attempt)], now: Timestamp) -> StoreResult<()> {
+        self.record_and_renew(attempts, None, now).map(|_| ())
+    }
+
+    /// As `record_attempts`, and in the same commit renews the claim on the
+    /// next delivery for `renew`'s claimer until its time: a pass that has
+    /// outlived its lease may have lost claims to another sender. Returns
+    /// the next delivery's recipients still claimed by it.
+    pub fn record_and_renew(
+        &mut self,
+        attempts: &[(i64, String, Attempt)],
+        renew: Option<Renewal<'_>>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<String>> {
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (outbox, recipient, attempt) in attempts {
             let (status, next, error, sent) = match attempt {
@@ -263,8 +286,22 @@ impl Store {
         for outbox in touched {
             summarise_outbox(&transaction, outbox)?;
         }
+        let mut still_ours = Vec::new();
+        if let Some(renewal) = renew {
+            for recipient in renewal.recipients {
+                let renewed = transaction
+                    .prepare_cached(
+                        "UPDATE deliveries SET next_attempt_at = ?3
+                         WHERE outbox = ?1 AND recipient = ?2 AND status = 'sending' AND claimed_by = ?4",
+                    )?
+                    .execute(params![renewal.outbox, recipient, time_text(renewal.until), renewal.claimer])?;
+                if renewed == 1 {
+                    still_ours.push(recipient.clone());
+                }
+            }
+        }
         transaction.commit()?;
-        Ok(())
+        Ok(still_ours)
     }
 
     /// Every delivery not yet sent, for `sitrep outbox`.

@@ -113,3 +113,33 @@ fn a_retried_delivery_whose_sender_died_is_taken_at_once() {
     let gone = |pid| pid == 101;
     assert_eq!(second.claim_due(now, lease, 102, gone).unwrap().len(), 1, "its sender died: taken at once");
 }
+
+/// A pass that outlives its lease (a relay that hangs) checks each claim
+/// before it sends: what another sender took meanwhile is not sent twice.
+#[test]
+fn a_pass_that_outlived_its_lease_sends_nothing_another_sender_took() {
+    let harness = declared(2);
+    let path = harness.pipeline.config().database_path();
+    let mut slow = Store::open(&path).unwrap();
+    let mut other = Store::open(&path).unwrap();
+    let now = later();
+    let lease = SignedDuration::from_mins(5);
+    let claimed = slow.claim_due(now, lease, 101, |_| false).unwrap();
+    assert_eq!(claimed.len(), 2);
+    let recipients = |mail: &sitrep::store::PendingMail| -> Vec<String> {
+        mail.recipients.iter().map(|recipient| recipient.address.clone()).collect()
+    };
+    let (first, second) = (recipients(&claimed[0]), recipients(&claimed[1]));
+    // The first delivery hangs past the lease; another sender takes the rest.
+    let after_lease = now + SignedDuration::from_mins(6);
+    assert_eq!(other.claim_due(after_lease, lease, 102, |_| false).unwrap().len(), 2);
+    let attempts: Vec<_> = first.iter().map(|to| (claimed[0].id, to.clone(), sitrep::store::Attempt::Sent)).collect();
+    let renewal =
+        sitrep::store::Renewal { outbox: claimed[1].id, recipients: &second, claimer: 101, until: after_lease };
+    let still_ours = slow.record_and_renew(&attempts, Some(renewal), after_lease).unwrap();
+    assert!(still_ours.is_empty(), "the slow sender must not send what the other took: {still_ours:?}");
+    // Handing back what it did not try leaves the other's claim alone.
+    let untried: Vec<(i64, String)> = second.iter().map(|to| (claimed[1].id, to.clone())).collect();
+    slow.release_claims(&untried, 101, after_lease).unwrap();
+    assert!(slow.claim_due(after_lease, lease, 103, |_| false).unwrap().is_empty(), "still the other sender's");
+}
