@@ -1,6 +1,6 @@
-//! Logging through tracing: `RUST_LOG` filters; under systemd (journald
-//! sets `JOURNAL_STREAM`) timestamps are left to the journal and each line
-//! carries its syslog priority.
+//! Logging through tracing: `RUST_LOG` filters; under systemd, where
+//! journald names its stream in `JOURNAL_STREAM`, timestamps are left to
+//! the journal and each line carries its syslog priority.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -21,12 +21,21 @@ pub fn init(default_level: &str) {
         .log_internal_errors(false)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal());
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
+    if stderr_is_the_journal() {
         let format = tracing_subscriber::fmt::format().without_time().with_target(false).with_ansi(false);
         builder.event_format(WithPriority(format)).init();
     } else {
         builder.init();
     }
+}
+
+/// Whether stderr is journald's stream: `JOURNAL_STREAM` names its device
+/// and inode (sd-daemon(3)); a child that inherited the variable but writes
+/// elsewhere (a terminal, a pipe) is not.
+fn stderr_is_the_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else { return false };
+    let Ok(stat) = rustix::fs::fstat(std::io::stderr()) else { return false };
+    stream.to_str() == Some(format!("{}:{}", stat.st_dev, stat.st_ino).as_str())
 }
 
 /// journald reads a `<N>` syslog priority at the start of each line on a

@@ -839,20 +839,37 @@ fn a_missing_password_file_is_a_configuration_error() {
 /// reads, and leaves the time to the journal.
 #[test]
 fn under_journald_each_log_line_carries_its_priority() {
+    use std::os::unix::fs::MetadataExt;
     let directory = tempfile::tempdir().unwrap();
-    let output = sitrep(directory.path())
+    let log_path = directory.path().join("journal");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let metadata = log_file.metadata().unwrap();
+    let stream = format!("{}:{}", metadata.dev(), metadata.ino());
+    let status = sitrep(directory.path())
         .args(["ingest", EXAMPLE])
-        .env("JOURNAL_STREAM", "8:12345")
+        .env("JOURNAL_STREAM", &stream)
         .env("RUST_LOG", "info")
-        .output()
+        .stderr(Stdio::from(log_file))
+        .status()
         .unwrap();
-    assert!(output.status.success());
-    let log = stderr(&output);
+    assert!(status.success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.lines().any(|line| line.starts_with("<6> INFO message ingested")), "{log}");
     assert!(
         log.lines().all(|line| line.starts_with("<6>") || line.starts_with("<4>") || line.starts_with("<3>")),
         "{log}"
     );
+    // A child that inherited the variable but writes elsewhere: plain lines.
+    let second = directory.path().join("second.eml");
+    std::fs::write(&second, fixture("030-declaration-plain.eml").replace_company()).unwrap();
+    let inherited = sitrep(directory.path())
+        .args(["ingest", second.to_str().unwrap()])
+        .env("JOURNAL_STREAM", &stream)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let plain = stderr(&inherited);
+    assert!(plain.contains("INFO message ingested") && !plain.contains("<6>"), "{plain}");
 }
 
 /// `sitrep ingest a b c | head -1`: every message is taken, whoever reads.
