@@ -53,6 +53,8 @@ pub async fn run(
     let sending =
         tokio::spawn(send_loop(sender, sender_store, pipeline.clone(), Arc::clone(&wake_sender), stopping.clone()));
     let care_store = Store::open(&config.database_path())?;
+    // A daily check or backup of a large store must not hold up a stop.
+    let stop_care = care_store.interrupt_handle();
     let caring = tokio::task::spawn_blocking({
         let config = config.clone();
         let stopping = stopping.clone();
@@ -117,6 +119,7 @@ pub async fn run(
     }
     info!("shutting down after the message in hand");
     let _ = stop.send(true);
+    stop_care.interrupt();
     receiving.await?;
     sending.await?;
     info!("stopped");
@@ -170,6 +173,8 @@ fn care_loop(config: &Config, mut store: Store, stopping: watch::Receiver<bool>)
         let next = match maintenance::care(config, &mut store, now) {
             Ok(next) => next,
             Err(CareError::Store(damage @ StoreError::Damaged { .. })) => return Err(damage),
+            // Interrupted by a stop.
+            Err(_) if *stopping.borrow() => return Ok(()),
             Err(error) => {
                 error!(error = format!("{error:#}"), "store care failed; trying again in an hour");
                 now + jiff::SignedDuration::from_hours(1)

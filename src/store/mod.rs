@@ -50,6 +50,15 @@ pub struct Store {
     connection: Connection,
 }
 
+/// Stops the statement a `Store` is running, from another thread.
+pub struct Interrupt(rusqlite::InterruptHandle);
+
+impl Interrupt {
+    pub fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
 /// The daemon's state as the store knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -110,6 +119,12 @@ impl Store {
     /// start of the daemon.
     pub fn quick_check(&self) -> StoreResult<()> {
         self.check("PRAGMA quick_check(1)")
+    }
+
+    /// A handle that ends, from another thread, whatever this connection is
+    /// running (a long check or backup at shutdown).
+    pub fn interrupt_handle(&self) -> Interrupt {
+        Interrupt(self.connection.get_interrupt_handle())
     }
 
     /// SQLite's full check: also every index against its table. It reads
