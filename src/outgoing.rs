@@ -188,6 +188,12 @@ pub fn own_copy(
 ) -> Draft {
     let mut references = vec![incident.thread_root.clone()];
     references.extend(parent.clone());
+    Draft { in_reply_to: parent, references, ..standalone(config, recipient, subject, body, html) }
+}
+
+/// Mail of sitrep's own to one recipient, in no thread: a combined digest,
+/// a notice to the admins.
+pub fn standalone(config: &Config, recipient: &str, subject: String, body: String, html: Option<String>) -> Draft {
     Draft {
         from: config.address.with_detail(None),
         to: vec![recipient.to_string()],
@@ -196,8 +202,8 @@ pub fn own_copy(
         body,
         html,
         message_id: compose::new_message_id(&config.address),
-        in_reply_to: parent,
-        references,
+        in_reply_to: None,
+        references: Vec::new(),
         auto_submitted: AutoSubmitted::Generated,
         loop_marker: config.address.with_detail(None),
     }

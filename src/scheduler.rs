@@ -10,13 +10,12 @@
 use jiff::Timestamp;
 use tracing::{error, info, warn};
 
-use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
 use crate::core::incident::{Incident, IncidentNumber, MailKind, TimelineEntry};
 use crate::core::recipients;
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
-use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders};
+use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders, standalone};
 use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView};
 use crate::retrospective;
 use crate::store::{ScheduleFacts, Store, WriteTx};
@@ -301,19 +300,7 @@ fn release_held(
             let view = CombinedDigestView::of(views, per_hour, config.address.with_detail(None));
             let (text, html) = outgoing.renderer().combined_digest(&view)?;
             let subject = digest::combined_subject(&incidents.iter().collect::<Vec<_>>());
-            Draft {
-                from: config.address.with_detail(None),
-                to: vec![recipient.to_string()],
-                cc: Vec::new(),
-                subject,
-                body: text,
-                html: Some(html),
-                message_id: compose::new_message_id(&config.address),
-                in_reply_to: None,
-                references: Vec::new(),
-                auto_submitted: AutoSubmitted::Generated,
-                loop_marker: config.address.with_detail(None),
-            }
+            standalone(config, recipient, subject, text, Some(html))
         }
     };
     let single = (incidents.len() == 1).then(|| incidents[0].number);

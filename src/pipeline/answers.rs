@@ -13,7 +13,7 @@ use crate::core::mail::Inbound;
 use crate::core::subject;
 use crate::core::transition::Effects;
 use crate::core::triage::{self, NoticeCause, Outcome};
-use crate::outgoing::queue_mail;
+use crate::outgoing::{queue_mail, standalone};
 use crate::render::{AckView, CommandView, NoticeView, TranscriptView, UnverifiedView, local_time};
 use crate::store::WriteTx;
 
@@ -74,19 +74,8 @@ impl Pipeline {
             )? {
                 continue;
             }
-            let draft = Draft {
-                from: self.config().address.with_detail(None),
-                to: recipients.to_vec(),
-                cc: Vec::new(),
-                subject: "sitrep could not process a message".to_string(),
-                body: body.clone(),
-                html: None,
-                message_id: compose::new_message_id(&self.config().address),
-                in_reply_to: None,
-                references: Vec::new(),
-                auto_submitted: AutoSubmitted::Generated,
-                loop_marker: self.config().address.with_detail(None),
-            };
+            let subject = "sitrep could not process a message".to_string();
+            let draft = standalone(self.config(), admin, subject, body.clone(), None);
             queue_mail(self.config(), transaction, MailKind::Notice, None, draft, now)?;
         }
         Ok(())

@@ -26,6 +26,17 @@ fn files(directory: &Path) -> usize {
     std::fs::read_dir(directory).map_or(0, |entries| entries.count())
 }
 
+const LEASE: SignedDuration = SignedDuration::from_mins(5);
+
+/// `count` declarations acknowledged into the outbox, and two senders'
+/// connections to the store.
+fn two_senders(count: usize) -> (Harness, Store, Store) {
+    let harness = declared(count);
+    let path = harness.pipeline.config().database_path();
+    let (first, second) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    (harness, first, second)
+}
+
 fn later() -> Timestamp {
     "2100-01-01T00:00:00Z".parse().unwrap()
 }
@@ -58,12 +69,8 @@ fn a_store_that_cannot_record_stops_the_sender_without_sending_again() {
 
 #[test]
 fn a_claimed_delivery_is_left_to_its_sender_until_the_lease_ends() {
-    let harness = declared(1);
-    let path = harness.pipeline.config().database_path();
-    let mut first = Store::open(&path).unwrap();
-    let mut second = Store::open(&path).unwrap();
-    let now = later();
-    let lease = SignedDuration::from_mins(5);
+    let (_harness, mut first, mut second) = two_senders(1);
+    let (now, lease) = (later(), LEASE);
     let alive = |_| false;
     assert_eq!(first.claim_due(now, lease, 101, alive).unwrap().len(), 1);
     assert!(second.claim_due(now, lease, 102, alive).unwrap().is_empty(), "a second sender finds nothing to send");
@@ -76,12 +83,8 @@ fn a_claimed_delivery_is_left_to_its_sender_until_the_lease_ends() {
 
 #[test]
 fn a_dead_senders_claim_is_taken_at_once() {
-    let harness = declared(1);
-    let path = harness.pipeline.config().database_path();
-    let mut first = Store::open(&path).unwrap();
-    let mut second = Store::open(&path).unwrap();
-    let now = later();
-    let lease = SignedDuration::from_mins(5);
+    let (harness, mut first, mut second) = two_senders(1);
+    let (now, lease) = (later(), LEASE);
     assert_eq!(first.claim_due(now, lease, 101, |_| false).unwrap().len(), 1);
     let gone = |pid| pid == 101;
     let retaken = second.claim_due(now, lease, 102, gone).unwrap();
@@ -90,7 +93,7 @@ fn a_dead_senders_claim_is_taken_at_once() {
 
     // The second sender dies on it too: a crash loop resends it only as its
     // lease runs out, not at every restart.
-    let mut third = Store::open(&path).unwrap();
+    let mut third = Store::open(&harness.pipeline.config().database_path()).unwrap();
     let both_gone = |pid| pid == 101 || pid == 102;
     assert!(third.claim_due(now, lease, 103, both_gone).unwrap().is_empty(), "not at once a second time");
     let after_lease = now + SignedDuration::from_mins(6);
@@ -99,12 +102,8 @@ fn a_dead_senders_claim_is_taken_at_once() {
 
 #[test]
 fn a_retried_delivery_whose_sender_died_is_taken_at_once() {
-    let harness = declared(1);
-    let path = harness.pipeline.config().database_path();
-    let mut first = Store::open(&path).unwrap();
-    let mut second = Store::open(&path).unwrap();
-    let now = later();
-    let lease = SignedDuration::from_mins(5);
+    let (_harness, mut first, mut second) = two_senders(1);
+    let (now, lease) = (later(), LEASE);
     let claimed = first.claim_due(now, lease, 101, |_| false).unwrap();
     let (id, recipient) = (claimed[0].id, claimed[0].recipients[0].address.clone());
     let retry = sitrep::store::Attempt::Retry { at: now, error: "421 try later".into() };
@@ -118,12 +117,8 @@ fn a_retried_delivery_whose_sender_died_is_taken_at_once() {
 /// before it sends: what another sender took meanwhile is not sent twice.
 #[test]
 fn a_pass_that_outlived_its_lease_sends_nothing_another_sender_took() {
-    let harness = declared(2);
-    let path = harness.pipeline.config().database_path();
-    let mut slow = Store::open(&path).unwrap();
-    let mut other = Store::open(&path).unwrap();
-    let now = later();
-    let lease = SignedDuration::from_mins(5);
+    let (_harness, mut slow, mut other) = two_senders(2);
+    let (now, lease) = (later(), LEASE);
     let claimed = slow.claim_due(now, lease, 101, |_| false).unwrap();
     assert_eq!(claimed.len(), 2);
     let recipients = |mail: &sitrep::store::PendingMail| -> Vec<String> {
