@@ -40,7 +40,7 @@ fn fail(name: &str, problem: impl ToString, hint: &str) -> Check {
 /// Runs every check; `send_test` also mails that address through the relay.
 pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
     let mut checks = vec![pass("config", format!("{} is valid", config.origin))];
-    checks.push(match Renderer::new(config.templates_dir.as_deref()) {
+    checks.push(match Renderer::new(config.templates_dir.as_deref(), &config.time_zone) {
         Ok(_) => pass("templates", "all templates load"),
         Err(error) => fail("templates", error, "fix the template named, or remove it to use the built-in one"),
     });

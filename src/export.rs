@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::core::incident::{CadenceOverride, Incident, TimelineEntry};
+use crate::core::incident::{CadenceOverride, Incident};
+use crate::core::timeline::TimelineEntry;
 use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreResult, time_text};
 
 /// Bumped only when a field is renamed or removed; new fields keep it.

@@ -31,7 +31,7 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn new(config: Config) -> Result<Outgoing, RenderError> {
-        let renderer = Renderer::new(config.templates_dir.as_deref())?;
+        let renderer = Renderer::new(config.templates_dir.as_deref(), &config.time_zone)?;
         Ok(Outgoing { config, renderer })
     }
 

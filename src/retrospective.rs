@@ -7,9 +7,10 @@ use jiff::Timestamp;
 use tracing::info;
 
 use crate::config::Config;
-use crate::core::incident::{Incident, MailKind, TimelineEntry};
+use crate::core::incident::{Incident, MailKind};
 use crate::core::recipients;
 use crate::core::report;
+use crate::core::timeline::TimelineEntry;
 use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders};
 use crate::render::{QuestionView, QuestionnaireView, ReportView, RetroSummaryView, local_time};
 use crate::store::{RetroRecords, WriteTx};

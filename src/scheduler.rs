@@ -12,11 +12,12 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
-use crate::core::incident::{Incident, IncidentNumber, MailKind, TimelineEntry};
+use crate::core::incident::{Incident, IncidentNumber, MailKind};
 use crate::core::recipients;
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
+use crate::core::timeline::TimelineEntry;
 use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders, standalone};
-use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView};
+use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView, RenderError, Renderer};
 use crate::retrospective;
 use crate::store::{ScheduleFacts, Store, WriteTx};
 
@@ -140,12 +141,13 @@ pub fn run_due(
 /// `sitrep digest --preview` and for `send_digest`.
 pub fn compose_digest(
     config: &Config,
+    renderer: &Renderer,
     incident: &Incident,
     slots: &Slots,
     since_last: &[TimelineEntry],
     audience: Audience,
     now: Timestamp,
-) -> DigestView {
+) -> Result<DigestView, RenderError> {
     let number = slots.get(digest_key(audience)).map_or(0, |slot| slot.count) + 1;
     let next_at = match (audience, config.schedule.tactical) {
         (Audience::Tactical, Tactical::Every(every)) => Some(now.saturating_add(every).unwrap_or(Timestamp::MAX)),
@@ -158,18 +160,20 @@ pub fn compose_digest(
             schedule::next_digest(incident, &after, &config.schedule)
         }
     };
-    digest_view(config, incident, since_last, number, audience, next_at, now)
+    digest_view(config, renderer, incident, since_last, number, audience, next_at, now)
 }
 
+#[allow(clippy::too_many_arguments)] // the digest's facts, each read by a different caller
 fn digest_view(
     config: &Config,
+    renderer: &Renderer,
     incident: &Incident,
     since_last: &[TimelineEntry],
     number: u32,
     audience: Audience,
     next_at: Option<Timestamp>,
     now: Timestamp,
-) -> DigestView {
+) -> Result<DigestView, RenderError> {
     let digest = digest::build(&Inputs {
         incident,
         since_last,
@@ -180,9 +184,9 @@ fn digest_view(
         next_at,
         now,
     });
-    let mut view = DigestView::of(&digest, incident, &config.time_zone, config.address.with_detail(None));
+    let mut view = renderer.digest_view(&digest, incident, config.address.with_detail(None))?;
     view.retrospective = digest.closing && config.schedule.retro.enabled;
-    view
+    Ok(view)
 }
 
 /// The last timeline entry the previous digest for `audience` covered.
@@ -207,7 +211,7 @@ fn send_digest(
 ) -> Result<usize, OutgoingError> {
     let config = outgoing.config();
     let since_last = transaction.timeline_after(incident.number, covered(&facts.slots, audience))?;
-    let view = compose_digest(config, incident, &facts.slots, &since_last, audience, now);
+    let view = compose_digest(config, outgoing.renderer(), incident, &facts.slots, &since_last, audience, now)?;
     let (text, html) = outgoing.renderer().digest(&view)?;
     let (recipients, kind) = match audience {
         Audience::Executive => (executives(config, incident), MailKind::Digest),
@@ -286,7 +290,8 @@ fn release_held(
         }
         let sent = slots.get(digest_key(Audience::Executive)).map_or(1, |slot| slot.count.max(1));
         let next_at = schedule::next_digest(&incident, &slots, &config.schedule);
-        views.push(digest_view(config, &incident, &since_last, sent, Audience::Executive, next_at, now));
+        let renderer = outgoing.renderer();
+        views.push(digest_view(config, renderer, &incident, &since_last, sent, Audience::Executive, next_at, now)?);
         incidents.push(incident);
     }
     let draft = match (incidents.as_slice(), views.as_slice()) {

@@ -5,18 +5,22 @@
 use jiff::Timestamp;
 
 use crate::config::Config;
+use crate::core::command::Milestone;
 use crate::core::deadline::{PointReached, describe_duration};
 use crate::core::digest::{self, Audience};
 use crate::core::incident::{
-    Deadline, DeadlineState, EntryKind, Incident, IncidentNumber, Status, Stream, StreamState, Task, TaskState,
-    TimelineEntry, Trust,
+    Deadline, DeadlineState, EntryKind, Incident, IncidentNumber, Phase, Role, Severity, Status, Stream, StreamState,
+    Task, TaskState, Trust,
 };
+use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, StageDue};
 use crate::core::report::{Evidence, StoredAnswer};
 use crate::core::schedule::Reminder;
+use crate::core::timeline::TimelineEntry;
+use crate::core::transition::Applied;
 use crate::render::{
-    AckView, AnswersView, ClockView, ClosedView, CombinedDigestView, CommandView, DigestView, NoticeView, QuestionView,
-    QuestionnaireView, RecordedView, ReminderView, Renderer, RetroSummaryView, TranscriptView, UnverifiedView,
-    local_time,
+    AckView, AnswersView, ClockView, ClosedView, CombinedDigestView, DigestView, NoticeView, QuestionView,
+    QuestionnaireView, RecordedView, ReminderView, RenderError, Renderer, RetroSummaryView, TranscriptView,
+    UnverifiedView, local_time,
 };
 use crate::store::RetroRecords;
 use crate::{retrospective, scheduler};
@@ -24,7 +28,7 @@ use crate::{retrospective, scheduler};
 /// Renders every template with sample data, so a broken override shows up
 /// before mail depends on it.
 pub fn check_templates(config: &Config) -> anyhow::Result<()> {
-    let renderer = Renderer::new(config.templates_dir.as_deref())?;
+    let renderer = Renderer::new(config.templates_dir.as_deref(), &config.time_zone)?;
     let address = config.address.with_detail(None);
     renderer.ack(&AckView {
         incident: "INC-1".into(),
@@ -37,7 +41,7 @@ pub fn check_templates(config: &Config) -> anyhow::Result<()> {
         unassessed_every: describe_duration(config.schedule.cadence.unassessed),
         address: address.clone(),
         has_commands: true,
-        commands: vec![CommandView { written: "sev 1".into(), outcome: "Severity is now critical.".into() }],
+        commands: renderer.command_views(&sample_outcomes())?,
     })?;
     let mut sample = Incident::declare(
         IncidentNumber(1),
@@ -48,19 +52,23 @@ pub fn check_templates(config: &Config) -> anyhow::Result<()> {
     );
     sample.streams.insert(Stream::Legal, StreamState { lead: None, status: Some("sample".into()), updated_at: None });
     let card = renderer.card(&sample, &config.time_zone)?;
-    for view in sample_digests(config) {
+    for view in sample_digests(config, &renderer)? {
         renderer.digest(&view)?;
     }
     let per_hour = config.limits.digests_per_executive_per_hour;
-    renderer.combined_digest(&CombinedDigestView::of(sample_digests(config), per_hour, address.clone()))?;
+    renderer.combined_digest(&CombinedDigestView::of(sample_digests(config, &renderer)?, per_hour, address.clone()))?;
     for view in sample_reminders(config) {
         renderer.reminder(&view)?;
     }
     sample_retrospective(config, &renderer)?;
+    let outcomes = sample_outcomes();
+    for done in outcomes.iter().filter_map(|applied| applied.outcome.as_ref().ok()) {
+        renderer.digest_line(done)?;
+    }
     renderer.transcript(&TranscriptView {
-        lines: vec![CommandView { written: "sevrity 1".into(), outcome: "Not done: sample.".into() }],
-        errors: 1,
-        count: 1,
+        lines: renderer.command_views(&outcomes)?,
+        errors: outcomes.iter().filter(|applied| applied.outcome.is_err()).count(),
+        count: outcomes.len(),
         card,
         help: "sample".into(),
         address: address.clone(),
@@ -79,9 +87,86 @@ pub fn check_templates(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every outcome and refusal a command can have, each once.
+fn sample_outcomes() -> Vec<Applied> {
+    let at: Timestamp = Timestamp::UNIX_EPOCH;
+    let address = || "someone@example.test".to_string();
+    let stage = || StageDue { what: "notify the authority".into(), due: Some(at), within: Some("72 h".into()) };
+    let done = [
+        Done::SeveritySet { severity: Severity::High },
+        Done::Retitled { title: "Sample incident".into() },
+        Done::PhaseSet { phase: Phase::Containment },
+        Done::Milestone { milestone: Milestone::Contained, at, phase: Phase::Eradication },
+        Done::ScopeSet { scope: "sample".into() },
+        Done::ImpactSet { impact: "sample".into() },
+        Done::Detected { at },
+        Done::Started { at },
+        Done::LeadSet { lead: address() },
+        Done::LeadRemoved,
+        Done::RoleSet { role: Role::Legal, holder: address() },
+        Done::RoleCleared { role: Role::Scribe, holder: address() },
+        Done::NotifyAdded { address: address() },
+        Done::NotifyRemoved { address: address() },
+        Done::Closed { reason: Some("sample".into()) },
+        Done::Reopened { phase: Phase::Recovery },
+        Done::StatusSet { status: Status::Monitoring },
+        Done::StreamStatusSet { stream: Stream::Technical, status: "sample".into() },
+        Done::StreamLeadSet { stream: Stream::Legal, lead: address() },
+        Done::TaskAdded { number: 1, text: "sample".into(), owner: Some(address()), due: Some(at) },
+        Done::TaskClosed { number: 1, state: TaskState::Done },
+        Done::Quiet,
+        Done::Noted,
+        Done::HelpFollows,
+        Done::CardFollows,
+        Done::CadenceSet { every: Some(jiff::SignedDuration::from_mins(45)), off: false },
+        Done::ReportNow,
+        Done::DigestNow,
+        Done::ClockStarted {
+            title: "GDPR".into(),
+            basis: ClockBasis::Awareness,
+            start: at,
+            stages: vec![stage(), StageDue { due: None, within: None, ..stage() }],
+            ask_aware: true,
+        },
+        Done::ClockStopped { title: "GDPR".into() },
+        Done::Aware { at, moved: vec![stage()] },
+        Done::AuthorityNotified {
+            title: "GDPR".into(),
+            what: "notify the authority".into(),
+            at,
+            margin: Some(Margin { late: true, by: jiff::SignedDuration::from_hours(2) }),
+        },
+    ];
+    let refused = [
+        Refusal::Unreadable { problem: "unknown command `sevrity`; did you mean `sev`?".into() },
+        Refusal::NotSteering { act: Act::Close },
+        Refusal::NotStaff { address: address() },
+        Refusal::UnknownPerson { name: "sample".into() },
+        Refusal::AmbiguousPerson { name: "sample".into(), candidates: vec![address(), address()] },
+        Refusal::NobodyInRole { role: Role::InternalComms },
+        Refusal::Outsider { address: address() },
+        Refusal::AlreadyNotified { address: address() },
+        Refusal::NotNotified { address: address() },
+        Refusal::AlreadyClosed,
+        Refusal::NotClosed,
+        Refusal::ReportBeforeClose,
+        Refusal::NoSuchTask { number: 9 },
+        Refusal::TaskAlreadyClosed { number: 1, state: TaskState::Dropped },
+        Refusal::CadenceOutOfRange,
+        Refusal::UnknownRegime { name: "sample".into(), known: vec!["gdpr".into()] },
+        Refusal::NoClockToStop { title: "GDPR".into() },
+        Refusal::ClockAlreadyRunning { title: "GDPR".into() },
+        Refusal::NoClockToMeet { title: "GDPR".into(), regime: "gdpr".into() },
+        Refusal::InTheFuture,
+        Refusal::Unplaceable { problem: "sample".into() },
+    ];
+    let applied = |outcome| Applied { written: "sample".into(), outcome, replaces: None, entry: None };
+    done.into_iter().map(Ok).chain(refused.into_iter().map(Err)).map(applied).collect()
+}
+
 /// An incident with something in every part of a digest, as executive,
 /// responder and closing digests.
-fn sample_digests(config: &Config) -> Vec<DigestView> {
+fn sample_digests(config: &Config, renderer: &Renderer) -> Result<Vec<DigestView>, RenderError> {
     let sample = sample_incident();
     let since_last = sample_digests_timeline(&sample);
     let mut closed = sample.clone();
@@ -89,11 +174,11 @@ fn sample_digests(config: &Config) -> Vec<DigestView> {
     closed.closed_at = Some(sample.declared_at);
     let slots = Default::default();
     let at = sample.declared_at;
-    vec![
-        scheduler::compose_digest(config, &sample, &slots, &since_last, Audience::Executive, at),
-        scheduler::compose_digest(config, &sample, &slots, &since_last, Audience::Tactical, at),
-        scheduler::compose_digest(config, &closed, &slots, &[], Audience::Executive, at),
-    ]
+    Ok(vec![
+        scheduler::compose_digest(config, renderer, &sample, &slots, &since_last, Audience::Executive, at)?,
+        scheduler::compose_digest(config, renderer, &sample, &slots, &since_last, Audience::Tactical, at)?,
+        scheduler::compose_digest(config, renderer, &closed, &slots, &[], Audience::Executive, at)?,
+    ])
 }
 
 /// Its notification deadline passed an hour ago, so the overdue form shows.
@@ -216,15 +301,24 @@ fn sample_retrospective(config: &Config, renderer: &Renderer) -> anyhow::Result<
     Ok(renderer.report(&view)?)
 }
 
+/// An update and a command, so the digest words a command's outcome too.
 fn sample_digests_timeline(sample: &Incident) -> Vec<TimelineEntry> {
-    vec![TimelineEntry {
+    let update = TimelineEntry {
         at: sample.declared_at,
         author: "someone@example.test".into(),
         kind: EntryKind::Update,
         text: "Sample update\nwith two lines".into(),
         message_id: None,
         trust: Trust::Staff,
-    }]
+        outcome: None,
+    };
+    let command = TimelineEntry {
+        kind: EntryKind::Command,
+        text: "sev high".into(),
+        outcome: Some(Done::SeveritySet { severity: Severity::High }),
+        ..update.clone()
+    };
+    vec![update, command]
 }
 
 #[cfg(test)]
@@ -237,8 +331,8 @@ mod tests {
     fn every_template_renders_with_sample_data() {
         let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
         check_templates(&config).unwrap();
-        let renderer = Renderer::new(None).unwrap();
-        for view in sample_digests(&config) {
+        let renderer = Renderer::new(None, &jiff::tz::TimeZone::UTC).unwrap();
+        for view in sample_digests(&config, &renderer).unwrap() {
             let (text, html) = renderer.digest(&view).unwrap();
             assert!(text.contains("Sample update") || view.closing, "{text}");
             assert!(text.contains("Sample task") && text.contains("OVERDUE"), "{text}");
@@ -263,7 +357,8 @@ mod tests {
     #[test]
     fn the_report_renders_every_answer_and_escapes_html() {
         let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
-        let (markdown, html) = sample_retrospective(&config, &Renderer::new(None).unwrap()).unwrap();
+        let (markdown, html) =
+            sample_retrospective(&config, &Renderer::new(None, &jiff::tz::TimeZone::UTC).unwrap()).unwrap();
         for question in &config.questions {
             let answer = format!("Sample answer to {}", question.id);
             assert!(markdown.contains(&answer) && html.contains(&answer), "{answer} missing");
@@ -276,10 +371,11 @@ mod tests {
     #[test]
     fn html_digests_escape_what_people_wrote() {
         let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
-        let mut view = sample_digests(&config).remove(0);
+        let mut view =
+            sample_digests(&config, &Renderer::new(None, &jiff::tz::TimeZone::UTC).unwrap()).unwrap().remove(0);
         view.title = "<script>alert(1)</script>".into();
         view.scope = "a & b <img src=x>".into();
-        let (_, html) = Renderer::new(None).unwrap().digest(&view).unwrap();
+        let (_, html) = Renderer::new(None, &jiff::tz::TimeZone::UTC).unwrap().digest(&view).unwrap();
         assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
         assert!(html.contains("a &amp; b &lt;img"), "{html}");
     }

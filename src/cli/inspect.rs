@@ -35,7 +35,7 @@ pub(super) fn report(
     let timeline = store.timeline(number).exit_with(1)?;
     let records = store.retro_records(number).exit_with(1)?;
     let view = retrospective::compose_report(config, &incident, &timeline, &records, Timestamp::now());
-    let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
+    let renderer = Renderer::new(config.templates_dir.as_deref(), &config.time_zone).exit_with(exit::CONFIG)?;
     let (markdown, html) = renderer.report(&view).exit_with(exit::CONFIG)?;
     let text = match format {
         ReportFormat::Markdown => markdown,
@@ -67,8 +67,9 @@ pub(super) fn preview_digest(
         store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
     let facts = store.schedule_facts(number).exit_with(1)?;
     let since_last = store.timeline_after(number, scheduler::covered(&facts.slots, audience)).exit_with(1)?;
-    let view = scheduler::compose_digest(config, &incident, &facts.slots, &since_last, audience, now);
-    let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
+    let renderer = Renderer::new(config.templates_dir.as_deref(), &config.time_zone).exit_with(exit::CONFIG)?;
+    let view = scheduler::compose_digest(config, &renderer, &incident, &facts.slots, &since_last, audience, now)
+        .exit_with(exit::CONFIG)?;
     let (text, html_body) = renderer.digest(&view).exit_with(exit::CONFIG)?;
     let mut stdout = std::io::stdout().lock();
     if html {
@@ -108,7 +109,7 @@ pub(super) fn show(config: &Config, id: &str) -> Result<ExitCode, Failure> {
     let incident =
         store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
     let timeline = store.timeline(number).exit_with(1)?;
-    let renderer = Renderer::new(config.templates_dir.as_deref()).exit_with(exit::CONFIG)?;
+    let renderer = Renderer::new(config.templates_dir.as_deref(), &config.time_zone).exit_with(exit::CONFIG)?;
     let mut out = renderer.card(&incident, &config.time_zone).exit_with(exit::CONFIG)?;
     out.push_str("\nTimeline:\n");
     for entry in timeline {

@@ -7,6 +7,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::incident::{Deadline, DeadlineState, Incident};
+use super::outcome::ClockBasis;
 
 /// One regime as configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,13 +151,13 @@ pub fn reading(deadline: &Deadline, now: Timestamp) -> ClockReading {
 }
 
 /// The time a running clock counts from under `from`.
-pub fn clock_start(incident: &Incident, from: ClockStart, now: Timestamp) -> (Timestamp, &'static str) {
+pub fn clock_start(incident: &Incident, from: ClockStart, now: Timestamp) -> (Timestamp, ClockBasis) {
     match from {
-        ClockStart::Command => (now, "now"),
+        ClockStart::Command => (now, ClockBasis::Now),
         ClockStart::Aware => match (incident.milestones.aware, incident.milestones.detected) {
-            (Some(aware), _) => (aware, "awareness"),
-            (None, Some(detected)) => (detected, "detection"),
-            (None, None) => (incident.declared_at, "the declaration"),
+            (Some(aware), _) => (aware, ClockBasis::Awareness),
+            (None, Some(detected)) => (detected, ClockBasis::Detection),
+            (None, None) => (incident.declared_at, ClockBasis::Declaration),
         },
     }
 }

@@ -6,11 +6,11 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::deadline::{self, Regime, describe_duration};
 use super::incident::{
-    Deadline, DeadlineState, EntryKind, Incident, Phase, Severity, Status, Stream, StreamState, TaskState,
-    TimelineEntry, Trust,
+    Deadline, DeadlineState, EntryKind, Incident, Phase, Severity, Status, Stream, StreamState, TaskState, Trust,
 };
+use super::outcome::Done;
 use super::schedule::Reminder;
-use super::summary;
+use super::timeline::TimelineEntry;
 
 /// Who a digest is for: executives get the picture, responders also the
 /// work in full.
@@ -45,7 +45,15 @@ pub struct Change {
     pub at: Timestamp,
     pub author: String,
     pub text: String,
-    pub commands: Vec<String>,
+    pub commands: Vec<CommandLine>,
+}
+
+/// A command in a digest: what it did, worded by the outcome template, or
+/// the line as typed (for responders, and for entries stored without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandLine {
+    Did(Done),
+    Typed(String),
 }
 
 /// A notification duty and where its clock stands.
@@ -190,11 +198,13 @@ pub fn changes(entries: &[TimelineEntry], audience: Audience) -> Vec<Change> {
         let Some((_, change)) = changes.last_mut() else { continue };
         match entry.kind {
             // Executives read what changed; responders see what was typed.
-            EntryKind::Command if audience == Audience::Executive => {
-                change.commands.extend(summary::in_words(text, &entry.author));
-            }
-            EntryKind::Command => change.commands.push(text.to_string()),
-            EntryKind::Note => change.commands.push(format!("note {text}")),
+            EntryKind::Command if audience == Audience::Executive => match &entry.outcome {
+                Some(done) if done.tells_readers() => change.commands.push(CommandLine::Did(done.clone())),
+                Some(_) => {}
+                None => change.commands.push(CommandLine::Typed(text.to_string())),
+            },
+            EntryKind::Command => change.commands.push(CommandLine::Typed(text.to_string())),
+            EntryKind::Note => change.commands.push(CommandLine::Typed(format!("note {text}"))),
             _ if change.text.is_empty() => change.text = text.to_string(),
             _ => change.text = format!("{}\n{text}", change.text),
         }
@@ -319,6 +329,7 @@ mod tests {
             text: text.into(),
             message_id: None,
             trust,
+            outcome: None,
         }
     }
 
@@ -340,21 +351,25 @@ mod tests {
             entry(EntryKind::Update, Trust::External, "Vendor here: we can help!", "2026-11-27T14:07:00Z"),
             entry(EntryKind::Update, Trust::Unverified, "Close it, the CEO", "2026-11-27T14:08:00Z"),
             entry(EntryKind::Update, Trust::Partner, "Forensics on site at 16:00.", "2026-11-27T14:09:00Z"),
-            entry(EntryKind::Command, Trust::Staff, "sev 1", "2026-11-27T14:10:00Z"),
+            TimelineEntry {
+                outcome: Some(Done::SeveritySet { severity: Severity::Critical }),
+                ..entry(EntryKind::Command, Trust::Staff, "sev 1", "2026-11-27T14:10:00Z")
+            },
         ];
-        let texts: Vec<(String, Vec<String>)> =
+        let texts: Vec<(String, Vec<CommandLine>)> =
             changes(&entries, Audience::Executive).into_iter().map(|change| (change.text, change.commands)).collect();
         assert_eq!(
             texts,
             [
-                (String::new(), vec!["Severity set to critical".to_string()]),
+                (String::new(), vec![CommandLine::Did(Done::SeveritySet { severity: Severity::Critical })]),
                 ("Forensics on site at 16:00.".to_string(), vec![]),
                 ("Isolated the server.".to_string(), vec![]),
             ]
         );
         let responders = changes(&entries, Audience::Tactical);
         assert_eq!(responders.len(), 4, "responders also see the internal note");
-        assert_eq!(responders[2].commands, ["note CFO may have clicked too"]);
+        assert_eq!(responders[2].commands, [CommandLine::Typed("note CFO may have clicked too".into())]);
+        assert_eq!(responders[0].commands, [CommandLine::Typed("sev 1".into())], "responders see what was typed");
     }
 
     #[test]
@@ -451,25 +466,39 @@ mod grouping {
 
     #[test]
     fn a_mail_with_text_and_commands_is_one_change() {
-        let entry = |kind: EntryKind, text: &str, id: &str| TimelineEntry {
+        let entry = |kind: EntryKind, text: &str, id: &str, outcome: Option<Done>| TimelineEntry {
             at: "2026-11-27T14:05:00Z".parse().unwrap(),
             author: "alice@company.test".into(),
             kind,
             text: text.into(),
             message_id: Some(id.into()),
             trust: Trust::Staff,
+            outcome,
         };
+        let severity = Done::SeveritySet { severity: Severity::Critical };
+        let lead = Done::LeadSet { lead: "alice@company.test".into() };
         let entries = [
-            entry(EntryKind::Update, "FS01 is off the network.", "a1"),
-            entry(EntryKind::Command, "sev critical", "a1"),
-            entry(EntryKind::Command, "lead me", "a1"),
-            entry(EntryKind::Update, "Backups are clean.", "a2"),
+            entry(EntryKind::Update, "FS01 is off the network.", "a1", None),
+            entry(EntryKind::Command, "sev critical", "a1", Some(severity.clone())),
+            entry(EntryKind::Command, "lead me", "a1", Some(lead.clone())),
+            // Stored before outcomes were kept: shown as typed.
+            entry(EntryKind::Command, "phase containment", "a1", None),
+            entry(EntryKind::Command, "digest now", "a1", Some(Done::DigestNow)),
+            entry(EntryKind::Update, "Backups are clean.", "a2", None),
         ];
         let executives = changes(&entries, Audience::Executive);
         assert_eq!(executives.len(), 2);
         assert_eq!(executives[1].text, "FS01 is off the network.");
-        assert_eq!(executives[1].commands, ["Severity set to critical", "alice@company.test leads the response"]);
-        // Responders see what was typed.
-        assert_eq!(changes(&entries, Audience::Tactical)[1].commands, ["sev critical", "lead me"]);
+        assert_eq!(
+            executives[1].commands,
+            [CommandLine::Did(severity), CommandLine::Did(lead), CommandLine::Typed("phase containment".into())],
+            "what changed, in order; nothing for `digest now`"
+        );
+        let typed = |line: &str| CommandLine::Typed(line.to_string());
+        assert_eq!(
+            changes(&entries, Audience::Tactical)[1].commands,
+            [typed("sev critical"), typed("lead me"), typed("phase containment"), typed("digest now")],
+            "responders see what was typed"
+        );
     }
 }

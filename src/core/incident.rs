@@ -64,6 +64,19 @@ macro_rules! named_enum {
                 formatter.write_str(self.as_str())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -294,16 +307,6 @@ impl Incident {
             deadlines: Vec::new(),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimelineEntry {
-    pub at: Timestamp,
-    pub author: String,
-    pub kind: EntryKind,
-    pub text: String,
-    pub message_id: Option<String>,
-    pub trust: Trust,
 }
 
 #[cfg(test)]

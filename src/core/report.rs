@@ -7,8 +7,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::deadline::Regime;
 use super::digest;
-use super::incident::{DeadlineState, EntryKind, Incident, TimelineEntry};
+use super::incident::{DeadlineState, EntryKind, Incident};
 use super::retro::{self, COMMENT, Question};
+use super::timeline::TimelineEntry;
 
 /// One stored answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,6 +216,7 @@ mod tests {
             text: "internal".into(),
             message_id: None,
             trust: Trust::Staff,
+            outcome: None,
         };
         let answer = |respondent: &str, question: &str, text: &str| StoredAnswer {
             respondent: respondent.into(),

@@ -14,7 +14,7 @@ use crate::core::subject;
 use crate::core::transition::Effects;
 use crate::core::triage::{self, NoticeCause, Outcome};
 use crate::outgoing::{queue_mail, standalone};
-use crate::render::{AckView, CommandView, NoticeView, TranscriptView, UnverifiedView, local_time};
+use crate::render::{AckView, NoticeView, TranscriptView, UnverifiedView, local_time};
 use crate::store::WriteTx;
 
 impl Pipeline {
@@ -29,7 +29,7 @@ impl Pipeline {
     ) -> Result<(), IngestError> {
         let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
         let body = self.renderer().transcript(&TranscriptView {
-            lines: CommandView::of(&effects.applied),
+            lines: self.renderer().command_views(&effects.applied)?,
             errors: effects.errors(),
             count: effects.applied.len(),
             card: if effects.card { self.renderer().card(incident, &self.config().time_zone)? } else { String::new() },
@@ -174,7 +174,7 @@ impl Pipeline {
             unassessed_every: describe_duration(self.config().schedule.cadence.unassessed),
             address: self.config().address.with_detail(None),
             has_commands: !effects.applied.is_empty(),
-            commands: CommandView::of(&effects.applied),
+            commands: self.renderer().command_views(&effects.applied)?,
         })?;
         let subject = format!("[{number}] {}", incident.title);
         let draft = self.outgoing.reply_in_thread(incident, inbound, vec![to], cc, subject, body);

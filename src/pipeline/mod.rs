@@ -18,8 +18,9 @@ use crate::compose::{self};
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
 use crate::core::command::{self, Origin};
-use crate::core::incident::{EntryKind, Incident, IncidentNumber, TimelineEntry, Trust};
+use crate::core::incident::{EntryKind, Incident, IncidentNumber, Trust};
 use crate::core::mail::Inbound;
+use crate::core::timeline::TimelineEntry;
 use crate::core::transition::{self, Actor, Effects, Settings};
 use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
@@ -578,18 +579,23 @@ fn append_entry(
     trust: Trust,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let entry = TimelineEntry {
+    transaction.append_timeline(incident, &entry_of(inbound, kind, text, trust, now))
+}
+
+fn entry_of(inbound: &Inbound, kind: EntryKind, text: &str, trust: Trust, now: Timestamp) -> TimelineEntry {
+    TimelineEntry {
         at: now,
         author: inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default(),
         kind,
         text: text.to_string(),
         message_id: inbound.message_id.clone(),
         trust,
-    };
-    transaction.append_timeline(incident, &entry)
+        outcome: None,
+    }
 }
 
-/// Every command that changed something goes on the timeline, with who and when.
+/// Every command that changed something goes on the timeline, with who and
+/// when, and what it did.
 fn record_commands(
     transaction: &WriteTx<'_>,
     incident: IncidentNumber,
@@ -597,8 +603,13 @@ fn record_commands(
     effects: &Effects,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    for (kind, text) in effects.applied.iter().filter_map(|applied| applied.entry.as_ref()) {
-        append_entry(transaction, incident, inbound, *kind, text, Trust::Staff, now)?;
+    for applied in &effects.applied {
+        let Some((kind, text)) = &applied.entry else { continue };
+        let entry = TimelineEntry {
+            outcome: applied.outcome.as_ref().ok().filter(|_| *kind == EntryKind::Command).cloned(),
+            ..entry_of(inbound, *kind, text, Trust::Staff, now)
+        };
+        transaction.append_timeline(incident, &entry)?;
     }
     Ok(())
 }

@@ -4,10 +4,11 @@
 use jiff::Timestamp;
 
 use super::{IngestError, Pipeline};
-use crate::core::incident::{EntryKind, Incident, MailKind, TimelineEntry, Trust};
+use crate::core::incident::{EntryKind, Incident, MailKind, Trust};
 use crate::core::mail::Inbound;
 use crate::core::report::StoredAnswer;
 use crate::core::retro;
+use crate::core::timeline::TimelineEntry;
 use crate::render::{AnswersView, ClosedView, RecordedView, local_time};
 use crate::scheduler;
 use crate::store::WriteTx;
@@ -59,6 +60,7 @@ pub fn take_answers(
             text: summary,
             message_id: inbound.message_id.clone(),
             trust: Trust::Staff,
+            outcome: None,
         },
     )?;
     if !parsed.is_empty() {

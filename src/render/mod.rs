@@ -8,17 +8,16 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::core::deadline::describe_duration;
-use crate::core::digest::{self, Audience, Clock, Digest};
-use crate::core::incident::{DeadlineState, Incident, Severity, Stream, StreamState, Task, TaskState};
+use crate::core::incident::{DeadlineState, Incident, Stream, StreamState, Task, TaskState};
 use crate::core::schedule::Reminder;
-use crate::core::transition::Applied;
 
+mod digest;
+mod outcome;
 mod retro;
 mod text;
 
-use text::{DIGEST_TEXT_WIDTH, reflow, wrap};
-
+pub use digest::{ChangeView, ClockView, CombinedDigestView, DigestView, DurationView};
+pub use outcome::CommandView;
 pub use retro::{AnswersView, ClosedView, QuestionView, QuestionnaireView, RecordedView, ReportView, RetroSummaryView};
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -40,6 +39,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("closed.txt", include_str!("../../templates/closed.txt.tera")),
     ("report.md", include_str!("../../templates/report.md.tera")),
     ("report.html", include_str!("../../templates/report.html.tera")),
+    ("outcome.txt", include_str!("../../templates/outcome.txt.tera")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,7 @@ pub enum RenderError {
 
 pub struct Renderer {
     tera: Tera,
+    time_zone: TimeZone,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,29 +69,6 @@ pub struct AckView<'a> {
     pub address: String,
     pub has_commands: bool,
     pub commands: Vec<CommandView>,
-}
-
-/// One command line and what became of it.
-#[derive(Debug, Serialize)]
-pub struct CommandView {
-    pub written: String,
-    pub outcome: String,
-}
-
-impl CommandView {
-    pub fn of(applied: &[Applied]) -> Vec<CommandView> {
-        applied
-            .iter()
-            .map(|applied| CommandView {
-                written: applied.written.clone(),
-                outcome: match &applied.outcome {
-                    Ok(done) => done.clone(),
-                    Err(why) if why.ends_with(['.', '?', '!']) => format!("Not done: {why}"),
-                    Err(why) => format!("Not done: {why}."),
-                },
-            })
-            .collect()
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -213,172 +191,6 @@ pub struct NoticeView<'a> {
     pub staff: bool,
 }
 
-/// A digest as the templates see it: every time already in the
-/// organisation's zone.
-#[derive(Debug, Serialize)]
-pub struct DigestView {
-    pub id: String,
-    pub title: String,
-    pub subject: String,
-    pub number: u32,
-    pub tactical: bool,
-    pub closing: bool,
-    /// At close: the retrospective questionnaire went out.
-    pub retrospective: bool,
-    pub resolution: Option<String>,
-    pub headline: String,
-    pub status: &'static str,
-    pub severity: &'static str,
-    pub phase: &'static str,
-    pub lead: String,
-    pub roles: Vec<RoleView>,
-    pub scope: String,
-    pub impact: String,
-    pub changes: Vec<ChangeView>,
-    pub needs: Vec<String>,
-    pub streams: Vec<StreamView>,
-    pub tasks: Vec<TaskView>,
-    pub clocks: Vec<ClockView>,
-    pub durations: Vec<DurationView>,
-    pub next_at: Option<String>,
-    pub address: String,
-}
-
-/// Several incidents' digests in one mail, for an executive past the
-/// hourly cap.
-#[derive(Debug, Serialize)]
-pub struct CombinedDigestView {
-    pub count: usize,
-    pub per_hour: u32,
-    /// Most severe first.
-    pub digests: Vec<DigestView>,
-    pub address: String,
-}
-
-impl CombinedDigestView {
-    pub fn of(mut digests: Vec<DigestView>, per_hour: u32, address: String) -> CombinedDigestView {
-        digests.sort_by_key(|digest| severity_rank(digest.severity));
-        CombinedDigestView { count: digests.len(), per_hour, digests, address }
-    }
-}
-
-fn severity_rank(severity: &str) -> usize {
-    Severity::ALL.iter().position(|known| known.as_str() == severity).unwrap_or(Severity::ALL.len())
-}
-
-#[derive(Debug, Serialize)]
-pub struct ChangeView {
-    pub at: String,
-    pub author: String,
-    pub lines: Vec<String>,
-    /// The same text reflowed: hard-wrapped lines joined, for HTML on phones.
-    pub paragraphs: Vec<String>,
-    /// The commands the mail ran.
-    pub commands: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ClockView {
-    /// What people type: `notified gdpr`.
-    pub regime: String,
-    pub title: String,
-    pub what: String,
-    pub due: Option<String>,
-    /// "41 h left", "overdue by 3 h", "done 2026-11-27 16:00 CET".
-    pub standing: String,
-    pub overdue: bool,
-    pub done: bool,
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DurationView {
-    pub name: &'static str,
-    pub value: String,
-}
-
-impl DigestView {
-    pub fn of(digest: &Digest, incident: &Incident, time_zone: &TimeZone, address: String) -> DigestView {
-        let unknown = || "not known yet".to_string();
-        DigestView {
-            id: incident.number.to_string(),
-            title: incident.title.clone(),
-            subject: digest::subject(incident, digest.number, digest.audience),
-            number: digest.number,
-            tactical: digest.audience == Audience::Tactical,
-            closing: digest.closing,
-            retrospective: false,
-            resolution: incident.resolution.clone(),
-            headline: digest.headline.clone(),
-            status: incident.status.as_str(),
-            severity: incident.severity.map_or("not assessed", |severity| severity.as_str()),
-            phase: incident.phase.as_str(),
-            lead: incident.lead.clone().unwrap_or_else(|| "nobody yet".to_string()),
-            roles: RoleView::list(incident),
-            scope: incident.scope.clone().unwrap_or_else(unknown),
-            impact: incident.impact.clone().unwrap_or_else(unknown),
-            changes: digest
-                .changes
-                .iter()
-                .map(|change| ChangeView {
-                    at: local_time(change.at, time_zone),
-                    author: change.author.clone(),
-                    lines: reflow(&change.text)
-                        .iter()
-                        .flat_map(|line| match line.is_empty() {
-                            true => vec![String::new()],
-                            false => wrap(line, DIGEST_TEXT_WIDTH),
-                        })
-                        .collect(),
-                    paragraphs: reflow(&change.text).into_iter().filter(|line| !line.is_empty()).collect(),
-                    commands: change.commands.clone(),
-                })
-                .collect(),
-            needs: digest.needs.clone(),
-            streams: digest
-                .streams
-                .iter()
-                .map(|(stream, state)| StreamView::of(*stream, state, "no update yet"))
-                .collect(),
-            // Responders see every task, done or not; executives the open ones.
-            tasks: incident
-                .tasks
-                .iter()
-                .filter(|task| task.state == TaskState::Open || digest.audience == Audience::Tactical)
-                .map(|task| TaskView::of(task, time_zone))
-                .collect(),
-            clocks: digest.clocks.iter().map(|clock| ClockView::of(clock, time_zone)).collect(),
-            durations: digest
-                .durations
-                .iter()
-                .map(|(name, value)| DurationView { name, value: describe_duration(*value) })
-                .collect(),
-            next_at: digest.next_at.map(|at| local_time(at, time_zone)),
-            address,
-        }
-    }
-}
-
-impl ClockView {
-    pub fn of(clock: &Clock, time_zone: &TimeZone) -> ClockView {
-        ClockView {
-            regime: clock.regime.clone(),
-            title: clock.title.clone(),
-            what: clock.what.clone(),
-            due: clock.due.map(|due| local_time(due, time_zone)),
-            standing: match (clock.state, clock.left, clock.closed_at) {
-                (DeadlineState::Met, _, Some(at)) => format!("done {}", local_time(at, time_zone)),
-                (_, Some(left), _) => digest::time_left(left),
-                _ => "without undue delay; not done yet".to_string(),
-            },
-            overdue: clock.overdue,
-            done: clock.state == DeadlineState::Met,
-            note: clock.note.clone(),
-        }
-    }
-}
-
-/// A reminder to the lead (or the declarer while there is none).
 #[derive(Debug, Serialize)]
 pub struct ReminderView {
     pub id: String,
@@ -428,8 +240,10 @@ impl ReminderView {
 }
 
 impl Renderer {
-    pub fn new(override_dir: Option<&Path>) -> Result<Renderer, RenderError> {
+    pub fn new(override_dir: Option<&Path>, time_zone: &TimeZone) -> Result<Renderer, RenderError> {
         let mut tera = Tera::new();
+        // Before the templates: tera checks their filters as it reads them.
+        outcome::register_filters(&mut tera, time_zone);
         for (name, embedded) in TEMPLATES {
             let file = override_dir.map(|dir| dir.join(format!("{name}.tera")));
             let text = match file {
@@ -440,7 +254,7 @@ impl Renderer {
             tera.add_raw_template(name, &text)
                 .map_err(|error| RenderError::Template { name: name.to_string(), message: error.to_string() })?;
         }
-        Ok(Renderer { tera })
+        Ok(Renderer { tera, time_zone: time_zone.clone() })
     }
 
     pub fn ack(&self, view: &AckView<'_>) -> Result<String, RenderError> {

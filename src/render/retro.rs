@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::{RoleView, StreamView, local_time};
 use crate::core::deadline::describe_duration;
-use crate::core::incident::{Incident, Severity, TimelineEntry, Trust};
+use crate::core::incident::{Incident, Severity, Trust};
 use crate::core::report::Report;
 use crate::core::retro::Question;
+use crate::core::timeline::TimelineEntry;
 
 #[derive(Debug, Serialize)]
 pub struct QuestionView {
@@ -166,7 +167,7 @@ pub struct EvidenceView {
 }
 
 fn lines(text: &str) -> Vec<String> {
-    super::reflow(text)
+    super::text::reflow(text)
 }
 
 fn entry_view(entry: &TimelineEntry, time_zone: &TimeZone) -> EntryView {

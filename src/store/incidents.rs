@@ -7,8 +7,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Store, StoreResult, WriteTx, optional_time, parse_named, parse_time, time_text};
 use crate::core::incident::{
     CadenceOverride, Deadline, DeadlineState, EntryKind, Incident, IncidentNumber, Milestones, Phase, Role, Severity,
-    Status, Stream, StreamState, Task, TaskState, TimelineEntry, Trust,
+    Status, Stream, StreamState, Task, TaskState, Trust,
 };
+use crate::core::timeline::TimelineEntry;
 
 /// Timeline entries after sequence number `after`, oldest first.
 pub(super) fn timeline_after(
@@ -17,7 +18,7 @@ pub(super) fn timeline_after(
     after: u64,
 ) -> StoreResult<Vec<TimelineEntry>> {
     let mut statement = connection.prepare_cached(
-        "SELECT seq, at, author, kind, text, message_id, trust FROM timeline
+        "SELECT seq, at, author, kind, text, message_id, trust, outcome FROM timeline
          WHERE incident = ?1 AND seq > ?2 ORDER BY seq",
     )?;
     let rows = statement.query_map(params![number.0 as i64, after as i64], |row| {
@@ -29,10 +30,11 @@ pub(super) fn timeline_after(
             row.get::<_, String>(4)?,
             row.get::<_, Option<String>>(5)?,
             row.get::<_, String>(6)?,
+            row.get::<_, Option<String>>(7)?,
         ))
     })?;
     rows.map(|row| {
-        let (seq, at, author, kind, text, message_id, trust) = row?;
+        let (seq, at, author, kind, text, message_id, trust, outcome) = row?;
         Ok(TimelineEntry {
             at: parse_time(seq, &at)?,
             author,
@@ -40,6 +42,9 @@ pub(super) fn timeline_after(
             text,
             message_id,
             trust: parse_named::<Trust>(seq, &trust)?,
+            // One this version cannot read (written by a newer one) leaves
+            // the line as written, which every reader can show.
+            outcome: outcome.and_then(|json| serde_json::from_str(&json).ok()),
         })
     })
     .collect()
@@ -421,8 +426,8 @@ impl WriteTx<'_> {
     pub fn append_timeline(&self, incident: IncidentNumber, entry: &TimelineEntry) -> StoreResult<()> {
         self.transaction
             .prepare_cached(
-                "INSERT INTO timeline (incident, seq, at, author, kind, text, message_id, trust)
-                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM timeline WHERE incident = ?1",
+                "INSERT INTO timeline (incident, seq, at, author, kind, text, message_id, trust, outcome)
+                 SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM timeline WHERE incident = ?1",
             )?
             .execute(params![
                 incident.0 as i64,
@@ -432,6 +437,7 @@ impl WriteTx<'_> {
                 entry.text,
                 entry.message_id,
                 entry.trust.as_str(),
+                entry.outcome.as_ref().map(serde_json::to_string).transpose()?,
             ])?;
         Ok(())
     }

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_2.sql"),
     include_str!("migration_3.sql"),
     include_str!("migration_4.sql"),
+    include_str!("migration_5.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub enum StoreError {
     Corrupt { row: i64, detail: String },
     #[error("store: {path} {problem}; restore it from a backup (see docs/install.md) rather than start anew")]
     Damaged { path: String, problem: String },
+    #[error("store: cannot encode a command's outcome: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

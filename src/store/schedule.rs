@@ -6,8 +6,9 @@ use rusqlite::{Connection, params};
 
 use super::incidents::timeline_after;
 use super::{Store, StoreResult, WriteTx, optional_time, parse_time, time_text};
-use crate::core::incident::{IncidentNumber, TimelineEntry};
+use crate::core::incident::IncidentNumber;
 use crate::core::schedule::{Activity, Slot, Slots};
+use crate::core::timeline::TimelineEntry;
 
 fn slots(connection: &Connection, incident: IncidentNumber) -> StoreResult<Slots> {
     let key = incident.0 as i64;

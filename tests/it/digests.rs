@@ -316,3 +316,33 @@ fn in_a_storm_each_executive_gets_at_most_the_capped_digests_an_hour_and_hears_o
         assert_eq!(first, Some("== INC-201: Ransomware on FS01 =="), "the most severe comes first");
     }
 }
+
+/// The words of a command's outcome come from one template: rewording it
+/// (here into German) changes the sender's answer and the executives'
+/// digest alike, also for a command stored before the digest is written.
+#[test]
+fn one_outcome_template_words_the_answer_and_the_digest() {
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("outcome.txt.tera"),
+        "{% if refused %}Nicht ausgeführt.{% elif done.kind == \"severity_set\" %}\
+         {% if voice == \"digest\" %}Schweregrad auf {{ done.severity }} gesetzt\
+         {% else %}Schweregrad ist jetzt {{ done.severity }}.{% endif %}\
+         {% else %}{{ done.kind }}{% endif %}",
+    )
+    .unwrap();
+    let mut harness = crate::support::Harness::with_extra_config(&format!(
+        "\n[templates]\ndir = \"{}\"\n",
+        templates.path().display()
+    ));
+    declared(&mut harness);
+    harness.feed(&reply(BOB, "sev critical", "b1@company.test"));
+    let answer = of_kind(&harness, "transcript").pop().expect("Bob's answer");
+    assert!(answer["body"].as_str().unwrap().contains("Schweregrad ist jetzt critical."), "{answer}");
+
+    tick(&mut harness, "2026-11-27T11:01:00Z");
+    let digest = of_kind(&harness, "digest").pop().expect("a digest");
+    let body = digest["body"].as_str().unwrap();
+    assert!(body.contains("· Schweregrad auf critical gesetzt"), "{body}");
+    assert!(!body.contains("Severity set to"), "{body}");
+}

@@ -89,7 +89,8 @@ pub enum CadenceSetting {
 }
 
 /// The milestone shortcuts, which also move the phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Milestone {
     Contained,
     Eradicated,

@@ -1,66 +1,59 @@
 //! What goes out: answers, digests and their cadence, the retrospective.
 
-use super::{Effects, Turn};
+use jiff::SignedDuration;
+
+use super::{Effects, Result, Turn};
 use crate::core::command::{CadenceSetting, Command};
-use crate::core::deadline::describe_duration;
 use crate::core::incident::{CadenceOverride, Incident, Status};
+use crate::core::outcome::{Act, Done, Refusal};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
-pub(super) fn execute(
-    incident: &mut Incident,
-    command: &Command,
-    turn: &Turn<'_>,
-    effects: &mut Effects,
-) -> Result<String, String> {
-    let refuse_unless_steering = |what: &str| turn.refuse_unless_steering(incident, what);
-    match command {
+pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_>, effects: &mut Effects) -> Result {
+    let refuse_unless_steering = |act: Act| turn.refuse_unless_steering(incident, act);
+    Ok(match command {
         Command::Quiet => {
             effects.quiet = true;
-            Ok("Nothing will be sent for this mail.".to_string())
+            Done::Quiet
         }
-        Command::Note(_) => Ok("Internal note recorded; it never appears in executive digests.".to_string()),
+        Command::Note(_) => Done::Noted,
         Command::Help => {
             effects.help = true;
-            Ok("The command reference is below.".to_string())
+            Done::HelpFollows
         }
         Command::Card => {
             effects.card = true;
-            Ok("The incident's current state is below.".to_string())
+            Done::CardFollows
         }
         Command::Cadence(setting) => {
-            refuse_unless_steering("change the digest cadence")?;
+            refuse_unless_steering(Act::ChangeCadence)?;
             incident.cadence = match setting {
                 CadenceSetting::Off => Some(CadenceOverride::Off),
                 CadenceSetting::BySeverity => None,
                 CadenceSetting::Every(every) => {
-                    if *every < jiff::SignedDuration::from_mins(10) || *every > jiff::SignedDuration::from_hours(7 * 24)
-                    {
-                        return Err("a cadence is between 10 minutes and 7 days".to_string());
+                    if *every < SignedDuration::from_mins(10) || *every > SignedDuration::from_hours(7 * 24) {
+                        return Err(Refusal::CadenceOutOfRange);
                     }
                     Some(CadenceOverride::Every(*every))
                 }
             };
-            Ok(match incident.cadence {
-                Some(CadenceOverride::Off) => {
-                    "No more scheduled digests for this incident; `digest now` still sends one.".to_string()
-                }
-                Some(CadenceOverride::Every(every)) => format!("Digests now every {}.", describe_duration(every)),
-                None => "Digests follow the severity again.".to_string(),
-            })
+            match incident.cadence {
+                Some(CadenceOverride::Off) => Done::CadenceSet { every: None, off: true },
+                Some(CadenceOverride::Every(every)) => Done::CadenceSet { every: Some(every), off: false },
+                None => Done::CadenceSet { every: None, off: false },
+            }
         }
         Command::RetroSend => {
-            refuse_unless_steering("send the post-incident report")?;
+            refuse_unless_steering(Act::SendReport)?;
             if incident.status != Status::Closed {
-                return Err("the incident is not closed; the report follows the close".to_string());
+                return Err(Refusal::ReportBeforeClose);
             }
             effects.report_now = true;
-            Ok("The post-incident report goes to the executives and everyone involved now.".to_string())
+            Done::ReportNow
         }
         Command::DigestNow => {
             effects.digest_now = true;
-            Ok("A digest goes to the executives now.".to_string())
+            Done::DigestNow
         }
-        // Not routed here.
-        _ => Err("not a command of this family".to_string()),
-    }
+        _ => unreachable!("routed by family in mod.rs"),
+    })
 }

@@ -1,18 +1,19 @@
 //! Closing, reopening and the status in between.
 
-use super::{Turn, reopen};
+use super::{Result, Turn, reopen};
 use crate::core::command::Command;
 use crate::core::incident::{Incident, Phase, Status};
+use crate::core::outcome::{Act, Done, Refusal};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
-pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_>) -> Result<String, String> {
+pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_>) -> Result {
     let Turn { now, .. } = *turn;
-    let refuse_unless_steering = |what: &str| turn.refuse_unless_steering(incident, what);
-    match command {
+    let refuse_unless_steering = |act: Act| turn.refuse_unless_steering(incident, act);
+    Ok(match command {
         Command::Status(Status::Closed) | Command::Close(_) => {
-            refuse_unless_steering("close an incident")?;
+            refuse_unless_steering(Act::Close)?;
             if incident.status == Status::Closed {
-                return Err("the incident is already closed".to_string());
+                return Err(Refusal::AlreadyClosed);
             }
             incident.status = Status::Closed;
             incident.closed_at = Some(now);
@@ -22,29 +23,25 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
                 Command::Close(Some(reason)) => Some(reason.clone()),
                 _ => None,
             };
-            Ok(match command {
-                Command::Close(Some(reason)) => format!("Closed: {reason}."),
-                _ => "Closed.".to_string(),
-            })
+            Done::Closed { reason: incident.resolution.clone() }
         }
         Command::Reopen => {
-            refuse_unless_steering("reopen an incident")?;
+            refuse_unless_steering(Act::Reopen)?;
             if incident.status != Status::Closed {
-                return Err("the incident is not closed".to_string());
+                return Err(Refusal::NotClosed);
             }
             reopen(incident);
             incident.status = Status::Investigating;
-            Ok(format!("Reopened; status is now investigating, phase {}.", incident.phase))
+            Done::Reopened { phase: incident.phase }
         }
         Command::Status(status) => {
             if incident.status == Status::Closed {
-                refuse_unless_steering("reopen an incident")?;
+                refuse_unless_steering(Act::Reopen)?;
                 reopen(incident);
             }
             incident.status = *status;
-            Ok(format!("Status is now {status}."))
+            Done::StatusSet { status: *status }
         }
-        // Not routed here.
-        _ => Err("not a command of this family".to_string()),
-    }
+        _ => unreachable!("routed by family in mod.rs"),
+    })
 }

@@ -16,7 +16,11 @@ mod lifecycle;
 mod people;
 mod work;
 
-use super::incident::{EntryKind, Incident, Phase, Role};
+use super::incident::{EntryKind, Incident, Phase};
+use super::outcome::{Act, Done, Refusal};
+
+/// What one command did, or why it was not done.
+type Result = std::result::Result<Done, Refusal>;
 
 /// Who is acting and what the configuration lets them do.
 pub struct Actor<'a> {
@@ -39,7 +43,10 @@ pub struct Settings<'a> {
 pub struct Applied {
     pub written: String,
     /// What was done, or why not.
-    pub outcome: Result<String, String>,
+    pub outcome: Result,
+    /// An earlier line of the same mail that set the same field: this one
+    /// wins, and the transcript says so.
+    pub replaces: Option<String>,
     /// The timeline entry this command leaves, if it changed anything.
     pub entry: Option<(EntryKind, String)>,
 }
@@ -82,30 +89,20 @@ pub fn apply(
     let mut fields_set: BTreeMap<String, String> = BTreeMap::new();
     for line in lines {
         let outcome = match &line.command {
-            Err(problem) => Err(problem.clone()),
+            Err(problem) => Err(Refusal::Unreadable { problem: problem.clone() }),
             Ok(command) => execute(incident, command, actor, now, settings, &mut effects),
         };
-        let outcome = match (outcome, line.command.as_ref().ok().and_then(field_of)) {
-            (Ok(done), Some(field)) => {
-                let replaced = fields_set.insert(field, line.written.clone());
-                Ok(match replaced {
-                    Some(earlier) => {
-                        format!("{done} This replaces `{earlier}` earlier in this mail: the last one wins.")
-                    }
-                    None => done,
-                })
-            }
-            (outcome, _) => outcome,
+        let replaces = match (&outcome, line.command.as_ref().ok().and_then(field_of)) {
+            (Ok(_), Some(field)) => fields_set.insert(field, line.written.clone()),
+            _ => None,
         };
         let entry = match (&outcome, &line.command) {
             (Ok(_), Ok(Command::Note(text))) => Some((EntryKind::Note, text.clone())),
-            (Ok(_), Ok(Command::Help | Command::Card | Command::Quiet | Command::DigestNow | Command::RetroSend)) => {
-                None
-            }
+            (Ok(done), Ok(_)) if !done.tells_readers() => None,
             (Ok(_), Ok(_)) => Some((EntryKind::Command, line.written.clone())),
             (Err(_), _) | (_, Err(_)) => None,
         };
-        effects.applied.push(Applied { written: line.written.clone(), outcome, entry });
+        effects.applied.push(Applied { written: line.written.clone(), outcome, replaces, entry });
     }
     effects
 }
@@ -139,7 +136,7 @@ fn execute(
     now: Timestamp,
     settings: &Settings<'_>,
     effects: &mut Effects,
-) -> Result<String, String> {
+) -> Result {
     let turn = Turn { actor, now, settings };
     match command {
         Command::Severity(..)
@@ -181,17 +178,8 @@ struct Turn<'a> {
 }
 
 impl Turn<'_> {
-    fn refuse_unless_steering(&self, incident: &Incident, what: &str) -> Result<(), String> {
-        if steers(incident, self.actor) {
-            Ok(())
-        } else {
-            Err(format!("only the incident lead or a configured lead or admin may {what}"))
-        }
-    }
-
-    /// A time as people read it, in the configured zone.
-    fn local(&self, at: Timestamp) -> String {
-        at.to_zoned_datetime(self.settings.time_zone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string()
+    fn refuse_unless_steering(&self, incident: &Incident, act: Act) -> std::result::Result<(), Refusal> {
+        if steers(incident, self.actor) { Ok(()) } else { Err(Refusal::NotSteering { act }) }
     }
 }
 
@@ -205,34 +193,20 @@ fn reopen(incident: &mut Incident) {
     };
 }
 
-fn regime_named<'a>(name: &str, regimes: &'a [Regime]) -> Result<&'a Regime, String> {
-    regimes.iter().find(|regime| regime.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
-        let known: Vec<&str> = regimes.iter().map(|regime| regime.name.as_str()).collect();
-        if known.is_empty() {
-            format!("no regime `{name}`: none is configured ([[regimes]] in the configuration)")
-        } else {
-            format!("no regime `{name}`; configured: {}", known.join(", "))
-        }
+fn regime_named<'a>(name: &str, regimes: &'a [Regime]) -> std::result::Result<&'a Regime, Refusal> {
+    regimes.iter().find(|regime| regime.name.eq_ignore_ascii_case(name)).ok_or_else(|| Refusal::UnknownRegime {
+        name: name.to_string(),
+        known: regimes.iter().map(|regime| regime.name.clone()).collect(),
     })
 }
 
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
-}
-
-fn role_title(role: Role) -> &'static str {
-    match role {
-        Role::Scribe => "the scribe",
-        Role::InternalComms => "internal communications",
-        Role::ExternalComms => "external communications",
-        Role::Legal => "legal",
-        Role::Technical => "the technical lead",
-    }
-}
-
 /// A person who must be staff: leads, role holders and task owners.
-fn staff_member(who: &Who, incident: &Incident, actor: &Actor<'_>, settings: &Settings<'_>) -> Result<String, String> {
+fn staff_member(
+    who: &Who,
+    incident: &Incident,
+    actor: &Actor<'_>,
+    settings: &Settings<'_>,
+) -> std::result::Result<String, Refusal> {
     let address = match who {
         Who::Me => actor.address.to_string(),
         Who::Address(address) => address.clone(),
@@ -241,12 +215,12 @@ fn staff_member(who: &Who, incident: &Incident, actor: &Actor<'_>, settings: &Se
             None => known_by_name(name, incident, actor)?,
         },
     };
-    if settings.access.is_staff(&address) { Ok(address) } else { Err(format!("{address} is not staff")) }
+    if settings.access.is_staff(&address) { Ok(address) } else { Err(Refusal::NotStaff { address }) }
 }
 
 /// `alice` as one of the people on this incident: the address whose local
 /// part is `alice`, or starts `alice.` (`alice.morgan@`); asked when two are.
-fn known_by_name(name: &str, incident: &Incident, actor: &Actor<'_>) -> Result<String, String> {
+fn known_by_name(name: &str, incident: &Incident, actor: &Actor<'_>) -> std::result::Result<String, Refusal> {
     let wanted = name.to_lowercase();
     let people = std::iter::once(actor.address)
         .chain(std::iter::once(incident.declared_by.as_str()))
@@ -266,27 +240,27 @@ fn known_by_name(name: &str, incident: &Incident, actor: &Actor<'_>) -> Result<S
     matches.dedup();
     match matches.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(format!("`{name}` is not in the [people] list nor on this incident; write their address")),
-        several => Err(format!("`{name}` could be {}; write the address", several.join(" or "))),
+        [] => Err(Refusal::UnknownPerson { name: name.to_string() }),
+        _ => Err(Refusal::AmbiguousPerson { name: name.to_string(), candidates: matches }),
     }
 }
 
 /// A time that has happened: "14:05" means the latest 14:05 not in the future.
-fn past(when: When, now: Timestamp, time_zone: &TimeZone) -> Result<Timestamp, String> {
+fn past(when: When, now: Timestamp, time_zone: &TimeZone) -> std::result::Result<Timestamp, Refusal> {
     let at = resolve(when, now, time_zone, false)?;
     if at > now + jiff::SignedDuration::from_mins(5) {
-        return Err("that time is in the future".to_string());
+        return Err(Refusal::InTheFuture);
     }
     Ok(at)
 }
 
 /// A deadline: "17:00" means the next 17:00.
-fn future(when: When, now: Timestamp, time_zone: &TimeZone) -> Result<Timestamp, String> {
+fn future(when: When, now: Timestamp, time_zone: &TimeZone) -> std::result::Result<Timestamp, Refusal> {
     resolve(when, now, time_zone, true)
 }
 
-fn resolve(when: When, now: Timestamp, time_zone: &TimeZone, forward: bool) -> Result<Timestamp, String> {
-    let invalid = |error: jiff::Error| format!("cannot place that time: {error}");
+fn resolve(when: When, now: Timestamp, time_zone: &TimeZone, forward: bool) -> std::result::Result<Timestamp, Refusal> {
+    let invalid = |error: jiff::Error| Refusal::Unplaceable { problem: error.to_string() };
     let today = now.to_zoned_datetime(time_zone.clone()).date();
     let at_clock = |date: jiff::civil::Date, hour: i8, minute: i8| {
         date.at(hour, minute, 0, 0).to_zoned_datetime(time_zone.clone()).map(|zoned| zoned.timestamp()).map_err(invalid)

@@ -1,57 +1,58 @@
 //! Who does what: the lead, the roles, and who else gets the digests.
 
-use super::{Turn, role_title, staff_member};
+use super::{Result, Turn, staff_member};
 use crate::core::command::Command;
 use crate::core::incident::Incident;
+use crate::core::outcome::{Act, Done, Refusal};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
-pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_>) -> Result<String, String> {
+pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_>) -> Result {
     let Turn { actor, settings, .. } = *turn;
-    let refuse_unless_steering = |what: &str| turn.refuse_unless_steering(incident, what);
-    match command {
+    let refuse_unless_steering = |act: Act| turn.refuse_unless_steering(incident, act);
+    Ok(match command {
         Command::Lead(who) => {
             let lead = staff_member(who, incident, actor, settings)?;
             if incident.lead.as_deref().is_some_and(|current| current != lead) {
-                refuse_unless_steering("replace the lead")?;
+                refuse_unless_steering(Act::ReplaceLead)?;
             }
             incident.lead = Some(lead.clone());
-            Ok(format!("{lead} now leads the incident."))
+            Done::LeadSet { lead }
         }
         Command::Role(role, who) => {
             let holder = staff_member(who, incident, actor, settings)?;
             incident.roles.insert(*role, holder.clone());
-            Ok(format!("{holder} is now {}.", role_title(*role)))
+            Done::RoleSet { role: *role, holder }
         }
         Command::Unassign(None) => {
-            refuse_unless_steering("remove the lead")?;
+            refuse_unless_steering(Act::RemoveLead)?;
             incident.lead = None;
-            Ok("The incident has no lead now.".to_string())
+            Done::LeadRemoved
         }
         Command::Unassign(Some(role)) => match incident.roles.remove(role) {
-            Some(holder) => Ok(format!("{holder} is no longer {}.", role_title(*role))),
-            None => Err(format!("nobody is {}", role_title(*role))),
+            Some(holder) => Done::RoleCleared { role: *role, holder },
+            None => return Err(Refusal::NobodyInRole { role: *role }),
         },
         Command::Notify { add, address } => {
-            refuse_unless_steering("change who is notified")?;
+            refuse_unless_steering(Act::ChangeNotify)?;
+            let address = address.clone();
             if *add {
-                if !settings.allow_external_notify && !settings.access.is_staff(address) {
-                    return Err(format!("{address} is outside the organisation; only staff can be notified"));
+                if !settings.allow_external_notify && !settings.access.is_staff(&address) {
+                    return Err(Refusal::Outsider { address });
                 }
-                if incident.notify.contains(address) {
-                    return Err(format!("{address} already gets the digests"));
+                if incident.notify.contains(&address) {
+                    return Err(Refusal::AlreadyNotified { address });
                 }
                 incident.notify.push(address.clone());
-                Ok(format!("{address} will get this incident's digests."))
+                Done::NotifyAdded { address }
             } else {
                 let before = incident.notify.len();
-                incident.notify.retain(|existing| existing != address);
+                incident.notify.retain(|existing| *existing != address);
                 if incident.notify.len() == before {
-                    return Err(format!("{address} was not on this incident's list"));
+                    return Err(Refusal::NotNotified { address });
                 }
-                Ok(format!("{address} will no longer get this incident's digests."))
+                Done::NotifyRemoved { address }
             }
         }
-        // Not routed here.
-        _ => Err("not a command of this family".to_string()),
-    }
+        _ => unreachable!("routed by family in mod.rs"),
+    })
 }
