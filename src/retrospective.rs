@@ -12,7 +12,7 @@ use crate::core::recipients;
 use crate::core::report;
 use crate::core::timeline::TimelineEntry;
 use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders};
-use crate::render::{QuestionView, QuestionnaireView, ReportView, RetroSummaryView, local_time};
+use crate::render::{QuestionView, QuestionnaireView, RenderError, Renderer, ReportView, RetroSummaryView, local_time};
 use crate::store::{RetroRecords, WriteTx};
 
 fn questionnaire_view(config: &Config, incident: &Incident) -> QuestionnaireView {
@@ -98,11 +98,12 @@ fn respondents(records: &RetroRecords) -> (Vec<String>, Vec<String>) {
 /// The report as the templates see it.
 pub fn compose_report(
     config: &Config,
+    renderer: &Renderer,
     incident: &Incident,
     timeline: &[TimelineEntry],
     records: &RetroRecords,
     now: Timestamp,
-) -> ReportView {
+) -> Result<ReportView, RenderError> {
     let report = report::build(&report::Inputs {
         incident,
         timeline,
@@ -113,7 +114,7 @@ pub fn compose_report(
         evidence: &records.evidence,
         now,
     });
-    ReportView::of(&report, incident, &config.time_zone, now, config.address.with_detail(None))
+    ReportView::of(&report, incident, renderer, now, config.address.with_detail(None))
 }
 
 /// The report to the executives and everyone asked, each their own copy.
@@ -126,7 +127,7 @@ pub fn send_report(
     let config = outgoing.config();
     let records = transaction.retro_records(incident.number)?;
     let timeline = transaction.timeline_after(incident.number, 0)?;
-    let view = compose_report(config, incident, &timeline, &records, now);
+    let view = compose_report(config, outgoing.renderer(), incident, &timeline, &records, now)?;
     let (markdown, html) = outgoing.renderer().report(&view)?;
     let recipients = recipients::union(executives(config, incident), &records.asked);
     let subject = format!("[{}] Post-incident report: {}", incident.number, incident.title);

@@ -297,7 +297,7 @@ fn sample_retrospective(config: &Config, renderer: &Renderer) -> anyhow::Result<
         }],
     };
     let timeline = sample_digests_timeline(&sample);
-    let view = retrospective::compose_report(config, &sample, &timeline, &records, sample.declared_at);
+    let view = retrospective::compose_report(config, renderer, &sample, &timeline, &records, sample.declared_at)?;
     Ok(renderer.report(&view)?)
 }
 
@@ -364,6 +364,8 @@ mod tests {
             assert!(markdown.contains(&answer) && html.contains(&answer), "{answer} missing");
         }
         assert!(markdown.contains("Did not answer: other@example.test."), "{markdown}");
+        assert!(markdown.contains("  > sev high\n  Severity set to high\n"), "a command and what it did: {markdown}");
+        assert!(html.contains(r#"<div class="said">Severity set to high</div>"#), "{html}");
         assert!(markdown.contains(&"0".repeat(64)) && markdown.contains("ransom-note.txt"), "{markdown}");
         assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     }

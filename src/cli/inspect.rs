@@ -34,8 +34,9 @@ pub(super) fn report(
         store.incident(number).exit_with(1)?.ok_or_else(|| anyhow::anyhow!("{number} does not exist")).exit_with(1)?;
     let timeline = store.timeline(number).exit_with(1)?;
     let records = store.retro_records(number).exit_with(1)?;
-    let view = retrospective::compose_report(config, &incident, &timeline, &records, Timestamp::now());
     let renderer = Renderer::new(config.templates_dir.as_deref(), &config.time_zone).exit_with(exit::CONFIG)?;
+    let view = retrospective::compose_report(config, &renderer, &incident, &timeline, &records, Timestamp::now())
+        .exit_with(exit::CONFIG)?;
     let (markdown, html) = renderer.report(&view).exit_with(exit::CONFIG)?;
     let text = match format {
         ReportFormat::Markdown => markdown,

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod incident;
 pub mod mail;
 pub mod outcome;
+pub mod plan;
 pub mod quote;
 pub mod recipients;
 pub mod report;

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use super::incident::{EntryKind, Trust};
+use super::mail::Inbound;
 use super::outcome::Done;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,4 +17,19 @@ pub struct TimelineEntry {
     /// What a command entry did; `None` for other entries and for
     /// commands stored before outcomes were kept.
     pub outcome: Option<Done>,
+}
+
+impl TimelineEntry {
+    /// An entry by the author of `inbound`.
+    pub fn of_mail(inbound: &Inbound, kind: EntryKind, text: &str, trust: Trust, now: Timestamp) -> TimelineEntry {
+        TimelineEntry {
+            at: now,
+            author: inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default(),
+            kind,
+            text: text.to_string(),
+            message_id: inbound.message_id.clone(),
+            trust,
+            outcome: None,
+        }
+    }
 }

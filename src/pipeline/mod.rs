@@ -17,11 +17,11 @@ use tracing::{error, info, warn};
 use crate::compose::{self};
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
-use crate::core::command::{self, Origin};
-use crate::core::incident::{EntryKind, Incident, IncidentNumber, Trust};
+use crate::core::incident::{EntryKind, IncidentNumber, Trust};
 use crate::core::mail::Inbound;
+use crate::core::plan::{self, Answer, Change, Plan, Reading};
 use crate::core::timeline::TimelineEntry;
-use crate::core::transition::{self, Actor, Effects, Settings};
+use crate::core::transition::{Actor, Settings};
 use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
 use crate::outgoing::{Outgoing, OutgoingError};
@@ -310,35 +310,7 @@ impl Pipeline {
         let decision = triage::triage(inbound, &config.address, &authority, config.external, known, &keys, &facts);
         let outcome = decision.outcome();
         match decision {
-            Triage::Declare { title } => {
-                let limits = &config.limits;
-                let sender = inbound.author().map_or("", |author| author.address.as_str());
-                let (by_everyone, by_sender) =
-                    transaction.declarations_since(now - SignedDuration::from_hours(1), sender)?;
-                let brake = triage::storm_brake(
-                    by_sender,
-                    limits.declarations_per_sender_per_hour,
-                    by_everyone,
-                    limits.declarations_per_hour,
-                );
-                if let Some(reason) = brake {
-                    warn!(sender, by_sender, by_everyone, "declaration refused: hourly limit on new incidents");
-                    self.notify_sender(transaction, inbound, &reason, NoticeCause::Refused, now)?;
-                    return Ok(IngestReport {
-                        outcome: Outcome::Rejected,
-                        incident: None,
-                        reason: Some(reason),
-                        stored: true,
-                    });
-                }
-                let number = transaction.next_incident_number()?;
-                self.store_attachments(transaction, row, parsed)?;
-                self.declare(transaction, inbound, number, title, now)?;
-                // A reply that overtook the mail it answers: when that mail
-                // comes, it joins this incident.
-                transaction.await_parents(number, &keys.references[..keys.references.len().min(MAX_AWAITED)], now)?;
-                Ok(IngestReport { outcome, incident: Some(number), reason: None, stored: true })
-            }
+            Triage::Declare { title } => self.open(transaction, row, parsed, &keys, title, now),
             Triage::Update { incident, trust, .. } => {
                 let ignored = |reason: &str| IngestReport {
                     outcome: Outcome::Ignored,
@@ -356,7 +328,8 @@ impl Pipeline {
                     _ => {
                         self.store_attachments(transaction, row, parsed)?;
                         // Kept for the record; it changes nothing and nobody is answered.
-                        append_entry(transaction, incident, inbound, EntryKind::Update, &inbound.new_text, trust, now)?;
+                        let entry = TimelineEntry::of_mail(inbound, EntryKind::Update, &inbound.new_text, trust, now);
+                        transaction.append_timeline(incident, &entry)?;
                         if let Authority::Unverified(reason) = &authority {
                             self.tell_admins_unverified(transaction, inbound, incident, reason, now)?;
                         }
@@ -380,6 +353,41 @@ impl Pipeline {
                 Ok(IngestReport { outcome, incident: None, reason: Some(reason), stored: true })
             }
         }
+    }
+
+    /// A new incident, unless the hourly brakes on declarations hold: a
+    /// storm of mail must not become a storm of incidents and answers.
+    fn open(
+        &self,
+        transaction: &WriteTx<'_>,
+        row: i64,
+        parsed: &Parsed,
+        keys: &ThreadKeys,
+        title: String,
+        now: Timestamp,
+    ) -> Result<IngestReport, IngestError> {
+        let inbound = &parsed.inbound;
+        let limits = &self.config().limits;
+        let sender = inbound.author().map_or("", |author| author.address.as_str());
+        let (by_everyone, by_sender) = transaction.declarations_since(now - SignedDuration::from_hours(1), sender)?;
+        let brake = triage::storm_brake(
+            by_sender,
+            limits.declarations_per_sender_per_hour,
+            by_everyone,
+            limits.declarations_per_hour,
+        );
+        if let Some(reason) = brake {
+            warn!(sender, by_sender, by_everyone, "declaration refused: hourly limit on new incidents");
+            self.notify_sender(transaction, inbound, &reason, NoticeCause::Refused, now)?;
+            return Ok(IngestReport { outcome: Outcome::Rejected, incident: None, reason: Some(reason), stored: true });
+        }
+        let number = transaction.next_incident_number()?;
+        self.store_attachments(transaction, row, parsed)?;
+        self.declare(transaction, inbound, number, title, now)?;
+        // A reply that overtook the mail it answers: when that mail comes,
+        // it joins this incident.
+        transaction.await_parents(number, &keys.references[..keys.references.len().min(MAX_AWAITED)], now)?;
+        Ok(IngestReport { outcome: Outcome::Declared, incident: Some(number), reason: None, stored: true })
     }
 
     /// A staff update: its text on the timeline, its commands applied and
@@ -410,56 +418,76 @@ impl Pipeline {
             return Ok(Some(triage::NOTHING_NEW));
         }
         self.store_attachments(transaction, row, parsed)?;
-        let mut commands = command::parse(&inbound.subject, &inbound.new_text);
-        let from_subject = commands.lines.iter().any(|line| line.origin == Origin::Subject);
-        if from_subject && let Some(parent) = inbound.in_reply_to.first() {
-            let parent_subject = transaction.subject_of(parent)?;
-            commands = command::parse_reply(&inbound.subject, parent_subject.as_deref(), &inbound.new_text);
+        let access = &self.config().access;
+        let mut reading = Reading::of(inbound, None, access);
+        if let Some(parent) = reading.parent_to_check(inbound) {
+            reading = Reading::of(inbound, transaction.subject_of(parent)?.as_deref(), access);
         }
-        refuse_if_untrusted(&mut commands, inbound, self.config());
-        if commands.lines.is_empty() {
-            append_entry(transaction, number, inbound, EntryKind::Update, &inbound.new_text, Trust::Staff, now)?;
-            // Kept, but nobody watches a closed incident: the sender is told.
-            if let Some(incident) = &closed {
-                let can_reopen = transition::steers(incident, &self.actor(author));
-                retro::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
-            }
-            return Ok(None);
-        }
-        let loaded = match closed {
-            Some(incident) => Some(incident),
-            None => transaction.incident(number)?,
+        let incident = match (closed, reading.needs_incident()) {
+            (Some(incident), _) => Some(incident),
+            (None, true) => transaction.incident(number)?,
+            (None, false) => None,
         };
-        let Some(mut incident) = loaded else {
-            return Ok(None);
-        };
-        let effects = transition::apply(&mut incident, &commands.lines, &self.actor(author), now, &self.settings());
-        transaction.save_incident(&incident)?;
-        if !commands.text.is_empty() {
-            append_entry(transaction, number, inbound, EntryKind::Update, &commands.text, Trust::Staff, now)?;
-        }
-        record_commands(transaction, number, inbound, &effects, now)?;
-        if !effects.quiet {
-            self.send_transcript(transaction, inbound, &incident, &effects, now)?;
-        }
-        self.schedule(transaction, &incident, &effects, now)?;
+        let plan = plan::update(inbound, number, reading, incident, &self.actor(author), &self.settings(), now);
+        self.carry_out(transaction, inbound, plan, now)?;
         Ok(None)
     }
 
-    /// After the commands: `digest now` and `retro send` are asked for, and
-    /// what they, a new cadence, a close or a new incident make due is sent.
-    fn schedule(
+    fn declare(
         &self,
         transaction: &WriteTx<'_>,
-        incident: &Incident,
-        effects: &Effects,
+        inbound: &Inbound,
+        number: IncidentNumber,
+        title: String,
         now: Timestamp,
     ) -> Result<(), IngestError> {
-        if effects.digest_now {
-            transaction.request(incident.number, "digest", now)?;
+        let config = self.config();
+        let declarer = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
+        let plan = plan::declare(
+            inbound,
+            number,
+            title,
+            compose::new_message_id(&config.address),
+            &config.default_streams,
+            &self.actor(declarer),
+            &self.settings(),
+            now,
+        );
+        self.carry_out(transaction, inbound, plan, now)
+    }
+
+    /// Writes what `core::plan` decided: the incident, its timeline, the
+    /// answer, the jobs asked for, and whatever the change makes due.
+    fn carry_out(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        plan: Plan,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        match (&plan.state, plan.change) {
+            (Some(incident), Change::Declared) => transaction.insert_incident(incident)?,
+            (Some(incident), Change::Changed) => transaction.save_incident(incident)?,
+            _ => {}
         }
-        if effects.report_now {
-            transaction.request(incident.number, "report", now)?;
+        for entry in &plan.entries {
+            transaction.append_timeline(plan.incident, entry)?;
+        }
+        let Some(incident) = &plan.state else { return Ok(()) };
+        match plan.answer {
+            Some(Answer::Acknowledge) => self.acknowledge(transaction, inbound, incident, &plan.effects, now)?,
+            Some(Answer::Transcript) => self.send_transcript(transaction, inbound, incident, &plan.effects, now)?,
+            Some(Answer::Closed { can_reopen }) => {
+                let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
+                retro::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
+            }
+            None => {}
+        }
+        if plan.change == Change::Unchanged {
+            return Ok(());
+        }
+        for job in &plan.requests {
+            transaction.request(plan.incident, &job.key(), now)?;
         }
         scheduler::run_due(&self.outgoing, transaction, incident, now)?;
         Ok(())
@@ -480,32 +508,6 @@ impl Pipeline {
         }
     }
 
-    fn declare(
-        &self,
-        transaction: &WriteTx<'_>,
-        inbound: &Inbound,
-        number: IncidentNumber,
-        title: String,
-        now: Timestamp,
-    ) -> Result<(), IngestError> {
-        let declarer = inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default();
-        let mut incident =
-            Incident::declare(number, title, declarer.clone(), now, compose::new_message_id(&self.config().address));
-        for stream in &self.config().default_streams {
-            incident.streams.entry(*stream).or_default();
-        }
-        let mut commands = command::parse(&inbound.subject, &inbound.new_text);
-        refuse_if_untrusted(&mut commands, inbound, self.config());
-        let effects = transition::apply(&mut incident, &commands.lines, &self.actor(&declarer), now, &self.settings());
-        transaction.insert_incident(&incident)?;
-        append_entry(transaction, number, inbound, EntryKind::Declared, &commands.text, Trust::Staff, now)?;
-        record_commands(transaction, number, inbound, &effects, now)?;
-        if !effects.quiet {
-            self.acknowledge(transaction, inbound, &incident, &effects, now)?;
-        }
-        self.schedule(transaction, &incident, &effects, now)
-    }
-
     /// Attachment bytes go to `attachments/<sha256>`; the name is metadata
     /// only. The files are not synced: the committed raw message holds the
     /// same bytes, so a file lost to a power cut can be extracted again.
@@ -523,16 +525,6 @@ impl Pipeline {
             transaction.insert_attachment(row, meta)?;
         }
         Ok(())
-    }
-}
-
-/// Answers every command of a mail with the reason it may not steer, when
-/// `core::auth` finds one, instead of running it.
-fn refuse_if_untrusted(commands: &mut command::Parsed, inbound: &Inbound, config: &Config) {
-    if let Some(reason) = auth::commands_refused(inbound, &config.access) {
-        for line in &mut commands.lines {
-            line.command = Err(reason.clone());
-        }
     }
 }
 
@@ -568,50 +560,6 @@ fn thread_facts(transaction: &WriteTx<'_>, keys: &ThreadKeys) -> Result<ThreadFa
         facts.open_with_title = transaction.open_incidents_titled(key)?;
     }
     Ok(facts)
-}
-
-fn append_entry(
-    transaction: &WriteTx<'_>,
-    incident: IncidentNumber,
-    inbound: &Inbound,
-    kind: EntryKind,
-    text: &str,
-    trust: Trust,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    transaction.append_timeline(incident, &entry_of(inbound, kind, text, trust, now))
-}
-
-fn entry_of(inbound: &Inbound, kind: EntryKind, text: &str, trust: Trust, now: Timestamp) -> TimelineEntry {
-    TimelineEntry {
-        at: now,
-        author: inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default(),
-        kind,
-        text: text.to_string(),
-        message_id: inbound.message_id.clone(),
-        trust,
-        outcome: None,
-    }
-}
-
-/// Every command that changed something goes on the timeline, with who and
-/// when, and what it did.
-fn record_commands(
-    transaction: &WriteTx<'_>,
-    incident: IncidentNumber,
-    inbound: &Inbound,
-    effects: &Effects,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    for applied in &effects.applied {
-        let Some((kind, text)) = &applied.entry else { continue };
-        let entry = TimelineEntry {
-            outcome: applied.outcome.as_ref().ok().filter(|_| *kind == EntryKind::Command).cloned(),
-            ..entry_of(inbound, *kind, text, Trust::Staff, now)
-        };
-        transaction.append_timeline(incident, &entry)?;
-    }
-    Ok(())
 }
 
 /// Written under a temporary name and renamed, so a reader never sees a

@@ -2,10 +2,9 @@
 //! every time already in the organisation's zone.
 
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::{RoleView, StreamView, local_time};
+use super::{RenderError, Renderer, RoleView, StreamView, local_time};
 use crate::core::deadline::describe_duration;
 use crate::core::incident::{Incident, Severity, Trust};
 use crate::core::report::Report;
@@ -122,6 +121,8 @@ pub struct EntryView {
     /// Empty for staff; else who it came from and that it changed nothing.
     pub trust: &'static str,
     pub lines: Vec<String>,
+    /// For a command, what it did, in the digest's words.
+    pub said: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,9 +171,9 @@ fn lines(text: &str) -> Vec<String> {
     super::text::reflow(text)
 }
 
-fn entry_view(entry: &TimelineEntry, time_zone: &TimeZone) -> EntryView {
-    EntryView {
-        at: local_time(entry.at, time_zone),
+fn entry_view(entry: &TimelineEntry, renderer: &Renderer) -> Result<EntryView, RenderError> {
+    Ok(EntryView {
+        at: local_time(entry.at, &renderer.time_zone),
         author: entry.author.clone(),
         kind: entry.kind.as_str(),
         trust: match entry.trust {
@@ -182,19 +183,22 @@ fn entry_view(entry: &TimelineEntry, time_zone: &TimeZone) -> EntryView {
             Trust::Unverified => "failed the sender checks; changed nothing",
         },
         lines: if entry.text.trim().is_empty() { vec!["(no text)".to_string()] } else { lines(entry.text.trim()) },
-    }
+        said: entry.outcome.as_ref().map(|done| renderer.digest_line(done)).transpose()?,
+    })
 }
 
 impl ReportView {
     pub fn of(
         report: &Report,
         incident: &Incident,
-        time_zone: &TimeZone,
+        renderer: &Renderer,
         now: Timestamp,
         address: String,
-    ) -> ReportView {
+    ) -> Result<ReportView, RenderError> {
+        let time_zone = &renderer.time_zone;
         let unknown = || "not recorded".to_string();
-        ReportView {
+        let timeline = report.timeline.iter().map(|entry| entry_view(entry, renderer)).collect::<Result<_, _>>()?;
+        Ok(ReportView {
             id: incident.number.to_string(),
             title: incident.title.clone(),
             severity: incident.severity.map_or("not assessed", Severity::as_str),
@@ -214,7 +218,7 @@ impl ReportView {
                 .iter()
                 .map(|(name, value)| NamedTime { name, value: describe_duration(*value) })
                 .collect(),
-            timeline: report.timeline.iter().map(|entry| entry_view(entry, time_zone)).collect(),
+            timeline,
             streams: incident
                 .streams
                 .iter()
@@ -282,6 +286,6 @@ impl ReportView {
                 .collect(),
             generated_at: local_time(now, time_zone),
             address,
-        }
+        })
     }
 }

@@ -324,8 +324,10 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
     let word = word.to_lowercase();
     let words = trimmed.split_whitespace().count();
     // A short line, a marked one or one inside a block is meant as a command;
-    // anything else must read perfectly to be taken as one.
-    let insistent = form.marked || in_block || words <= 3;
+    // anything else must read perfectly to be taken as one. "One more
+    // thing." is short, but a sentence.
+    let sentence = words > 1 && trimmed.ends_with(['.', '!', '?']);
+    let insistent = form.marked || in_block || (words <= 3 && !sentence);
     if let Some(command) = shorthand(&word, rest) {
         return Reading::Command(Ok(command));
     }
@@ -334,6 +336,11 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
         return Reading::Prose;
     }
     match verb_named(&word) {
+        // "Scope is unclear." and "Task force assembled." are sentences; the
+        // command gives its text after the verb or a colon, without a full stop.
+        Some(verb) if sentence && !form.colon && !form.marked && !in_block && !takes_structured_arguments(verb) => {
+            Reading::Prose
+        }
         Some(verb) => match arguments(verb, rest, form, in_block) {
             Ok(command) => Reading::Command(Ok(command)),
             Err(problem) if insistent && !(colon && !in_block && !form.marked) => {

@@ -292,6 +292,22 @@ fn prose_is_never_a_command() {
 }
 
 #[test]
+fn a_short_sentence_is_prose_even_when_it_opens_with_a_verb() {
+    for text in [
+        "One more thing.",
+        "Close call there.",
+        "Scope is unclear.",
+        "Phase two started.",
+        "Task force assembled.",
+        "Notify nobody yet!",
+        "Help is coming.",
+        "Impact still unclear?",
+    ] {
+        prose(text);
+    }
+}
+
+#[test]
 fn commands_below_prose_are_text() {
     body("We looked at the logs.\nsev 1", &[], "We looked at the logs.\nsev 1");
 }
