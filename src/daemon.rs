@@ -31,7 +31,8 @@ const SEND_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Runs until `shutdown` resolves. SIGHUP reloads the configuration from
 /// `reload_from` (as `--config` gave it): templates, people, stakeholders
-/// and access take effect for the next message.
+/// and access take effect for the next message. Long on purpose: the
+/// daemon's life from start to stop, with systemd's notices, in one order.
 pub async fn run(
     config: Config,
     reload_from: Option<PathBuf>,

@@ -169,6 +169,8 @@ pub fn to_json(export: &Export) -> String {
     serde_json::to_string_pretty(export).expect("export views always serialise")
 }
 
+/// Long on purpose: one line per field of the export format, which scripts
+/// depend on, so the whole mapping reads in one place.
 fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: RetroRecords) -> IncidentView {
     IncidentView {
         id: incident.number.to_string(),

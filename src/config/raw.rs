@@ -222,6 +222,8 @@ struct RawTemplates {
 }
 
 impl RawConfig {
+    /// Long on purpose: one check per section, in the order of the file,
+    /// so that the first error named is the first one a reader meets.
     pub(super) fn validate(self, base: &Path) -> Result<Config, String> {
         let resolve = |path: &Path| if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
         let address = IncidentAddress::parse(&self.address).map_err(|error| format!("address: {error}"))?;

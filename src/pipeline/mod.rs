@@ -11,26 +11,23 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use jiff::{SignedDuration, Timestamp};
-use tracing::{error, info, warn};
+use jiff::Timestamp;
+use tracing::{error, info};
 
-use crate::compose::{self};
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
 use crate::core::incident::{EntryKind, IncidentNumber, Trust};
 use crate::core::mail::Inbound;
-use crate::core::plan::{self, Answer, Change, Plan, Reading};
 use crate::core::timeline::TimelineEntry;
-use crate::core::transition::{Actor, Settings};
 use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
 use crate::outgoing::{Outgoing, OutgoingError};
 use crate::render::{RenderError, Renderer};
-use crate::scheduler;
 use crate::store::{MailboxPosition, NewMessage, Store, StoreError, WriteTx};
 
 mod answers;
 mod retro;
+mod staff;
 
 /// The parents remembered for a mail that opened an incident as a reply:
 /// In-Reply-To and the newest references, where an overtaken parent is.
@@ -231,20 +228,7 @@ impl Pipeline {
                 stored: false,
             });
         }
-        let parsed = match (fault, arrival.size_over_limit) {
-            (Some(fault), _) => Err(fault.reason()),
-            (None, Some(size)) => Err(format!(
-                "message is {size} bytes, over the limit of {}; only its header was kept",
-                self.config().limits.max_message_bytes
-            )),
-            (None, None) => inbound::parse(raw, &self.config().limits),
-        };
-        // A message that cannot be parsed whole may still have readable
-        // headers, so that it is described and its sender told.
-        let headers_only = match &parsed {
-            Ok(_) => None,
-            Err(_) => inbound::parse_headers_only(raw, &self.config().limits),
-        };
+        let (parsed, headers_only) = self.read(raw, arrival, fault);
         let head = match &parsed {
             Ok(parsed) => Some(&parsed.inbound),
             Err(_) => headers_only.as_ref(),
@@ -289,6 +273,27 @@ impl Pipeline {
             "message ingested"
         );
         Ok(report)
+    }
+
+    /// The message parsed, or why not; when not, its headers if they can
+    /// be read, so that it is described and its sender told.
+    fn read(
+        &self,
+        raw: &[u8],
+        arrival: &Arrival<'_>,
+        fault: Option<&Fault>,
+    ) -> (Result<Parsed, String>, Option<Inbound>) {
+        let limits = &self.config().limits;
+        let parsed = match (fault, arrival.size_over_limit) {
+            (Some(fault), _) => Err(fault.reason()),
+            (None, Some(size)) => Err(format!(
+                "message is {size} bytes, over the limit of {}; only its header was kept",
+                limits.max_message_bytes
+            )),
+            (None, None) => inbound::parse(raw, limits),
+        };
+        let headers_only = parsed.is_err().then(|| inbound::parse_headers_only(raw, limits)).flatten();
+        (parsed, headers_only)
     }
 
     fn apply(
@@ -352,159 +357,6 @@ impl Pipeline {
                 }
                 Ok(IngestReport { outcome, incident: None, reason: Some(reason), stored: true })
             }
-        }
-    }
-
-    /// A new incident, unless the hourly brakes on declarations hold: a
-    /// storm of mail must not become a storm of incidents and answers.
-    fn open(
-        &self,
-        transaction: &WriteTx<'_>,
-        row: i64,
-        parsed: &Parsed,
-        keys: &ThreadKeys,
-        title: String,
-        now: Timestamp,
-    ) -> Result<IngestReport, IngestError> {
-        let inbound = &parsed.inbound;
-        let limits = &self.config().limits;
-        let sender = inbound.author().map_or("", |author| author.address.as_str());
-        let (by_everyone, by_sender) = transaction.declarations_since(now - SignedDuration::from_hours(1), sender)?;
-        let brake = triage::storm_brake(
-            by_sender,
-            limits.declarations_per_sender_per_hour,
-            by_everyone,
-            limits.declarations_per_hour,
-        );
-        if let Some(reason) = brake {
-            warn!(sender, by_sender, by_everyone, "declaration refused: hourly limit on new incidents");
-            self.notify_sender(transaction, inbound, &reason, NoticeCause::Refused, now)?;
-            return Ok(IngestReport { outcome: Outcome::Rejected, incident: None, reason: Some(reason), stored: true });
-        }
-        let number = transaction.next_incident_number()?;
-        self.store_attachments(transaction, row, parsed)?;
-        self.declare(transaction, inbound, number, title, now)?;
-        // A reply that overtook the mail it answers: when that mail comes,
-        // it joins this incident.
-        transaction.await_parents(number, &keys.references[..keys.references.len().min(MAX_AWAITED)], now)?;
-        Ok(IngestReport { outcome: Outcome::Declared, incident: Some(number), reason: None, stored: true })
-    }
-
-    /// A staff update: its text on the timeline, its commands applied and
-    /// answered with a transcript. A reply with nothing new is only noted:
-    /// the reason is returned.
-    fn update(
-        &self,
-        transaction: &WriteTx<'_>,
-        row: i64,
-        parsed: &Parsed,
-        number: IncidentNumber,
-        now: Timestamp,
-    ) -> Result<Option<&'static str>, IngestError> {
-        let inbound = &parsed.inbound;
-        let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
-        // Only a closed incident is loaded before the commands are known.
-        let closed = match transaction.incident_closed(number)? {
-            true => transaction.incident(number)?,
-            false => None,
-        };
-        if let Some(incident) = &closed
-            && retro::is_answer(transaction, inbound, incident, author)?
-        {
-            self.store_attachments(transaction, row, parsed)?;
-            return retro::take_answers(self, transaction, inbound, incident, author, now).map(|()| None);
-        }
-        if triage::is_empty_reply(inbound) {
-            return Ok(Some(triage::NOTHING_NEW));
-        }
-        self.store_attachments(transaction, row, parsed)?;
-        let access = &self.config().access;
-        let mut reading = Reading::of(inbound, None, access);
-        if let Some(parent) = reading.parent_to_check(inbound) {
-            reading = Reading::of(inbound, transaction.subject_of(parent)?.as_deref(), access);
-        }
-        let incident = match (closed, reading.needs_incident()) {
-            (Some(incident), _) => Some(incident),
-            (None, true) => transaction.incident(number)?,
-            (None, false) => None,
-        };
-        let plan = plan::update(inbound, number, reading, incident, &self.actor(author), &self.settings(), now);
-        self.carry_out(transaction, inbound, plan, now)?;
-        Ok(None)
-    }
-
-    fn declare(
-        &self,
-        transaction: &WriteTx<'_>,
-        inbound: &Inbound,
-        number: IncidentNumber,
-        title: String,
-        now: Timestamp,
-    ) -> Result<(), IngestError> {
-        let config = self.config();
-        let declarer = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
-        let plan = plan::declare(
-            inbound,
-            number,
-            title,
-            compose::new_message_id(&config.address),
-            &config.default_streams,
-            &self.actor(declarer),
-            &self.settings(),
-            now,
-        );
-        self.carry_out(transaction, inbound, plan, now)
-    }
-
-    /// Writes what `core::plan` decided: the incident, its timeline, the
-    /// answer, the jobs asked for, and whatever the change makes due.
-    fn carry_out(
-        &self,
-        transaction: &WriteTx<'_>,
-        inbound: &Inbound,
-        plan: Plan,
-        now: Timestamp,
-    ) -> Result<(), IngestError> {
-        match (&plan.state, plan.change) {
-            (Some(incident), Change::Declared) => transaction.insert_incident(incident)?,
-            (Some(incident), Change::Changed) => transaction.save_incident(incident)?,
-            _ => {}
-        }
-        for entry in &plan.entries {
-            transaction.append_timeline(plan.incident, entry)?;
-        }
-        let Some(incident) = &plan.state else { return Ok(()) };
-        match plan.answer {
-            Some(Answer::Acknowledge) => self.acknowledge(transaction, inbound, incident, &plan.effects, now)?,
-            Some(Answer::Transcript) => self.send_transcript(transaction, inbound, incident, &plan.effects, now)?,
-            Some(Answer::Closed { can_reopen }) => {
-                let author = inbound.author().map(|mailbox| mailbox.address.as_str()).unwrap_or_default();
-                retro::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
-            }
-            None => {}
-        }
-        if plan.change == Change::Unchanged {
-            return Ok(());
-        }
-        for job in &plan.requests {
-            transaction.request(plan.incident, &job.key(), now)?;
-        }
-        scheduler::run_due(&self.outgoing, transaction, incident, now)?;
-        Ok(())
-    }
-
-    fn actor<'a>(&self, address: &'a str) -> Actor<'a> {
-        let privileged = self.config().leads.iter().chain(&self.config().admins).any(|listed| listed == address);
-        Actor { address, privileged }
-    }
-
-    fn settings(&self) -> Settings<'_> {
-        Settings {
-            time_zone: &self.config().time_zone,
-            people: &self.config().people,
-            access: &self.config().access,
-            allow_external_notify: self.config().allow_external_notify,
-            regimes: &self.config().regimes,
         }
     }
 

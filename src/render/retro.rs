@@ -2,6 +2,7 @@
 //! every time already in the organisation's zone.
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use super::{RenderError, Renderer, RoleView, StreamView, local_time};
@@ -224,18 +225,7 @@ impl ReportView {
                 .iter()
                 .map(|(stream, state)| StreamView::of(*stream, state, "no update"))
                 .collect(),
-            tasks: incident
-                .tasks
-                .iter()
-                .map(|task| ReportTaskView {
-                    number: task.number,
-                    text: task.text.clone(),
-                    owner: task.owner.clone(),
-                    due: task.due.map(|due| local_time(due, time_zone)),
-                    state: task.state.as_str(),
-                    closed_at: task.closed_at.map(|at| local_time(at, time_zone)),
-                })
-                .collect(),
+            tasks: task_views(incident, time_zone),
             deadlines: report
                 .deadlines
                 .iter()
@@ -247,20 +237,7 @@ impl ReportView {
                     met: deadline.met,
                 })
                 .collect(),
-            questions: report
-                .questions
-                .iter()
-                .enumerate()
-                .map(|(index, question)| AnsweredQuestionView {
-                    number: index + 1,
-                    text: question.text.clone(),
-                    answers: question
-                        .answers
-                        .iter()
-                        .map(|(respondent, text)| AnswerView { respondent: respondent.clone(), lines: lines(text) })
-                        .collect(),
-                })
-                .collect(),
+            questions: question_views(report),
             comments: report
                 .comments
                 .iter()
@@ -272,20 +249,55 @@ impl ReportView {
             }),
             answered: report.answered.clone(),
             not_answered: report.not_answered.clone(),
-            evidence: report
-                .evidence
-                .iter()
-                .map(|item| EvidenceView {
-                    name: item.name.clone().unwrap_or_else(|| "(no name)".to_string()),
-                    content_type: item.content_type.clone(),
-                    size: item.size,
-                    sha256: item.sha256.clone(),
-                    from: item.from.clone().unwrap_or_else(|| "unknown sender".to_string()),
-                    received_at: local_time(item.received_at, time_zone),
-                })
-                .collect(),
+            evidence: evidence_views(report, time_zone),
             generated_at: local_time(now, time_zone),
             address,
         })
     }
+}
+
+/// Every question, with each person's answer.
+fn question_views(report: &Report) -> Vec<AnsweredQuestionView> {
+    let answer =
+        |(respondent, text): &(String, String)| AnswerView { respondent: respondent.clone(), lines: lines(text) };
+    report
+        .questions
+        .iter()
+        .enumerate()
+        .map(|(index, question)| AnsweredQuestionView {
+            number: index + 1,
+            text: question.text.clone(),
+            answers: question.answers.iter().map(answer).collect(),
+        })
+        .collect()
+}
+
+fn task_views(incident: &Incident, time_zone: &TimeZone) -> Vec<ReportTaskView> {
+    incident
+        .tasks
+        .iter()
+        .map(|task| ReportTaskView {
+            number: task.number,
+            text: task.text.clone(),
+            owner: task.owner.clone(),
+            due: task.due.map(|due| local_time(due, time_zone)),
+            state: task.state.as_str(),
+            closed_at: task.closed_at.map(|at| local_time(at, time_zone)),
+        })
+        .collect()
+}
+
+fn evidence_views(report: &Report, time_zone: &TimeZone) -> Vec<EvidenceView> {
+    report
+        .evidence
+        .iter()
+        .map(|item| EvidenceView {
+            name: item.name.clone().unwrap_or_else(|| "(no name)".to_string()),
+            content_type: item.content_type.clone(),
+            size: item.size,
+            sha256: item.sha256.clone(),
+            from: item.from.clone().unwrap_or_else(|| "unknown sender".to_string()),
+            received_at: local_time(item.received_at, time_zone),
+        })
+        .collect()
 }
