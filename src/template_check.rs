@@ -12,7 +12,7 @@ use crate::core::incident::{
     Deadline, DeadlineState, EntryKind, Incident, IncidentNumber, Phase, Role, Severity, Status, Stream, StreamState,
     Task, TaskState, Trust,
 };
-use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, StageDue};
+use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, Shift, StageDue};
 use crate::core::report::{Evidence, StoredAnswer};
 use crate::core::schedule::Reminder;
 use crate::core::timeline::TimelineEntry;
@@ -93,7 +93,7 @@ fn sample_outcomes() -> Vec<Applied> {
     let address = || "someone@example.test".to_string();
     let stage = || StageDue { what: "notify the authority".into(), due: Some(at), within: Some("72 h".into()) };
     let done = [
-        Done::SeveritySet { severity: Severity::High },
+        Done::SeveritySet { severity: Severity::High, shift: Some(Shift::Raised) },
         Done::Retitled { title: "Sample incident".into() },
         Done::PhaseSet { phase: Phase::Containment },
         Done::Milestone { milestone: Milestone::Contained, at, phase: Phase::Eradication },
@@ -113,7 +113,7 @@ fn sample_outcomes() -> Vec<Applied> {
         Done::StreamStatusSet { stream: Stream::Technical, status: "sample".into() },
         Done::StreamLeadSet { stream: Stream::Legal, lead: address() },
         Done::TaskAdded { number: 1, text: "sample".into(), owner: Some(address()), due: Some(at) },
-        Done::TaskClosed { number: 1, state: TaskState::Done },
+        Done::TaskClosed { number: 1, state: TaskState::Done, text: "sample".into() },
         Done::Quiet,
         Done::Noted,
         Done::HelpFollows,
@@ -315,7 +315,7 @@ fn sample_digests_timeline(sample: &Incident) -> Vec<TimelineEntry> {
     let command = TimelineEntry {
         kind: EntryKind::Command,
         text: "sev high".into(),
-        outcome: Some(Done::SeveritySet { severity: Severity::High }),
+        outcome: Some(Done::SeveritySet { severity: Severity::High, shift: None }),
         ..update.clone()
     };
     vec![update, command]

@@ -13,8 +13,11 @@ use super::incident::{Phase, Role, Severity, Status, Stream, TaskState};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Done {
+    /// `shift` is how it moved from the rating before; none for the first.
     SeveritySet {
         severity: Severity,
+        #[serde(default)]
+        shift: Option<Shift>,
     },
     Retitled {
         title: String,
@@ -84,6 +87,8 @@ pub enum Done {
     TaskClosed {
         number: u32,
         state: TaskState,
+        #[serde(default)]
+        text: String,
     },
     Quiet,
     Noted,
@@ -128,6 +133,26 @@ impl Done {
             self,
             Done::Quiet | Done::Noted | Done::HelpFollows | Done::CardFollows | Done::ReportNow | Done::DigestNow
         )
+    }
+}
+
+/// How a rating moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shift {
+    Raised,
+    Lowered,
+    Unchanged,
+}
+
+impl Shift {
+    /// From `was` to `now`; critical is the highest.
+    pub fn between(was: Severity, now: Severity) -> Shift {
+        match now.cmp(&was) {
+            std::cmp::Ordering::Less => Shift::Raised,
+            std::cmp::Ordering::Greater => Shift::Lowered,
+            std::cmp::Ordering::Equal => Shift::Unchanged,
+        }
     }
 }
 
@@ -255,8 +280,24 @@ mod tests {
     }
 
     #[test]
+    fn critical_is_the_top_of_the_scale() {
+        assert_eq!(Shift::between(Severity::High, Severity::Critical), Shift::Raised);
+        assert_eq!(Shift::between(Severity::High, Severity::Low), Shift::Lowered);
+        assert_eq!(Shift::between(Severity::Medium, Severity::Medium), Shift::Unchanged);
+    }
+
+    #[test]
+    fn an_outcome_stored_before_a_field_was_added_still_reads() {
+        let stored = r#"{"kind":"task_closed","number":2,"state":"done"}"#;
+        assert_eq!(
+            serde_json::from_str::<Done>(stored).unwrap(),
+            Done::TaskClosed { number: 2, state: TaskState::Done, text: String::new() }
+        );
+    }
+
+    #[test]
     fn bookkeeping_is_not_news_for_readers() {
-        assert!(Done::SeveritySet { severity: Severity::High }.tells_readers());
+        assert!(Done::SeveritySet { severity: Severity::High, shift: None }.tells_readers());
         assert!(!Done::DigestNow.tells_readers());
         assert!(!Done::Quiet.tells_readers());
     }

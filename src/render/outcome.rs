@@ -82,7 +82,7 @@ mod tests {
 
     use super::*;
     use crate::core::incident::{Role, Severity, Status, TaskState};
-    use crate::core::outcome::{Act, Margin, StageDue};
+    use crate::core::outcome::{Act, Margin, Shift, StageDue};
 
     fn renderer() -> Renderer {
         Renderer::new(None, &TimeZone::get("Europe/Berlin").unwrap()).unwrap()
@@ -139,7 +139,7 @@ mod tests {
             "GDPR: notify the authority done at 2026-11-27 15:30 CET, 1 d 17 h before the deadline."
         );
         assert_eq!(
-            transcript(Ok(Done::SeveritySet { severity: Severity::Medium }), Some("sev 1")),
+            transcript(Ok(Done::SeveritySet { severity: Severity::Medium, shift: None }), Some("sev 1")),
             "Severity is now medium. This replaces `sev 1` earlier in this mail: the last one wins."
         );
     }
@@ -170,7 +170,11 @@ mod tests {
     #[test]
     fn executives_read_changes_not_commands() {
         let line = |done| renderer().digest_line(&done).unwrap();
-        assert_eq!(line(Done::SeveritySet { severity: Severity::Critical }), "Severity set to critical");
+        assert_eq!(line(Done::SeveritySet { severity: Severity::Critical, shift: None }), "Severity set to critical");
+        let raised = Done::SeveritySet { severity: Severity::Critical, shift: Some(Shift::Raised) };
+        assert_eq!(line(raised), "Severity raised to critical");
+        let lowered = Done::SeveritySet { severity: Severity::Low, shift: Some(Shift::Lowered) };
+        assert_eq!(line(lowered), "Severity lowered to low");
         assert_eq!(line(Done::LeadSet { lead: "bob@x.test".into() }), "bob@x.test leads the response");
         assert_eq!(
             line(Done::TaskAdded {
@@ -181,7 +185,10 @@ mod tests {
             }),
             "New task: call the insurer, for alice@x.test, due 2026-11-28 09:00 CET"
         );
-        assert_eq!(line(Done::TaskClosed { number: 2, state: TaskState::Done }), "Task 2 done");
+        let done = Done::TaskClosed { number: 2, state: TaskState::Done, text: "call the insurer".into() };
+        assert_eq!(line(done), "Task 2 done: call the insurer");
+        let stored_without_text = Done::TaskClosed { number: 2, state: TaskState::Dropped, text: String::new() };
+        assert_eq!(line(stored_without_text), "Task 2 dropped");
         assert_eq!(
             line(Done::RoleCleared { role: Role::InternalComms, holder: "a@x.test".into() }),
             "Nobody handles internal communications for now"

@@ -218,7 +218,10 @@ fn core_does_no_io_reads_no_clock_and_imports_only_the_core() {
 #[test]
 fn no_module_imports_in_a_circle() {
     let graph = import_graph(&library_modules());
-    assert!(graph["pipeline::staff"].contains("scheduler") && graph["core::triage"].contains("core::access"), "{graph:#?}");
+    assert!(
+        graph["pipeline::staff"].contains("scheduler") && graph["core::triage"].contains("core::access"),
+        "{graph:#?}"
+    );
     assert_eq!(find_circle(&graph), None);
 }
 

@@ -36,7 +36,7 @@ fn changes_leave_out_notes_outsiders_and_unverified_mail_newest_first() {
         entry(EntryKind::Update, Trust::Unverified, "Close it, the CEO", "2026-11-27T14:08:00Z"),
         entry(EntryKind::Update, Trust::Partner, "Forensics on site at 16:00.", "2026-11-27T14:09:00Z"),
         TimelineEntry {
-            outcome: Some(Done::SeveritySet { severity: Severity::Critical }),
+            outcome: Some(Done::SeveritySet { severity: Severity::Critical, shift: None }),
             ..entry(EntryKind::Command, Trust::Staff, "sev 1", "2026-11-27T14:10:00Z")
         },
     ];
@@ -45,7 +45,7 @@ fn changes_leave_out_notes_outsiders_and_unverified_mail_newest_first() {
     assert_eq!(
         texts,
         [
-            (String::new(), vec![CommandLine::Did(Done::SeveritySet { severity: Severity::Critical })]),
+            (String::new(), vec![CommandLine::Did(Done::SeveritySet { severity: Severity::Critical, shift: None })]),
             ("Forensics on site at 16:00.".to_string(), vec![]),
             ("Isolated the server.".to_string(), vec![]),
         ]
@@ -154,7 +154,7 @@ mod grouping {
             trust: Trust::Staff,
             outcome,
         };
-        let severity = Done::SeveritySet { severity: Severity::Critical };
+        let severity = Done::SeveritySet { severity: Severity::Critical, shift: None };
         let lead = Done::LeadSet { lead: "alice@company.test".into() };
         let entries = [
             entry(EntryKind::Update, "FS01 is off the network.", "a1", None),

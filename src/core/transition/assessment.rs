@@ -4,15 +4,16 @@
 use super::{Result, Turn, past};
 use crate::core::command::{Command, Milestone};
 use crate::core::incident::{Incident, Phase, Status};
-use crate::core::outcome::Done;
+use crate::core::outcome::{Done, Shift};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
 pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_>) -> Result {
     let Turn { now, settings, .. } = *turn;
     Ok(match command {
         Command::Severity(severity) => {
+            let shift = incident.severity.map(|was| Shift::between(was, *severity));
             incident.severity = Some(*severity);
-            Done::SeveritySet { severity: *severity }
+            Done::SeveritySet { severity: *severity, shift }
         }
         Command::Title(title) => {
             incident.title = title.clone();

@@ -85,7 +85,8 @@ fn the_last_of_two_conflicting_commands_wins_and_says_so() {
     let mut incident = incident();
     let effects = run(&mut incident, "sev 1\nsev 3", "bob@company.test", false);
     assert_eq!(incident.severity, Some(Severity::Medium));
-    assert_eq!(effects.applied[1].outcome, Ok(Done::SeveritySet { severity: Severity::Medium }));
+    let lowered = Some(crate::core::outcome::Shift::Lowered);
+    assert_eq!(effects.applied[1].outcome, Ok(Done::SeveritySet { severity: Severity::Medium, shift: lowered }));
     assert_eq!(effects.applied[1].replaces.as_deref(), Some("sev 1"));
     assert_eq!(effects.applied[0].replaces, None);
 }

@@ -46,7 +46,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
             }
             task.state = if matches!(command, Command::Done(_)) { TaskState::Done } else { TaskState::Dropped };
             task.closed_at = Some(now);
-            Done::TaskClosed { number, state: task.state }
+            Done::TaskClosed { number, state: task.state, text: task.text.clone() }
         }
         _ => unreachable!("routed by family in mod.rs"),
     })
