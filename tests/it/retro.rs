@@ -1,3 +1,5 @@
+use std::path::{Path, PathBuf};
+
 use jiff::Timestamp;
 use sitrep::core::triage::Outcome;
 use sitrep::scheduler;
@@ -261,43 +263,65 @@ fn the_report_goes_out_as_soon_as_everyone_has_answered() {
     );
 }
 
+/// Headless Chromium, or `None` off CI when it is not installed.
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|name| {
+        std::process::Command::new(name).arg("--version").output().is_ok_and(|output| output.status.success())
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run the browser check: install chromium");
+        eprintln!("skipped: no chromium on this machine (tests/run.sh installs it)");
+    }
+    found
+}
+
+/// What Chromium prints for `page` with `extra` arguments.
+fn browse(chromium: &str, page: &Path, extra: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `sitrep ARGUMENTS` against the harness's store, its output in `file`.
+fn sitrep_to_file(harness: &Harness, arguments: &[&str], file: &str) -> PathBuf {
+    let directory = harness.directory.path().to_path_buf();
+    let config = directory.join("sitrep.toml");
+    std::fs::write(&config, crate::support::config_text(&directory)).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sitrep"))
+        .args(["--config", config.to_str().unwrap()])
+        .args(arguments)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let path = directory.join(file);
+    if !path.exists() {
+        std::fs::write(&path, &output.stdout).unwrap();
+    }
+    path
+}
+
 /// `sitrep report --format html` opened in headless Chromium: the DOM it
 /// builds holds every section and answer, and it lays the page out to PDF.
 #[test]
 fn the_html_report_renders_in_a_real_browser() {
-    let Some(chromium) = ["chromium", "chromium-browser"].into_iter().find(|name| {
-        std::process::Command::new(name).arg("--version").output().is_ok_and(|output| output.status.success())
-    }) else {
-        assert!(std::env::var_os("CI").is_none(), "CI must run the browser check: install chromium");
-        eprintln!("skipped: no chromium on this machine (tests/run.sh installs it)");
-        return;
-    };
+    let Some(chromium) = chromium() else { return };
     let mut harness = closed_incident();
     harness.now = at("2026-11-30T09:00:00Z");
     harness.feed(&fixture_in("retro", "gmail-inline.eml"));
-    let directory = harness.directory.path().to_path_buf();
-    let config = directory.join("sitrep.toml");
-    std::fs::write(&config, crate::support::config_text(&directory)).unwrap();
-    let html = directory.join("report.html");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sitrep"))
-        .args(["--config", config.to_str().unwrap(), "report", "INC-1", "--format", "html", "--output"])
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let browser = |extra: &[&str]| {
-        let profile = tempfile::tempdir().unwrap();
-        let output = std::process::Command::new(chromium)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(format!("file://{}", html.display()))
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let dom = browser(&["--dump-dom"]);
+    let html = harness.directory.path().join("report.html");
+    sitrep_to_file(
+        &harness,
+        &["report", "INC-1", "--format", "html", "--output", html.to_str().unwrap()],
+        "report.html",
+    );
+    let dom = browse(chromium, &html, &["--dump-dom"]);
     for expected in [
         "<h1>Post-incident report: INC-1, Ransomware on FS01</h1>",
         "<h2>Retrospective</h2>",
@@ -307,8 +331,53 @@ fn the_html_report_renders_in_a_real_browser() {
     ] {
         assert!(dom.contains(expected), "missing {expected:?} in the browser's DOM");
     }
-    let pdf = directory.join("report.pdf");
-    browser(&[&format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer"]);
+    let pdf = harness.directory.path().join("report.pdf");
+    browse(chromium, &html, &[&format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer"]);
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF") && bytes.len() > 10_000, "{} bytes", bytes.len());
+}
+
+/// On a phone 400 px wide, the digest and the report need no sideways
+/// scrolling: the widest thing on the page fits the screen. Headless
+/// Chromium's window is at least 500 px wide, so the page is shown in a
+/// 400 px frame, which is its viewport, and reports its width to the host
+/// page.
+#[test]
+fn the_digest_and_the_report_fit_a_phone_screen() {
+    let Some(chromium) = chromium() else { return };
+    let mut harness = closed_incident();
+    harness.now = at("2026-11-30T09:00:00Z");
+    harness.feed(&fixture_in("retro", "gmail-inline.eml"));
+    let report = harness.directory.path().join("report.html");
+    sitrep_to_file(
+        &harness,
+        &["report", "INC-1", "--format", "html", "--output", report.to_str().unwrap()],
+        "report.html",
+    );
+    let digest = sitrep_to_file(&harness, &["digest", "INC-1", "--preview", "--html"], "digest.html");
+    for page in [digest, report] {
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains("</body>"), "{}: {html}", page.display());
+        let report_width = "<script>addEventListener(\"load\", () => parent.postMessage(\
+                            innerWidth + \" \" + document.documentElement.scrollWidth, \"*\"));</script></body>";
+        let measured = page.with_extension("measured.html");
+        std::fs::write(&measured, html.replacen("</body>", report_width, 1)).unwrap();
+        let phone = page.with_extension("phone.html");
+        let frame = format!(
+            "<!DOCTYPE html><html><body style=\"margin:0\"><iframe src=\"{}\" \
+             style=\"width:400px;height:900px;border:0\"></iframe><script>addEventListener(\"message\", \
+             event => {{ document.body.dataset.width = event.data; }});</script></body></html>",
+            measured.file_name().unwrap().to_string_lossy()
+        );
+        std::fs::write(&phone, frame).unwrap();
+        let dom = browse(chromium, &phone, &["--virtual-time-budget=5000", "--dump-dom"]);
+        let widths: Vec<u32> = dom
+            .split("data-width=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(|widths| widths.split(' ').filter_map(|width| width.parse().ok()).collect())
+            .unwrap_or_default();
+        assert_eq!(widths.first(), Some(&400), "{}: no 400 px viewport measured", page.display());
+        assert!(widths[1] <= 400, "{} is {} px wide on a 400 px screen", page.display(), widths[1]);
+    }
 }
