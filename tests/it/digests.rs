@@ -346,3 +346,43 @@ fn one_outcome_template_words_the_answer_and_the_digest() {
     assert!(body.contains("· Schweregrad auf critical gesetzt"), "{body}");
     assert!(!body.contains("Severity set to"), "{body}");
 }
+
+/// Executives read what changed, never the commands people typed: in the
+/// text and in the HTML of every executive digest of a scripted incident.
+#[test]
+fn no_executive_digest_shows_a_command_as_typed() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    let typed = [
+        "sev critical",
+        "task rotate svc-backup password @me due 08:00",
+        "stream technical lead bob@company.test",
+        "stream technical restoring FS02",
+        "done 1",
+        "phase containment",
+        "impact invoices cannot be paid today",
+    ];
+    harness.feed(&reply(ALICE, &typed[..3].join("\n"), "a1@company.test"));
+    harness.feed(&reply(BOB, &format!("Backups are clean.\n\n{}", typed[3..].join("\n")), "b1@company.test"));
+    tick(&mut harness, "2026-11-27T11:01:00Z");
+    let digests = of_kind(&harness, "digest");
+    assert!(!digests.is_empty());
+    for digest in &digests {
+        let text = digest["body"].as_str().unwrap();
+        let raw = raw_of(&harness, digest["message_id"].as_str().unwrap());
+        let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let html = parsed.body_html(0).expect("an HTML alternative").into_owned();
+        for line in typed {
+            assert!(!text.contains(line) && !html.contains(line), "`{line}` as typed in {text}");
+        }
+        for said in [
+            "Severity raised to critical",
+            "New task: rotate svc-backup password, for alice@company.test, due 2026-11-28 08:00",
+            "bob@company.test leads the technical stream",
+            "Task 1 done: rotate svc-backup password",
+            "Phase: containment",
+        ] {
+            assert!(text.contains(said) && html.contains(said), "`{said}` missing from {text}");
+        }
+    }
+}
