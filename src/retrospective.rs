@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::core::incident::{Incident, MailKind};
 use crate::core::recipients;
 use crate::core::report;
+use crate::core::subject::{self, Mail};
 use crate::core::timeline::TimelineEntry;
 use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders};
 use crate::render::{QuestionView, QuestionnaireView, RenderError, Renderer, ReportView, RetroSummaryView, local_time};
@@ -39,7 +40,7 @@ pub fn send_questionnaire(
         participants = recipients::union(participants, &executives(config, incident));
     }
     let body = outgoing.renderer().questionnaire(&questionnaire_view(config, incident))?;
-    let subject = format!("[{}] Retrospective: {}", incident.number, incident.title);
+    let subject = subject::line(Mail::Questionnaire, incident.number, &incident.title);
     let mut queued = 0;
     for participant in participants {
         let draft = own_copy(config, incident, &participant, subject.clone(), body.clone(), None, None);
@@ -64,7 +65,7 @@ pub fn send_reminders(
     let records = transaction.retro_records(incident.number)?;
     let (answered, waiting) = respondents(&records);
     let body = outgoing.renderer().retro_reminder(&questionnaire_view(config, incident))?;
-    let subject = format!("Re: [{}] Retrospective: {}", incident.number, incident.title);
+    let subject = subject::line(Mail::QuestionnaireReminder, incident.number, &incident.title);
     let mut queued = 0;
     for address in &waiting {
         let parent = transaction.questionnaire_id(incident.number, address)?;
@@ -80,7 +81,7 @@ pub fn send_reminders(
         address: config.address.with_detail(None),
     })?;
     let lead = incident.lead.clone().unwrap_or_else(|| incident.declared_by.clone());
-    let subject = format!("[{}] Retrospective: who has answered", incident.number);
+    let subject = subject::line(Mail::AnswersSummary, incident.number, &incident.title);
     let draft = own_copy(config, incident, &lead, subject, summary, None, None);
     queue_mail(config, transaction, MailKind::Reminder, Some(incident.number), draft, now)?;
     Ok(queued + 1)
@@ -130,7 +131,7 @@ pub fn send_report(
     let view = compose_report(config, outgoing.renderer(), incident, &timeline, &records, now)?;
     let (markdown, html) = outgoing.renderer().report(&view)?;
     let recipients = recipients::union(executives(config, incident), &records.asked);
-    let subject = format!("[{}] Post-incident report: {}", incident.number, incident.title);
+    let subject = subject::line(Mail::Report, incident.number, &incident.title);
     for recipient in &recipients {
         let draft = own_copy(config, incident, recipient, subject.clone(), markdown.clone(), Some(html.clone()), None);
         queue_mail(config, transaction, MailKind::Report, Some(incident.number), draft, now)?;

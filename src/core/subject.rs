@@ -88,6 +88,51 @@ fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A mail sitrep sends about an incident, for its subject line.
+#[derive(Debug, Clone, Copy)]
+pub enum Mail<'a> {
+    Acknowledgement,
+    /// The answer to a mail's commands; `replying_to` is that mail's subject.
+    Processed {
+        replying_to: &'a str,
+        errors: usize,
+    },
+    /// To someone writing to a closed incident.
+    Closed {
+        replying_to: &'a str,
+    },
+    Questionnaire,
+    /// The questionnaire again, in its own thread, to who has not answered.
+    QuestionnaireReminder,
+    /// To the lead: who has answered the questionnaire.
+    AnswersSummary,
+    /// The answers of one reply, as recorded.
+    AnswersRecorded,
+    Report,
+}
+
+/// The subject line of `mail`. Every one carries the incident's `[INC-n]`
+/// tag, so that a reply to it threads even when its headers are lost.
+pub fn line(mail: Mail<'_>, number: IncidentNumber, title: &str) -> String {
+    // A reply keeps its subject, tagged unless it already is.
+    let tagged = |subject: &str| {
+        let subject = strip_prefixes(subject);
+        if tag(subject) == Some(number) { subject.to_string() } else { format!("[{number}] {subject}") }
+    };
+    match mail {
+        Mail::Acknowledgement => format!("[{number}] {title}"),
+        Mail::Processed { replying_to, errors: 0 } => format!("Processed: {}", tagged(replying_to)),
+        Mail::Processed { replying_to, errors: 1 } => format!("Processed (1 error): {}", tagged(replying_to)),
+        Mail::Processed { replying_to, errors } => format!("Processed ({errors} errors): {}", tagged(replying_to)),
+        Mail::Closed { replying_to } => format!("{number} is closed: {}", tagged(replying_to)),
+        Mail::Questionnaire => format!("[{number}] Retrospective: {title}"),
+        Mail::QuestionnaireReminder => format!("Re: [{number}] Retrospective: {title}"),
+        Mail::AnswersSummary => format!("[{number}] Retrospective: who has answered"),
+        Mail::AnswersRecorded => format!("Recorded: [{number}] Retrospective: {title}"),
+        Mail::Report => format!("[{number}] Post-incident report: {title}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +190,34 @@ mod tests {
         assert!(is_automatic_reply("Out of Office: Phishing"));
         assert!(is_automatic_reply("Automatische Antwort: Phishing"));
         assert!(!is_automatic_reply("Re: Automatic reply settings were changed"));
+    }
+
+    #[test]
+    fn every_mail_about_an_incident_carries_its_tag() {
+        let number = IncidentNumber(7);
+        let mails = [
+            Mail::Acknowledgement,
+            Mail::Processed { replying_to: "Re: [INC-7] Ransomware", errors: 0 },
+            Mail::Processed { replying_to: "AW: Ransomware", errors: 2 },
+            Mail::Closed { replying_to: "Re: Ransomware" },
+            Mail::Questionnaire,
+            Mail::QuestionnaireReminder,
+            Mail::AnswersSummary,
+            Mail::AnswersRecorded,
+            Mail::Report,
+        ];
+        for mail in mails {
+            let subject = line(mail, number, "Ransomware");
+            assert_eq!(tag(&subject), Some(number), "{subject}");
+        }
+        assert_eq!(
+            line(Mail::Processed { replying_to: "Re: [INC-7] Ransomware", errors: 1 }, number, "Ransomware"),
+            "Processed (1 error): [INC-7] Ransomware"
+        );
+        assert_eq!(
+            line(Mail::Processed { replying_to: "AW: Ransomware", errors: 0 }, number, "Ransomware"),
+            "Processed: [INC-7] Ransomware",
+            "a reply whose subject lost the tag gets it back"
+        );
     }
 }

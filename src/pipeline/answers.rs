@@ -10,7 +10,7 @@ use crate::core::command;
 use crate::core::deadline::describe_duration;
 use crate::core::incident::{Incident, IncidentNumber, MailKind};
 use crate::core::mail::Inbound;
-use crate::core::subject;
+use crate::core::subject::{self, Mail};
 use crate::core::transition::Effects;
 use crate::core::triage::{self, NoticeCause, Outcome};
 use crate::outgoing::{queue_mail, standalone};
@@ -36,12 +36,8 @@ impl Pipeline {
             help: if effects.help { command::REFERENCE.to_string() } else { String::new() },
             address: self.config().address.with_detail(None),
         })?;
-        let original = subject::strip_prefixes(&inbound.subject);
-        let subject = match effects.errors() {
-            0 => format!("Processed: {original}"),
-            1 => format!("Processed (1 error): {original}"),
-            errors => format!("Processed ({errors} errors): {original}"),
-        };
+        let mail = Mail::Processed { replying_to: &inbound.subject, errors: effects.errors() };
+        let subject = subject::line(mail, incident.number, &incident.title);
         let draft =
             self.outgoing.reply_in_thread(incident, inbound, vec![author.to_string()], Vec::new(), subject, body);
         Ok(self.outgoing.enqueue(transaction, MailKind::Transcript, Some(incident.number), draft, now)?)
@@ -176,7 +172,7 @@ impl Pipeline {
             has_commands: !effects.applied.is_empty(),
             commands: self.renderer().command_views(&effects.applied)?,
         })?;
-        let subject = format!("[{number}] {}", incident.title);
+        let subject = subject::line(Mail::Acknowledgement, number, &incident.title);
         let draft = self.outgoing.reply_in_thread(incident, inbound, vec![to], cc, subject, body);
         Ok(self.outgoing.enqueue(transaction, MailKind::Ack, Some(number), draft, now)?)
     }

@@ -8,6 +8,7 @@ use crate::core::incident::{EntryKind, Incident, MailKind, Trust};
 use crate::core::mail::Inbound;
 use crate::core::report::StoredAnswer;
 use crate::core::retro;
+use crate::core::subject::{self, Mail};
 use crate::core::timeline::TimelineEntry;
 use crate::render::{AnswersView, ClosedView, RecordedView, local_time};
 use crate::scheduler;
@@ -73,7 +74,7 @@ pub fn take_answers(
             open: open.join(", "),
             address: config.address.with_detail(None),
         })?;
-        let subject = format!("Recorded: [{}] Retrospective: {}", incident.number, incident.title);
+        let subject = subject::line(Mail::AnswersRecorded, incident.number, &incident.title);
         let draft =
             pipeline.outgoing().reply_in_thread(incident, inbound, vec![sender.to_string()], Vec::new(), subject, body);
         pipeline.outgoing().enqueue(transaction, MailKind::Transcript, Some(incident.number), draft, now)?;
@@ -101,7 +102,8 @@ pub fn tell_closed(
         can_reopen,
         address: config.address.with_detail(None),
     })?;
-    let subject = format!("{} is closed: {}", incident.number, crate::core::subject::strip_prefixes(&inbound.subject));
+    let mail = Mail::Closed { replying_to: &inbound.subject };
+    let subject = subject::line(mail, incident.number, &incident.title);
     let draft =
         pipeline.outgoing().reply_in_thread(incident, inbound, vec![sender.to_string()], Vec::new(), subject, body);
     Ok(pipeline.outgoing().enqueue(transaction, MailKind::Notice, Some(incident.number), draft, now)?)
