@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::core::incident::{CadenceOverride, Incident};
+use crate::core::outcome::Done;
 use crate::core::timeline::TimelineEntry;
 use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreResult, time_text};
 
@@ -113,6 +114,10 @@ pub struct TimelineView {
     pub text: String,
     pub message_id: Option<String>,
     pub trust: &'static str,
+    /// What a command did, as data (`core::outcome::Done`); absent for
+    /// other entries and for commands stored before outcomes were kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Done>,
 }
 
 #[derive(Debug, Serialize)]
@@ -257,6 +262,7 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: Retr
                 text: entry.text,
                 message_id: entry.message_id,
                 trust: entry.trust.as_str(),
+                outcome: entry.outcome,
             })
             .collect(),
     }

@@ -381,4 +381,87 @@ mod tests {
         assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
         assert!(html.contains("a &amp; b &lt;img"), "{html}");
     }
+
+    /// The variant a sample is of. A new outcome or refusal stops this
+    /// compiling until it gets an arm here, and the test below fails until
+    /// it also gets a sample and words of its own.
+    fn variant(outcome: &Result<Done, Refusal>) -> &'static str {
+        match outcome {
+            Ok(done) => match done {
+                Done::SeveritySet { .. } => "SeveritySet",
+                Done::Retitled { .. } => "Retitled",
+                Done::PhaseSet { .. } => "PhaseSet",
+                Done::Milestone { .. } => "Milestone",
+                Done::ScopeSet { .. } => "ScopeSet",
+                Done::ImpactSet { .. } => "ImpactSet",
+                Done::Detected { .. } => "Detected",
+                Done::Started { .. } => "Started",
+                Done::LeadSet { .. } => "LeadSet",
+                Done::LeadRemoved => "LeadRemoved",
+                Done::RoleSet { .. } => "RoleSet",
+                Done::RoleCleared { .. } => "RoleCleared",
+                Done::NotifyAdded { .. } => "NotifyAdded",
+                Done::NotifyRemoved { .. } => "NotifyRemoved",
+                Done::Closed { .. } => "Closed",
+                Done::Reopened { .. } => "Reopened",
+                Done::StatusSet { .. } => "StatusSet",
+                Done::StreamStatusSet { .. } => "StreamStatusSet",
+                Done::StreamLeadSet { .. } => "StreamLeadSet",
+                Done::TaskAdded { .. } => "TaskAdded",
+                Done::TaskClosed { .. } => "TaskClosed",
+                Done::Quiet => "Quiet",
+                Done::Noted => "Noted",
+                Done::HelpFollows => "HelpFollows",
+                Done::CardFollows => "CardFollows",
+                Done::CadenceSet { .. } => "CadenceSet",
+                Done::ReportNow => "ReportNow",
+                Done::DigestNow => "DigestNow",
+                Done::ClockStarted { .. } => "ClockStarted",
+                Done::ClockStopped { .. } => "ClockStopped",
+                Done::Aware { .. } => "Aware",
+                Done::AuthorityNotified { .. } => "AuthorityNotified",
+            },
+            Err(refusal) => match refusal {
+                Refusal::Unreadable { .. } => "Unreadable",
+                Refusal::NotSteering { .. } => "NotSteering",
+                Refusal::NotStaff { .. } => "NotStaff",
+                Refusal::UnknownPerson { .. } => "UnknownPerson",
+                Refusal::AmbiguousPerson { .. } => "AmbiguousPerson",
+                Refusal::NobodyInRole { .. } => "NobodyInRole",
+                Refusal::Outsider { .. } => "Outsider",
+                Refusal::AlreadyNotified { .. } => "AlreadyNotified",
+                Refusal::NotNotified { .. } => "NotNotified",
+                Refusal::AlreadyClosed => "AlreadyClosed",
+                Refusal::NotClosed => "NotClosed",
+                Refusal::ReportBeforeClose => "ReportBeforeClose",
+                Refusal::NoSuchTask { .. } => "NoSuchTask",
+                Refusal::TaskAlreadyClosed { .. } => "TaskAlreadyClosed",
+                Refusal::CadenceOutOfRange => "CadenceOutOfRange",
+                Refusal::UnknownRegime { .. } => "UnknownRegime",
+                Refusal::NoClockToStop { .. } => "NoClockToStop",
+                Refusal::ClockAlreadyRunning { .. } => "ClockAlreadyRunning",
+                Refusal::NoClockToMeet { .. } => "NoClockToMeet",
+                Refusal::InTheFuture => "InTheFuture",
+                Refusal::Unplaceable { .. } => "Unplaceable",
+            },
+        }
+    }
+
+    #[test]
+    fn every_outcome_has_a_sample_and_words_of_its_own() {
+        const VARIANTS: usize = 53;
+        let samples = sample_outcomes();
+        let sampled: std::collections::BTreeSet<&str> =
+            samples.iter().map(|applied| variant(&applied.outcome)).collect();
+        assert_eq!(sampled.len(), VARIANTS, "a variant has no sample in sample_outcomes");
+        let template = include_str!("../templates/outcome.txt.tera");
+        for applied in &samples {
+            let json = match &applied.outcome {
+                Ok(done) => serde_json::to_value(done).unwrap(),
+                Err(refusal) => serde_json::to_value(refusal).unwrap(),
+            };
+            let kind = json["kind"].as_str().unwrap();
+            assert!(template.contains(&format!("kind == \"{kind}\"")), "outcome.txt.tera has no words for `{kind}`");
+        }
+    }
 }

@@ -34,8 +34,9 @@ pub struct Plan {
 pub enum Change {
     /// A new incident: inserted.
     Declared,
-    /// Commands ran: saved, and what they make due is sent.
-    Changed,
+    /// Commands ran (some perhaps refused): saved, and what they make due
+    /// is sent.
+    CommandsRan,
     Unchanged,
 }
 
@@ -132,6 +133,18 @@ pub fn update(
     let commands = reading.commands;
     let mut incident = match incident {
         Some(incident) if !commands.lines.is_empty() => incident,
+        // Commands for an incident that is not there: nothing to record them on.
+        None if !commands.lines.is_empty() => {
+            return Plan {
+                incident: number,
+                state: None,
+                change: Change::Unchanged,
+                entries: Vec::new(),
+                effects: Effects::default(),
+                answer: None,
+                requests: Vec::new(),
+            };
+        }
         incident => {
             // Kept, but nobody watches a closed incident: the sender is told.
             let answer = incident
@@ -160,7 +173,7 @@ pub fn update(
         answer: (!effects.quiet).then_some(Answer::Transcript),
         requests: requests(&effects),
         state: Some(incident),
-        change: Change::Changed,
+        change: Change::CommandsRan,
         entries,
         effects,
     }
@@ -266,7 +279,7 @@ mod tests {
     fn commands_change_the_incident_leave_their_outcomes_and_are_answered() {
         let inbound = mail("Re: [INC-1] Phishing", "Reset the password.\n\nsev high\ndigest now");
         let plan = plan_update(&inbound, Some(open_incident()));
-        assert_eq!((plan.change, plan.answer), (Change::Changed, Some(Answer::Transcript)));
+        assert_eq!((plan.change, plan.answer), (Change::CommandsRan, Some(Answer::Transcript)));
         assert_eq!(plan.state.as_ref().and_then(|incident| incident.severity), Some(Severity::High));
         let entries: Vec<(EntryKind, &str, bool)> =
             plan.entries.iter().map(|entry| (entry.kind, entry.text.as_str(), entry.outcome.is_some())).collect();
@@ -280,7 +293,7 @@ mod tests {
     #[test]
     fn a_quiet_mail_is_not_answered_and_a_closed_incident_says_so() {
         let quiet = plan_update(&mail("Re: [INC-1] Phishing", "sev low\nquiet"), Some(open_incident()));
-        assert_eq!((quiet.change, quiet.answer), (Change::Changed, None));
+        assert_eq!((quiet.change, quiet.answer), (Change::CommandsRan, None));
         let mut closed = open_incident();
         closed.status = Status::Closed;
         let plan = plan_update(&mail("Re: [INC-1] Phishing", "One more thing."), Some(closed));

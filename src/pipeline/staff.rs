@@ -128,7 +128,7 @@ impl Pipeline {
     ) -> Result<(), IngestError> {
         match (&plan.state, plan.change) {
             (Some(incident), Change::Declared) => transaction.insert_incident(incident)?,
-            (Some(incident), Change::Changed) => transaction.save_incident(incident)?,
+            (Some(incident), Change::CommandsRan) => transaction.save_incident(incident)?,
             _ => {}
         }
         for entry in &plan.entries {

@@ -377,7 +377,8 @@ fn the_digest_and_the_report_fit_a_phone_screen() {
             .and_then(|rest| rest.split('"').next())
             .map(|widths| widths.split(' ').filter_map(|width| width.parse().ok()).collect())
             .unwrap_or_default();
-        assert_eq!(widths.first(), Some(&400), "{}: no 400 px viewport measured", page.display());
+        assert_eq!(widths.len(), 2, "{}: no viewport and page width measured", page.display());
+        assert_eq!(widths[0], 400, "{}: the frame is not a 400 px viewport", page.display());
         assert!(widths[1] <= 400, "{} is {} px wide on a 400 px screen", page.display(), widths[1]);
     }
 }

@@ -324,10 +324,10 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
     let word = word.to_lowercase();
     let words = trimmed.split_whitespace().count();
     // A short line, a marked one or one inside a block is meant as a command;
-    // anything else must read perfectly to be taken as one. "One more
-    // thing." is short, but a sentence.
-    let sentence = words > 1 && trimmed.ends_with(['.', '!', '?']);
-    let insistent = form.marked || in_block || (words <= 3 && !sentence);
+    // anything else must read perfectly to be taken as one.
+    let insistent = form.marked || in_block || words <= 3;
+    // "One more thing." and "Scope is unclear." are short, but sentences.
+    let sentence = words > 1 && trimmed.ends_with(['.', '!', '?']) && !form.marked && !in_block && !colon;
     if let Some(command) = shorthand(&word, rest) {
         return Reading::Command(Ok(command));
     }
@@ -336,19 +336,27 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
         return Reading::Prose;
     }
     match verb_named(&word) {
-        // "Scope is unclear." and "Task force assembled." are sentences; the
-        // command gives its text after the verb or a colon, without a full stop.
-        Some(verb) if sentence && !form.colon && !form.marked && !in_block && !takes_structured_arguments(verb) => {
-            Reading::Prose
+        // "Scope is unclear.", "Task force assembled.": the text of these
+        // commands comes after the verb or a colon, without a full stop.
+        Some(Verb::Scope | Verb::Impact | Verb::Title | Verb::Task | Verb::Close) if sentence => Reading::Prose,
+        // `sev high.`: a full stop ends the line, not the argument.
+        Some(verb) if takes_structured_arguments(verb) => {
+            match arguments(verb, rest.trim_end_matches(['.', '!']), form, in_block) {
+                Ok(command) => Reading::Command(Ok(command)),
+                Err(problem) if insistent && !sentence && !(colon && !in_block && !form.marked) => {
+                    Reading::Command(Err(format!("{word}: {problem}")))
+                }
+                Err(_) => Reading::Prose,
+            }
         }
         Some(verb) => match arguments(verb, rest, form, in_block) {
             Ok(command) => Reading::Command(Ok(command)),
-            Err(problem) if insistent && !(colon && !in_block && !form.marked) => {
+            Err(problem) if insistent && !sentence && !(colon && !in_block && !form.marked) => {
                 Reading::Command(Err(format!("{word}: {problem}")))
             }
             Err(_) => Reading::Prose,
         },
-        None if !insistent => Reading::Prose,
+        None if !insistent || sentence => Reading::Prose,
         None => match nearest_verb(&word) {
             Some((name, verb)) if arguments(verb, rest, form, true).is_ok() => {
                 let evidence = if !rest.is_empty() && takes_structured_arguments(verb) {

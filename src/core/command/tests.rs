@@ -308,6 +308,19 @@ fn a_short_sentence_is_prose_even_when_it_opens_with_a_verb() {
 }
 
 #[test]
+fn a_full_stop_after_a_command_is_punctuation() {
+    one("sev high.", Command::Severity(Severity::High));
+    one("done 3.", Command::Done(3));
+    one("phase containment.", Command::Phase(Phase::Containment));
+    one("note keep the bank out of it.", Command::Note("keep the bank out of it.".into()));
+    one("stream technical restoring FS02.", Command::StreamStatus(Stream::Technical, "restoring FS02.".into()));
+    one("scope: FS01 and the finance share.", Command::Scope("FS01 and the finance share.".into()));
+    refused("sev urgent", "sev:");
+    // A sentence is a command only when it reads as one perfectly.
+    prose("Sev urgent.");
+}
+
+#[test]
 fn commands_below_prose_are_text() {
     body("We looked at the logs.\nsev 1", &[], "We looked at the logs.\nsev 1");
 }
