@@ -26,6 +26,9 @@ pub struct Export {
 pub struct IncidentView {
     pub id: String,
     pub title: String,
+    /// The incident type, which picked its playbook; null until known.
+    #[serde(rename = "type")]
+    pub incident_type: Option<&'static str>,
     pub status: &'static str,
     pub severity: Option<&'static str>,
     pub phase: &'static str,
@@ -104,6 +107,8 @@ pub struct TaskView {
     pub state: &'static str,
     pub created_at: String,
     pub closed_at: Option<String>,
+    /// For a playbook step: the type whose playbook it is.
+    pub playbook: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +185,7 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: Retr
     IncidentView {
         id: incident.number.to_string(),
         title: incident.title,
+        incident_type: incident.kind.map(|kind| kind.as_str()),
         status: incident.status.as_str(),
         severity: incident.severity.map(|severity| severity.as_str()),
         phase: incident.phase.as_str(),
@@ -219,6 +225,7 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: Retr
                 state: task.state.as_str(),
                 created_at: time_text(task.created_at),
                 closed_at: task.closed_at.map(time_text),
+                playbook: task.playbook.map(|(kind, _)| kind.as_str()),
             })
             .collect(),
         notify: incident.notify,

@@ -9,10 +9,10 @@ use crate::core::command::Milestone;
 use crate::core::deadline::{PointReached, describe_duration};
 use crate::core::digest::{self, Audience};
 use crate::core::incident::{
-    Deadline, DeadlineState, EntryKind, Incident, IncidentNumber, Phase, Role, Severity, Status, Stream, StreamState,
-    Task, TaskState, Trust,
+    Deadline, DeadlineState, Duty, EntryKind, Incident, IncidentNumber, IncidentType, Phase, Role, Severity, Status,
+    Stream, StreamState, Task, TaskState, Trust,
 };
-use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, Shift, StageDue};
+use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, Shift, StageDue, StepTask};
 use crate::core::report::{Evidence, StoredAnswer};
 use crate::core::schedule::Reminder;
 use crate::core::timeline::TimelineEntry;
@@ -42,6 +42,7 @@ pub fn check_templates(config: &Config) -> anyhow::Result<()> {
         address: address.clone(),
         has_commands: true,
         commands: renderer.command_views(&sample_outcomes())?,
+        playbook: "sample".into(),
     })?;
     let mut sample = Incident::declare(
         IncidentNumber(1),
@@ -95,15 +96,32 @@ fn sample_outcomes() -> Vec<Applied> {
     let done = [
         Done::SeveritySet { severity: Severity::High, shift: Some(Shift::Raised) },
         Done::Retitled { title: "Sample incident".into() },
+        Done::TypeSet {
+            incident_type: IncidentType::Bec,
+            title: "Business email compromise".into(),
+            suggested: true,
+            was: Some(IncidentType::Phishing),
+            steps: vec![StepTask {
+                number: 4,
+                what: "Call the bank's fraud line".into(),
+                duty: Duty::Lead,
+                owner: None,
+                due: at,
+                why: "A recall works only within hours".into(),
+            }],
+            dropped: vec![1, 2],
+            regimes: vec!["gdpr".into()],
+            questions: vec!["Which payments went out?".into()],
+        },
         Done::PhaseSet { phase: Phase::Containment },
         Done::Milestone { milestone: Milestone::Contained, at, phase: Phase::Eradication },
         Done::ScopeSet { scope: "sample".into() },
         Done::ImpactSet { impact: "sample".into() },
         Done::Detected { at },
         Done::Started { at },
-        Done::LeadSet { lead: address() },
+        Done::LeadSet { lead: address(), tasks: vec![1, 2] },
         Done::LeadRemoved,
-        Done::RoleSet { role: Role::Legal, holder: address() },
+        Done::RoleSet { role: Role::Legal, holder: address(), tasks: vec![3] },
         Done::RoleCleared { role: Role::Scribe, holder: address() },
         Done::NotifyAdded { address: address() },
         Done::NotifyRemoved { address: address() },
@@ -139,6 +157,7 @@ fn sample_outcomes() -> Vec<Applied> {
     ];
     let refused = [
         Refusal::Unreadable { problem: "unknown command `sevrity`; did you mean `sev`?".into() },
+        Refusal::AlreadyType { incident_type: IncidentType::Bec },
         Refusal::NotSteering { act: Act::Close },
         Refusal::NotStaff { address: address() },
         Refusal::UnknownPerson { name: "sample".into() },
@@ -201,6 +220,7 @@ fn sample_incident() -> Incident {
         state: TaskState::Open,
         created_at: at,
         closed_at: None,
+        playbook: None,
     });
     sample.deadlines.push(Deadline {
         regime: "sample".into(),
@@ -390,6 +410,7 @@ mod tests {
             Ok(done) => match done {
                 Done::SeveritySet { .. } => "SeveritySet",
                 Done::Retitled { .. } => "Retitled",
+                Done::TypeSet { .. } => "TypeSet",
                 Done::PhaseSet { .. } => "PhaseSet",
                 Done::Milestone { .. } => "Milestone",
                 Done::ScopeSet { .. } => "ScopeSet",
@@ -423,6 +444,7 @@ mod tests {
             },
             Err(refusal) => match refusal {
                 Refusal::Unreadable { .. } => "Unreadable",
+                Refusal::AlreadyType { .. } => "AlreadyType",
                 Refusal::NotSteering { .. } => "NotSteering",
                 Refusal::NotStaff { .. } => "NotStaff",
                 Refusal::UnknownPerson { .. } => "UnknownPerson",
@@ -449,7 +471,7 @@ mod tests {
 
     #[test]
     fn every_outcome_has_a_sample_and_words_of_its_own() {
-        const VARIANTS: usize = 53;
+        const VARIANTS: usize = 55;
         let samples = sample_outcomes();
         let sampled: std::collections::BTreeSet<&str> =
             samples.iter().map(|applied| variant(&applied.outcome)).collect();

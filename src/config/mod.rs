@@ -10,9 +10,11 @@ use jiff::tz::TimeZone;
 use crate::core::access::{Access, ExternalPolicy, IncidentAddress};
 use crate::core::deadline::Regime;
 use crate::core::incident::Stream;
+use crate::core::playbook::Playbook;
 use crate::core::retro::Question;
 use crate::core::schedule::Policy;
 
+mod playbooks;
 mod raw;
 
 use raw::RawConfig;
@@ -58,6 +60,12 @@ pub struct Config {
     pub trusted_authserv_id: Option<String>,
     pub limits: Limits,
     pub templates_dir: Option<PathBuf>,
+    /// Where playbooks that replace the shipped ones are, if anywhere.
+    pub playbooks_dir: Option<PathBuf>,
+    /// Every incident type's first-hour playbook.
+    pub playbooks: Vec<Playbook>,
+    /// Whether a declaration without `type` gets one from its words.
+    pub suggest_type: bool,
     /// Digest cadence and reminder thresholds.
     pub schedule: Policy,
     /// The work streams every incident opens with.

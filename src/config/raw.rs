@@ -37,7 +37,9 @@ pub(super) struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
-    templates: RawTemplates,
+    templates: RawDir,
+    #[serde(default)]
+    playbooks: RawPlaybooks,
     #[serde(default)]
     cadence: RawCadence,
     #[serde(default)]
@@ -217,8 +219,16 @@ struct RawLimits {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTemplates {
+/// `[templates]`: a folder whose files replace the shipped ones.
+struct RawDir {
     dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlaybooks {
+    dir: Option<PathBuf>,
+    suggest: Option<bool>,
 }
 
 impl RawConfig {
@@ -300,6 +310,10 @@ impl RawConfig {
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
+            playbooks_dir: self.playbooks.dir.as_deref().map(resolve),
+            suggest_type: self.playbooks.suggest.unwrap_or(true),
+            playbooks: super::playbooks::load(self.playbooks.dir.as_deref().map(resolve).as_deref())
+                .map_err(|problem| format!("playbooks: {problem}"))?,
             backup: self.backup.validate(&resolve)?,
             schedule: Policy {
                 retro: retro_policy(&self.retrospective)?,

@@ -147,6 +147,57 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What kind of incident it is, which picks its first-hour playbook.
+    IncidentType {
+        Ransomware = "ransomware",
+        Phishing = "phishing",
+        AccountCompromise = "account-compromise",
+        Bec = "bec",
+        LostDevice = "lost-device",
+        DataLeak = "data-leak",
+        WebsiteDown = "website-down",
+        Other = "other",
+    }
+);
+
+named_enum!(
+    /// Who a playbook step falls to: the lead or one of the roles.
+    Duty {
+        Lead = "lead",
+        Scribe = "scribe",
+        InternalComms = "internal-comms",
+        ExternalComms = "external-comms",
+        Legal = "legal",
+        Technical = "technical",
+    }
+);
+
+impl Duty {
+    pub fn of(role: Role) -> Duty {
+        match role {
+            Role::Scribe => Duty::Scribe,
+            Role::InternalComms => Duty::InternalComms,
+            Role::ExternalComms => Duty::ExternalComms,
+            Role::Legal => Duty::Legal,
+            Role::Technical => Duty::Technical,
+        }
+    }
+
+    /// Who holds this duty on `incident` now.
+    pub fn holder(self, incident: &Incident) -> Option<&str> {
+        let role = match self {
+            Duty::Lead => return incident.lead.as_deref(),
+            Duty::Scribe => Role::Scribe,
+            Duty::InternalComms => Role::InternalComms,
+            Duty::ExternalComms => Role::ExternalComms,
+            Duty::Legal => Role::Legal,
+            Duty::Technical => Role::Technical,
+        };
+        incident.roles.get(&role).map(String::as_str)
+    }
+}
+
 named_enum!(TaskState {
     Open = "open",
     Done = "done",
@@ -192,6 +243,8 @@ named_enum!(
 pub struct Incident {
     pub number: IncidentNumber,
     pub title: String,
+    /// Unknown until someone says, or sitrep suggests one at declaration.
+    pub kind: Option<IncidentType>,
     pub status: Status,
     /// Unknown until someone assesses it.
     pub severity: Option<Severity>,
@@ -272,6 +325,9 @@ pub struct Task {
     pub state: TaskState,
     pub created_at: Timestamp,
     pub closed_at: Option<Timestamp>,
+    /// Set for a step of a playbook: which one, and whose duty it is, so
+    /// its owner follows the role and a change of type can drop it.
+    pub playbook: Option<(IncidentType, Duty)>,
 }
 
 impl Incident {
@@ -286,6 +342,7 @@ impl Incident {
         Incident {
             number,
             title,
+            kind: None,
             status: Status::Open,
             severity: None,
             phase: Phase::Detection,

@@ -14,6 +14,7 @@ pub mod incident;
 pub mod mail;
 pub mod outcome;
 pub mod plan;
+pub mod playbook;
 pub mod quote;
 pub mod recipients;
 pub mod report;

@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::command::Milestone;
-use super::incident::{Phase, Role, Severity, Status, Stream, TaskState};
+use super::incident::{Duty, IncidentType, Phase, Role, Severity, Status, Stream, TaskState};
 
 /// A command that changed something, or asked for something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +21,21 @@ pub enum Done {
     },
     Retitled {
         title: String,
+    },
+    /// `suggested`: sitrep chose it from the declaration's words. `steps`
+    /// are the playbook's first-hour tasks; `dropped` the open tasks of the
+    /// type before it.
+    TypeSet {
+        incident_type: IncidentType,
+        title: String,
+        suggested: bool,
+        was: Option<IncidentType>,
+        steps: Vec<StepTask>,
+        dropped: Vec<u32>,
+        /// Regimes this type often triggers and that are configured: to
+        /// consider, never started.
+        regimes: Vec<String>,
+        questions: Vec<String>,
     },
     PhaseSet {
         phase: Phase,
@@ -43,13 +58,18 @@ pub enum Done {
     Started {
         at: Timestamp,
     },
+    /// `tasks`: playbook steps that were the lead's duty and nobody's yet.
     LeadSet {
         lead: String,
+        #[serde(default)]
+        tasks: Vec<u32>,
     },
     LeadRemoved,
     RoleSet {
         role: Role,
         holder: String,
+        #[serde(default)]
+        tasks: Vec<u32>,
     },
     RoleCleared {
         role: Role,
@@ -136,6 +156,17 @@ impl Done {
     }
 }
 
+/// A playbook step as the task it became.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepTask {
+    pub number: u32,
+    pub what: String,
+    pub duty: Duty,
+    pub owner: Option<String>,
+    pub due: Timestamp,
+    pub why: String,
+}
+
 /// How a rating moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -190,6 +221,9 @@ pub enum Refusal {
     /// The line did not read as a command; the parser says why.
     Unreadable {
         problem: String,
+    },
+    AlreadyType {
+        incident_type: IncidentType,
     },
     NotSteering {
         act: Act,

@@ -9,6 +9,7 @@ use super::auth;
 use super::command::{self, Origin};
 use super::incident::{EntryKind, Incident, IncidentNumber, Status, Stream, Trust};
 use super::mail::Inbound;
+use super::playbook;
 use super::schedule::Job;
 use super::timeline::TimelineEntry;
 use super::transition::{self, Actor, Effects, Settings};
@@ -104,7 +105,12 @@ pub fn declare(
         incident.streams.entry(*stream).or_default();
     }
     let reading = Reading::of(inbound, None, settings.access);
-    let effects = transition::apply(&mut incident, &reading.commands.lines, declarer, now, settings);
+    let mut effects = transition::apply(&mut incident, &reading.commands.lines, declarer, now, settings);
+    // No `type` given: the words of the mail may say which playbook fits.
+    let suggested = playbook::suggest(settings.playbooks, &incident.title, &reading.commands.text);
+    if let (None, Some(kind), true) = (incident.kind, suggested, settings.suggest_type) {
+        effects.applied.push(transition::apply_suggested_type(&mut incident, kind, declarer, now, settings));
+    }
     let mut entries = vec![entry(inbound, EntryKind::Declared, &reading.commands.text, now)];
     entries.extend(command_entries(inbound, &effects, now));
     Plan {
@@ -241,6 +247,8 @@ mod tests {
             access: &access,
             allow_external_notify: false,
             regimes: &[],
+            playbooks: &[],
+            suggest_type: true,
         })
     }
 

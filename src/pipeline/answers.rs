@@ -10,8 +10,9 @@ use crate::core::command;
 use crate::core::deadline::describe_duration;
 use crate::core::incident::{Incident, IncidentNumber, MailKind};
 use crate::core::mail::Inbound;
+use crate::core::outcome::Done;
 use crate::core::subject::{self, Mail};
-use crate::core::transition::Effects;
+use crate::core::transition::{Applied, Effects};
 use crate::core::triage::{self, NoticeCause, Outcome};
 use crate::outgoing::{queue_mail, standalone};
 use crate::render::{AckView, NoticeView, TranscriptView, UnverifiedView, local_time};
@@ -159,6 +160,13 @@ impl Pipeline {
             return Ok(());
         };
         let number = incident.number;
+        // sitrep's own suggestion is no command of the sender's.
+        let (suggested, written): (Vec<Applied>, Vec<Applied>) = effects
+            .applied
+            .iter()
+            .cloned()
+            .partition(|applied| matches!(applied.outcome, Ok(Done::TypeSet { suggested: true, .. })));
+        let playbook = self.renderer().command_views(&suggested)?.into_iter().map(|view| view.outcome).collect();
         let body = self.renderer().ack(&AckView {
             incident: number.to_string(),
             title: &incident.title,
@@ -169,8 +177,9 @@ impl Pipeline {
             high_every: describe_duration(self.config().schedule.cadence.high),
             unassessed_every: describe_duration(self.config().schedule.cadence.unassessed),
             address: self.config().address.with_detail(None),
-            has_commands: !effects.applied.is_empty(),
-            commands: self.renderer().command_views(&effects.applied)?,
+            has_commands: !written.is_empty(),
+            commands: self.renderer().command_views(&written)?,
+            playbook,
         })?;
         let subject = subject::line(Mail::Acknowledgement, number, &incident.title);
         let draft = self.outgoing.reply_in_thread(incident, inbound, vec![to], cc, subject, body);

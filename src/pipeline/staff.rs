@@ -166,6 +166,8 @@ impl Pipeline {
             access: &self.config().access,
             allow_external_notify: self.config().allow_external_notify,
             regimes: &self.config().regimes,
+            playbooks: &self.config().playbooks,
+            suggest_type: self.config().suggest_type,
         }
     }
 }

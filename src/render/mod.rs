@@ -69,6 +69,9 @@ pub struct AckView<'a> {
     pub address: String,
     pub has_commands: bool,
     pub commands: Vec<CommandView>,
+    /// The type sitrep suggested and its first-hour playbook, in words;
+    /// empty when the mail set a type or none was suggested.
+    pub playbook: String,
 }
 
 #[derive(Debug, Serialize)]

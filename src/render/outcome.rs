@@ -100,7 +100,7 @@ mod tests {
         let said = |done| transcript(Ok(done), None);
         assert_eq!(said(Done::Closed { reason: Some("false alarm".into()) }), "Closed: false alarm.");
         assert_eq!(
-            said(Done::RoleSet { role: Role::Technical, holder: "a@x.test".into() }),
+            said(Done::RoleSet { role: Role::Technical, holder: "a@x.test".into(), tasks: Vec::new() }),
             "a@x.test is now the technical lead."
         );
         assert_eq!(
@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(line(raised), "Severity raised to critical");
         let lowered = Done::SeveritySet { severity: Severity::Low, shift: Some(Shift::Lowered) };
         assert_eq!(line(lowered), "Severity lowered to low");
-        assert_eq!(line(Done::LeadSet { lead: "bob@x.test".into() }), "bob@x.test leads the response");
+        assert_eq!(
+            line(Done::LeadSet { lead: "bob@x.test".into(), tasks: Vec::new() }),
+            "bob@x.test leads the response"
+        );
         assert_eq!(
             line(Done::TaskAdded {
                 number: 3,

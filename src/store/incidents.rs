@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreResult, WriteTx, optional_time, parse_named, parse_time, time_text};
 use crate::core::incident::{
-    CadenceOverride, Deadline, DeadlineState, EntryKind, Incident, IncidentNumber, Milestones, Phase, Role, Severity,
-    Status, Stream, StreamState, Task, TaskState, Trust,
+    CadenceOverride, Deadline, DeadlineState, Duty, EntryKind, Incident, IncidentNumber, IncidentType, Milestones,
+    Phase, Role, Severity, Status, Stream, StreamState, Task, TaskState, Trust,
 };
 use crate::core::timeline::TimelineEntry;
 
@@ -52,7 +52,7 @@ pub(super) fn timeline_after(
 
 const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, impact, declared_by,
         declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root,
-        aware_at, cadence_minutes, resolution, phase_at_close
+        aware_at, cadence_minutes, resolution, phase_at_close, type
         FROM incidents";
 
 /// The incident row and everything hanging off it.
@@ -79,6 +79,7 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
                     row.get::<_, Option<i64>>(18)?,
                     row.get::<_, Option<String>>(19)?,
                     row.get::<_, Option<String>>(20)?,
+                    row.get::<_, Option<String>>(21)?,
                 ),
             ))
         })
@@ -89,7 +90,7 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
         (impact, declared_by, declared_at),
         times,
         root,
-        (aware, cadence_minutes, resolution, phase_at_close),
+        (aware, cadence_minutes, resolution, phase_at_close, kind),
     )) = row
     else {
         return Ok(None);
@@ -98,6 +99,7 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
     let mut incident = Incident {
         number,
         title,
+        kind: kind.map(|text| parse_named::<IncidentType>(key, &text)).transpose()?,
         status: parse_named::<Status>(key, &status)?,
         severity: severity.map(|text| parse_named::<Severity>(key, &text)).transpose()?,
         phase: parse_named::<Phase>(key, &phase)?,
@@ -156,7 +158,8 @@ fn load_children(connection: &Connection, key: i64, incident: &mut Incident) -> 
         incident.streams.insert(parse_named::<Stream>(key, &stream)?, state);
     }
     let mut tasks = connection.prepare_cached(
-        "SELECT number, text, owner, due_at, state, created_at, closed_at FROM tasks WHERE incident = ?1 ORDER BY number",
+        "SELECT number, text, owner, due_at, state, created_at, closed_at, playbook, duty FROM tasks
+         WHERE incident = ?1 ORDER BY number",
     )?;
     for row in tasks.query_map([key], |row| {
         Ok((
@@ -167,9 +170,17 @@ fn load_children(connection: &Connection, key: i64, incident: &mut Incident) -> 
             row.get::<_, String>(4)?,
             row.get::<_, String>(5)?,
             row.get::<_, Option<String>>(6)?,
+            row.get::<_, Option<String>>(7)?,
+            row.get::<_, Option<String>>(8)?,
         ))
     })? {
-        let (task_number, text, owner, due, state, created, closed) = row?;
+        let (task_number, text, owner, due, state, created, closed, playbook, duty) = row?;
+        let playbook = match (playbook, duty) {
+            (Some(playbook), Some(duty)) => {
+                Some((parse_named::<IncidentType>(key, &playbook)?, parse_named::<Duty>(key, &duty)?))
+            }
+            _ => None,
+        };
         incident.tasks.push(Task {
             number: task_number,
             text,
@@ -178,6 +189,7 @@ fn load_children(connection: &Connection, key: i64, incident: &mut Incident) -> 
             state: parse_named::<TaskState>(key, &state)?,
             created_at: parse_time(key, &created)?,
             closed_at: optional_time(key, closed)?,
+            playbook,
         });
     }
     let mut notify = connection.prepare_cached("SELECT address FROM notify WHERE incident = ?1 ORDER BY address")?;
@@ -333,7 +345,7 @@ impl WriteTx<'_> {
                 "UPDATE incidents SET title = ?2, title_key = ?3, status = ?4, severity = ?5, phase = ?6, lead = ?7,
                         scope = ?8, impact = ?9, started_at = ?10, detected_at = ?11, contained_at = ?12,
                         eradicated_at = ?13, recovered_at = ?14, closed_at = ?15, aware_at = ?16, cadence_minutes = ?17,
-                        resolution = ?18, phase_at_close = ?19
+                        resolution = ?18, phase_at_close = ?19, type = ?20
                  WHERE number = ?1",
             )?
             .execute(params![
@@ -359,6 +371,7 @@ impl WriteTx<'_> {
                 }),
                 incident.resolution,
                 incident.phase_at_close.map(Phase::as_str),
+                incident.kind.map(IncidentType::as_str),
             ])?;
         self.replace_children(number, incident)
     }
@@ -384,8 +397,8 @@ impl WriteTx<'_> {
         for task in &incident.tasks {
             self.transaction
                 .prepare_cached(
-                    "INSERT INTO tasks (incident, number, text, owner, due_at, state, created_at, closed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO tasks (incident, number, text, owner, due_at, state, created_at, closed_at, playbook, duty)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )?
                 .execute(params![
                     number,
@@ -396,6 +409,8 @@ impl WriteTx<'_> {
                     task.state.as_str(),
                     time_text(task.created_at),
                     task.closed_at.map(time_text),
+                    task.playbook.map(|(kind, _)| kind.as_str()),
+                    task.playbook.map(|(_, duty)| duty.as_str()),
                 ])?;
         }
         for address in &incident.notify {

@@ -15,6 +15,8 @@ mod scenarios;
 mod delivery;
 // Digests, reminders and notification clocks with a fixed clock.
 mod digests;
+// Incident types and their first-hour playbooks.
+mod playbooks;
 // Close and learn: questionnaire, answers in every quoting style, report.
 mod retro;
 // The binary: exit codes, export, the daemon and crash recovery.

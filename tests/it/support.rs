@@ -42,6 +42,10 @@ staff_addresses = ["soc@mssp.test"]
 
 [stakeholders]
 executives = ["ceo@company.test", "cfo@company.test"]
+
+# The tests of playbooks turn this on; the rest keep to what they test.
+[playbooks]
+suggest = false
 "#,
         data = directory.join("var").display()
     )

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
 use super::{CadenceSetting, Command, Form, Milestone, Verb, When, Who};
-use crate::core::incident::{Phase, Role, Severity, Status, Stream};
+use crate::core::incident::{IncidentType, Phase, Role, Severity, Status, Stream};
 
 pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Command, String> {
     let explicit = form.marked || form.colon || in_block;
@@ -17,6 +17,10 @@ pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> R
             .map(Command::Severity)
             .ok_or_else(|| "say critical, high, medium or low (or sev1 to sev4)".to_string()),
         Verb::Title => text(rest, "give the new title").map(Command::Title),
+        Verb::Type => type_value(rest).map(Command::Type).ok_or_else(|| {
+            let names: Vec<&str> = IncidentType::ALL.iter().map(|kind| kind.as_str()).collect();
+            format!("say {}", names.join(", "))
+        }),
         Verb::Lead => who(rest).map(Command::Lead),
         Verb::Role => {
             let (role, remainder) = role_prefix(rest).ok_or_else(|| format!("name a role: {}", role_names()))?;
@@ -136,6 +140,23 @@ pub(super) fn severity_value(value: &str) -> Option<Severity> {
         "low" | "4" | "sev4" | "p4" => Some(Severity::Low),
         _ => None,
     }
+}
+
+/// An incident type in the words people use for it.
+pub(super) fn type_value(value: &str) -> Option<IncidentType> {
+    Some(match value.trim().to_lowercase().replace(['_', ' '], "-").as_str() {
+        "ransomware" | "ransom" | "crypto-locker" => IncidentType::Ransomware,
+        "phishing" | "phish" => IncidentType::Phishing,
+        "account-compromise" | "account" | "compromised-account" | "account-takeover" | "hacked-account" => {
+            IncidentType::AccountCompromise
+        }
+        "bec" | "business-email-compromise" | "ceo-fraud" | "invoice-fraud" | "payment-fraud" => IncidentType::Bec,
+        "lost-device" | "lost" | "stolen" | "stolen-device" | "lost-laptop" | "lost-phone" => IncidentType::LostDevice,
+        "data-leak" | "leak" | "data-breach" | "breach" | "exposure" => IncidentType::DataLeak,
+        "website-down" | "website" | "outage" | "ddos" | "defacement" | "site-down" => IncidentType::WebsiteDown,
+        "other" => IncidentType::Other,
+        _ => return None,
+    })
 }
 
 pub(super) fn phase_value(value: &str) -> Option<Phase> {

@@ -19,18 +19,20 @@ use std::sync::LazyLock;
 use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
-use super::incident::{Phase, Role, Severity, Status, Stream};
+use super::incident::{IncidentType, Phase, Role, Severity, Status, Stream};
 
 mod arguments;
 mod body;
 
 pub use arguments::is_typeable_name;
-use arguments::{arguments, severity_value};
+use arguments::{arguments, severity_value, type_value};
 use body::parse_body;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Severity(Severity),
+    /// `type ransomware`, `#bec`: what kind of incident, and its playbook.
+    Type(IncidentType),
     Title(String),
     Lead(Who),
     Role(Role, Who),
@@ -183,6 +185,7 @@ pub fn parse_reply(subject: &str, parent_subject: Option<&str>, text: &str) -> P
 /// Every verb with its spellings; the first is the one the help shows.
 const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Severity, &["severity", "sev", "priority", "prio"]),
+    (Verb::Type, &["type", "kind"]),
     (Verb::Title, &["title", "rename"]),
     (Verb::Lead, &["lead", "owner", "ic", "commander"]),
     (Verb::Role, &["role"]),
@@ -219,6 +222,7 @@ const VERBS: &[(Verb, &[&str])] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verb {
     Severity,
+    Type,
     Title,
     Lead,
     Role,
@@ -328,7 +332,7 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
     let insistent = form.marked || in_block || words <= 3;
     // "One more thing." and "Scope is unclear." are short, but sentences.
     let sentence = words > 1 && trimmed.ends_with(['.', '!', '?']) && !form.marked && !in_block && !colon;
-    if let Some(command) = shorthand(&word, rest) {
+    if let Some(command) = shorthand(&word, rest, form.marked) {
         return Reading::Command(Ok(command));
     }
     // "Done." answers a request; only `done <task>` is the command.
@@ -414,11 +418,14 @@ fn split_verb(line: &str) -> (&str, &str, bool) {
 }
 
 /// `sev1`..`sev4`, `p1`..`p4`.
-fn shorthand(word: &str, rest: &str) -> Option<Command> {
+/// `sev1`, `p2`; and `#ransomware` when marked, since "Phishing" alone on a
+/// line may be a word of prose.
+fn shorthand(word: &str, rest: &str, marked: bool) -> Option<Command> {
     if !rest.is_empty() {
         return None;
     }
-    severity_value(word).filter(|_| word.starts_with("sev") || word.starts_with('p')).map(Command::Severity)
+    let severity = severity_value(word).filter(|_| word.starts_with("sev") || word.starts_with('p'));
+    severity.map(Command::Severity).or_else(|| type_value(word).filter(|_| marked).map(Command::Type))
 }
 
 static BRACKET_GROUP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[([^\[\]]*)\]\s*$").expect("valid pattern"));

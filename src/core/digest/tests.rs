@@ -155,7 +155,7 @@ mod grouping {
             outcome,
         };
         let severity = Done::SeveritySet { severity: Severity::Critical, shift: None };
-        let lead = Done::LeadSet { lead: "alice@company.test".into() };
+        let lead = Done::LeadSet { lead: "alice@company.test".into(), tasks: Vec::new() };
         let entries = [
             entry(EntryKind::Update, "FS01 is off the network.", "a1", None),
             entry(EntryKind::Command, "sev critical", "a1", Some(severity.clone())),

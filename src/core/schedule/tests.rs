@@ -195,6 +195,7 @@ fn overdue_tasks_are_reminded_once_each() {
         state: TaskState::Open,
         created_at: at("2026-11-27T14:00:00Z"),
         closed_at: None,
+        playbook: None,
     };
     incident.tasks = vec![task(1, "2026-11-27T15:00:00Z"), task(2, "2026-11-27T16:00:00Z")];
     let mut run = Run::new();

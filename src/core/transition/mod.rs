@@ -9,14 +9,16 @@ use jiff::tz::TimeZone;
 use super::access::Access;
 use super::command::{Command, Line, When, Who};
 use super::deadline::Regime;
+use super::playbook::Playbook;
 mod assessment;
 mod clocks;
 mod communication;
 mod lifecycle;
 mod people;
+mod playbook;
 mod work;
 
-use super::incident::{EntryKind, Incident, Phase};
+use super::incident::{EntryKind, Incident, IncidentType, Phase};
 use super::outcome::{Act, Done, Refusal};
 
 /// What one command did, or why it was not done.
@@ -36,6 +38,9 @@ pub struct Settings<'a> {
     pub access: &'a Access,
     pub allow_external_notify: bool,
     pub regimes: &'a [Regime],
+    pub playbooks: &'a [Playbook],
+    /// Whether a declaration without `type` gets one from its words.
+    pub suggest_type: bool,
 }
 
 /// The result of one command line, for the transcript and the timeline.
@@ -76,6 +81,22 @@ pub fn steers(incident: &Incident, actor: &Actor<'_>) -> bool {
     actor.privileged || incident.lead.as_deref() == Some(actor.address)
 }
 
+/// Sets the type sitrep suggests for a new incident from its words, with
+/// its playbook, as if the declarer had written `type <kind>`.
+pub fn apply_suggested_type(
+    incident: &mut Incident,
+    kind: IncidentType,
+    actor: &Actor<'_>,
+    now: Timestamp,
+    settings: &Settings<'_>,
+) -> Applied {
+    let turn = Turn { actor, now, settings };
+    let written = format!("type {kind}");
+    let outcome = playbook::set_type(incident, kind, true, &turn);
+    let entry = outcome.is_ok().then(|| (EntryKind::Command, written.clone()));
+    Applied { written, outcome, replaces: None, entry }
+}
+
 /// Applies every line in order; a later command on the same field wins and
 /// the transcript says so.
 pub fn apply(
@@ -111,6 +132,7 @@ pub fn apply(
 fn field_of(command: &Command) -> Option<String> {
     Some(match command {
         Command::Severity(_) => "severity".into(),
+        Command::Type(_) => "type".into(),
         Command::Title(_) => "title".into(),
         Command::Lead(_) | Command::Unassign(None) => "lead".into(),
         Command::Role(role, _) | Command::Unassign(Some(role)) => format!("role {role}"),
@@ -139,6 +161,7 @@ fn execute(
 ) -> Result {
     let turn = Turn { actor, now, settings };
     match command {
+        Command::Type(..) => playbook::execute(incident, command, &turn),
         Command::Severity(..)
         | Command::Title(..)
         | Command::Phase(..)

@@ -2,7 +2,7 @@
 
 use super::{Result, Turn, staff_member};
 use crate::core::command::Command;
-use crate::core::incident::Incident;
+use crate::core::incident::{Duty, Incident, TaskState};
 use crate::core::outcome::{Act, Done, Refusal};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
@@ -16,12 +16,14 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
                 refuse_unless_steering(Act::ReplaceLead)?;
             }
             incident.lead = Some(lead.clone());
-            Done::LeadSet { lead }
+            let tasks = take_duty(incident, Duty::Lead, &lead);
+            Done::LeadSet { lead, tasks }
         }
         Command::Role(role, who) => {
             let holder = staff_member(who, incident, actor, settings)?;
             incident.roles.insert(*role, holder.clone());
-            Done::RoleSet { role: *role, holder }
+            let tasks = take_duty(incident, Duty::of(*role), &holder);
+            Done::RoleSet { role: *role, holder, tasks }
         }
         Command::Unassign(None) => {
             refuse_unless_steering(Act::RemoveLead)?;
@@ -55,4 +57,16 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
         }
         _ => unreachable!("routed by family in mod.rs"),
     })
+}
+
+/// The open playbook steps of `duty` that nobody owns go to `holder`.
+fn take_duty(incident: &mut Incident, duty: Duty, holder: &str) -> Vec<u32> {
+    let mut taken = Vec::new();
+    for task in &mut incident.tasks {
+        if task.state == TaskState::Open && task.owner.is_none() && task.playbook.is_some_and(|(_, of)| of == duty) {
+            task.owner = Some(holder.to_string());
+            taken.push(task.number);
+        }
+    }
+    taken
 }

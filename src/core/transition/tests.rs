@@ -2,7 +2,9 @@ use super::*;
 use crate::core::command;
 use crate::core::deadline::{ClockStart, Stage, Within};
 use crate::core::incident::{CadenceOverride, DeadlineState, IncidentNumber, Role, Severity, Status, TaskState};
+use crate::core::incident::{Duty, IncidentType, Stream};
 use crate::core::outcome::ClockBasis;
+use crate::core::playbook::{Playbook, Step};
 
 const NOW: &str = "2026-11-27T14:30:00Z";
 
@@ -61,6 +63,38 @@ fn regimes() -> Vec<Regime> {
     ]
 }
 
+/// Two small playbooks: phishing's first step is the lead's, BEC's second the
+/// legal role's.
+fn playbooks() -> Vec<Playbook> {
+    let step = |what: &str, duty: Duty, minutes: i64| Step {
+        what: what.into(),
+        stream: Stream::Technical,
+        duty,
+        due: jiff::SignedDuration::from_mins(minutes),
+        why: "because".into(),
+        source: "guide".into(),
+    };
+    let playbook = |kind: IncidentType, steps: Vec<Step>| Playbook {
+        kind,
+        title: kind.as_str().into(),
+        signs: Vec::new(),
+        questions: vec!["Who clicked?".into()],
+        regimes: vec!["gdpr".into(), "hipaa".into()],
+        drafts: Vec::new(),
+        steps,
+    };
+    vec![
+        playbook(
+            IncidentType::Phishing,
+            vec![step("Block the sender", Duty::Lead, 15), step("Reset the password", Duty::Technical, 30)],
+        ),
+        playbook(
+            IncidentType::Bec,
+            vec![step("Call the bank", Duty::Lead, 10), step("Tell the insurer", Duty::Legal, 60)],
+        ),
+    ]
+}
+
 /// Applies the body's commands as `actor` (privileged when `admin`).
 fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects {
     let people = BTreeMap::from([("carol".to_string(), "carol@company.test".to_string())]);
@@ -71,6 +105,8 @@ fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects
         access: &access(),
         allow_external_notify: false,
         regimes: &regimes(),
+        playbooks: &playbooks(),
+        suggest_type: false,
     };
     let parsed = command::parse("Re: [INC-1] Phishing", body);
     apply(incident, &parsed.lines, &Actor { address: actor, privileged: admin }, NOW.parse().unwrap(), &settings)
@@ -308,4 +344,65 @@ fn reopening_returns_to_the_last_phase_of_active_work() {
     run(&mut incident, "recovered\nclose", "admin@company.test", true);
     run(&mut incident, "status monitoring", "admin@company.test", true);
     assert_eq!((incident.status, incident.phase, incident.closed_at), (Status::Monitoring, Phase::Recovery, None));
+}
+
+#[test]
+fn a_type_brings_its_playbook_as_tasks_owned_by_whoever_holds_the_duty() {
+    let mut incident = incident();
+    run(&mut incident, "lead me", "bob@company.test", false);
+    let set = run(&mut incident, "type phishing", "bob@company.test", false);
+    assert_eq!(incident.kind, Some(IncidentType::Phishing));
+    let owners: Vec<(u32, Option<&str>)> =
+        incident.tasks.iter().map(|task| (task.number, task.owner.as_deref())).collect();
+    assert_eq!(owners, [(1, Some("bob@company.test")), (2, None)], "the lead's step is Bob's; nobody is technical yet");
+    assert_eq!(incident.tasks[0].due, Some("2026-11-27T14:45:00Z".parse().unwrap()));
+    let Ok(Done::TypeSet { steps, regimes, suggested, .. }) = &outcomes(&set)[0] else { panic!("{set:?}") };
+    assert_eq!(
+        (steps.len(), regimes.as_slice(), *suggested),
+        (2, ["gdpr".to_string()].as_slice(), false),
+        "hipaa is not configured"
+    );
+    let role = run(&mut incident, "role technical carol", "bob@company.test", false);
+    assert_eq!(incident.tasks[1].owner.as_deref(), Some("carol@company.test"));
+    assert!(matches!(&outcomes(&role)[0], Ok(Done::RoleSet { tasks, .. }) if tasks == &[2]));
+    let again = run(&mut incident, "type phishing", "bob@company.test", false);
+    assert_eq!(outcomes(&again)[0], Err(Refusal::AlreadyType { incident_type: IncidentType::Phishing }));
+}
+
+#[test]
+fn a_new_type_drops_the_open_steps_of_the_old_and_keeps_what_was_done() {
+    let mut incident = incident();
+    run(&mut incident, "type phishing\ndone 1", "bob@company.test", false);
+    let changed = run(&mut incident, "type bec", "bob@company.test", false);
+    let Ok(Done::TypeSet { dropped, was, steps, .. }) = &outcomes(&changed)[0] else { panic!("{changed:?}") };
+    assert_eq!((dropped.as_slice(), *was), ([2].as_slice(), Some(IncidentType::Phishing)));
+    let states: Vec<(u32, TaskState)> = incident.tasks.iter().map(|task| (task.number, task.state)).collect();
+    assert_eq!(
+        states,
+        [(1, TaskState::Done), (2, TaskState::Dropped), (3, TaskState::Open), (4, TaskState::Open)],
+        "the done step stays done; BEC's steps follow as tasks 3 and 4"
+    );
+    assert_eq!(steps.iter().map(|step| step.number).collect::<Vec<_>>(), [3, 4]);
+}
+
+#[test]
+fn sitrep_suggests_a_type_as_if_the_declarer_had_written_it() {
+    let mut incident = incident();
+    let people = BTreeMap::new();
+    let (time_zone, access, regimes, playbooks) = (TimeZone::UTC, access(), regimes(), playbooks());
+    let settings = Settings {
+        time_zone: &time_zone,
+        people: &people,
+        access: &access,
+        allow_external_notify: false,
+        regimes: &regimes,
+        playbooks: &playbooks,
+        suggest_type: true,
+    };
+    let actor = Actor { address: "alice@company.test", privileged: false };
+    let applied = apply_suggested_type(&mut incident, IncidentType::Bec, &actor, NOW.parse().unwrap(), &settings);
+    assert_eq!(applied.written, "type bec");
+    assert!(matches!(applied.outcome, Ok(Done::TypeSet { suggested: true, .. })));
+    assert_eq!(applied.entry, Some((EntryKind::Command, "type bec".to_string())), "on the timeline like a command");
+    assert_eq!(incident.tasks.len(), 2);
 }

@@ -34,6 +34,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
                 state: TaskState::Open,
                 created_at: now,
                 closed_at: None,
+                playbook: None,
             });
             Done::TaskAdded { number, text: text.clone(), owner, due }
         }
