@@ -15,6 +15,8 @@ use crate::core::retro::Question;
 use crate::core::schedule::Policy;
 
 mod playbooks;
+
+pub use playbooks::load as load_playbooks;
 mod raw;
 
 use raw::RawConfig;

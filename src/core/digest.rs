@@ -36,6 +36,8 @@ pub struct Digest {
     pub clocks: Vec<Clock>,
     /// Time to detect, contain, recover and in total, as far as known.
     pub durations: Vec<(&'static str, SignedDuration)>,
+    /// The open tasks past their due time.
+    pub overdue: Vec<u32>,
     pub next_at: Option<Timestamp>,
 }
 
@@ -103,6 +105,12 @@ pub fn build(inputs: &Inputs<'_>) -> Digest {
         streams,
         clocks: clocks(incident, inputs.regimes, inputs.now),
         durations: durations(incident, inputs.now),
+        overdue: incident
+            .tasks
+            .iter()
+            .filter(|task| task.state == TaskState::Open && task.due.is_some_and(|due| due < inputs.now))
+            .map(|task| task.number)
+            .collect(),
         next_at: if closing { None } else { inputs.next_at },
     }
 }

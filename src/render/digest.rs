@@ -178,7 +178,10 @@ impl Renderer {
                 .tasks
                 .iter()
                 .filter(|task| task.state == TaskState::Open || digest.audience == Audience::Tactical)
-                .map(|task| TaskView::of(task, time_zone))
+                .map(|task| TaskView {
+                    overdue: digest.overdue.contains(&task.number),
+                    ..TaskView::of(task, time_zone)
+                })
                 .collect(),
             clocks: digest.clocks.iter().map(|clock| ClockView::of(clock, time_zone)).collect(),
             durations: digest

@@ -167,6 +167,8 @@ pub struct TaskView {
     due: Option<String>,
     /// Empty while open, else `done` or `dropped`.
     closed: &'static str,
+    /// Open and past its due time.
+    overdue: bool,
 }
 
 impl TaskView {
@@ -177,6 +179,7 @@ impl TaskView {
             owner: task.owner.clone(),
             due: task.due.map(|due| local_time(due, time_zone)),
             closed: if task.state == TaskState::Open { "" } else { task.state.as_str() },
+            overdue: false,
         }
     }
 }

@@ -89,4 +89,12 @@ fn an_overdue_bank_step_of_a_bec_incident_reminds_the_lead() {
         .unwrap_or_else(|| panic!("no overdue reminder in {reminders:#?}"));
     assert_eq!(overdue["to"][0], "alice@company.test");
     assert!(overdue["body"].as_str().unwrap().contains(bank["text"].as_str().unwrap()), "{}", overdue["body"]);
+
+    // The executives' next digest shows the open steps, the bank call overdue.
+    scheduler::tick(harness.pipeline.outgoing(), &mut harness.store, due + jiff::SignedDuration::from_hours(2))
+        .unwrap();
+    let digest = of_kind(&harness, "digest").pop().expect("an executive digest");
+    let body = digest["body"].as_str().unwrap();
+    let line = body.lines().find(|line| line.starts_with("1. ")).unwrap_or_else(|| panic!("{body}"));
+    assert!(line.ends_with(", OVERDUE"), "{line}");
 }
