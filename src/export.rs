@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::core::incident::{CadenceOverride, Incident};
+use crate::core::incident::{CadenceOverride, Draft, DraftStatus, Incident};
 use crate::core::outcome::Done;
 use crate::core::timeline::TimelineEntry;
 use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreResult, time_text};
@@ -41,6 +41,8 @@ pub struct IncidentView {
     pub milestones: MilestonesView,
     /// Role name to holder.
     pub roles: BTreeMap<&'static str, String>,
+    /// Pre-drafted communications, `D1` first.
+    pub drafts: Vec<DraftView>,
     pub streams: Vec<StreamView>,
     pub tasks: Vec<TaskView>,
     pub notify: Vec<String>,
@@ -109,6 +111,35 @@ pub struct TaskView {
     pub closed_at: Option<String>,
     /// For a playbook step: the type whose playbook it is.
     pub playbook: Option<&'static str>,
+}
+
+/// A draft as it stands: its latest version and the decision on it.
+#[derive(Debug, Serialize)]
+pub struct DraftView {
+    /// `D1`
+    pub id: String,
+    pub kind: &'static str,
+    pub framing: &'static str,
+    /// The latest version's number, and its text.
+    pub version: u32,
+    pub body: String,
+    /// `waiting`, `approved` or `rejected`.
+    pub status: &'static str,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<String>,
+    /// Who rejected it and why, when it was.
+    pub rejected_by: Option<String>,
+    pub reason: Option<String>,
+    /// Every version, oldest first: `version`, `by`, `at`, `body`.
+    pub versions: Vec<DraftVersionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DraftVersionView {
+    pub version: u32,
+    pub by: String,
+    pub at: String,
+    pub body: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -204,6 +235,7 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: Retr
             recovered: incident.milestones.recovered.map(time_text),
         },
         roles: incident.roles.into_iter().map(|(role, holder)| (role.as_str(), holder)).collect(),
+        drafts: incident.drafts.iter().map(draft_view).collect(),
         streams: incident
             .streams
             .into_iter()
@@ -312,5 +344,34 @@ fn outbox_view(row: OutboxRecord) -> OutboxView {
         created_at: time_text(row.created_at),
         sent_at: row.sent_at.map(time_text),
         body: row.body,
+    }
+}
+
+fn draft_view(draft: &Draft) -> DraftView {
+    let latest = draft.versions.last();
+    let decision = draft.decision.as_ref();
+    let approved = decision.filter(|_| draft.status == DraftStatus::Approved);
+    let rejected = decision.filter(|_| draft.status == DraftStatus::Rejected);
+    DraftView {
+        id: format!("D{}", draft.number),
+        kind: draft.kind.as_str(),
+        framing: draft.framing.as_str(),
+        version: latest.map_or(0, |version| version.version),
+        body: latest.map(|version| version.body.clone()).unwrap_or_default(),
+        status: draft.status.as_str(),
+        approved_by: approved.map(|decision| decision.by.clone()),
+        approved_at: approved.map(|decision| time_text(decision.at)),
+        rejected_by: rejected.map(|decision| decision.by.clone()),
+        reason: rejected.and_then(|decision| decision.reason.clone()),
+        versions: draft
+            .versions
+            .iter()
+            .map(|version| DraftVersionView {
+                version: version.version,
+                by: version.by.clone(),
+                at: time_text(version.at),
+                body: version.body.clone(),
+            })
+            .collect(),
     }
 }

@@ -9,8 +9,8 @@ use crate::core::command::Milestone;
 use crate::core::deadline::{PointReached, describe_duration};
 use crate::core::digest::{self, Audience};
 use crate::core::incident::{
-    Deadline, DeadlineState, Duty, EntryKind, Incident, IncidentNumber, IncidentType, Phase, Role, Severity, Status,
-    Stream, StreamState, Task, TaskState, Trust,
+    Deadline, DeadlineState, DraftKind, DraftStatus, Duty, EntryKind, Framing, Incident, IncidentNumber, IncidentType,
+    Phase, Role, Severity, Status, Stream, StreamState, Task, TaskState, Trust,
 };
 use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, Shift, StageDue, StepTask};
 use crate::core::report::{Evidence, StoredAnswer};
@@ -18,9 +18,9 @@ use crate::core::schedule::Reminder;
 use crate::core::timeline::TimelineEntry;
 use crate::core::transition::Applied;
 use crate::render::{
-    AckView, AnswersView, ClockView, ClosedView, CombinedDigestView, DigestView, NoticeView, QuestionView,
-    QuestionnaireView, RecordedView, ReminderView, RenderError, Renderer, RetroSummaryView, TranscriptView,
-    UnverifiedView, local_time,
+    AckView, AnswersView, ClockView, ClosedView, CombinedDigestView, DigestView, DraftFacts, DraftMailView, NoticeView,
+    QuestionView, QuestionnaireView, RecordedView, ReminderView, RenderError, Renderer, RetroSummaryView,
+    TranscriptView, UnverifiedView, local_time,
 };
 use crate::store::RetroRecords;
 use crate::{retrospective, scheduler};
@@ -62,6 +62,19 @@ pub fn check_templates(config: &Config) -> anyhow::Result<()> {
         renderer.reminder(&view)?;
     }
     sample_retrospective(config, &renderer)?;
+    for draft in sample_drafts(config, &renderer, &sample)? {
+        renderer.draft_mail(&DraftMailView {
+            id: "INC-1".into(),
+            number: 1,
+            kind: "customer-notice",
+            framing: "worst",
+            version: 1,
+            next: 2,
+            at: "2026-01-01 00:00 UTC".into(),
+            body: draft,
+            address: address.clone(),
+        })?;
+    }
     let outcomes = sample_outcomes();
     for done in outcomes.iter().filter_map(|applied| applied.outcome.as_ref().ok()) {
         renderer.digest_line(done)?;
@@ -86,6 +99,23 @@ pub fn check_templates(config: &Config) -> anyhow::Result<()> {
         renderer.quarantined(&notice)?;
     }
     Ok(())
+}
+
+/// Every kind of draft in both framings, for `incident`.
+fn sample_drafts(config: &Config, renderer: &Renderer, incident: &Incident) -> Result<Vec<String>, RenderError> {
+    let facts = DraftFacts {
+        organisation: config.organisation.as_deref(),
+        type_title: Some("Ransomware"),
+        regimes: &config.regimes,
+        now: incident.declared_at,
+    };
+    let mut drafts = Vec::new();
+    for kind in DraftKind::ALL {
+        for framing in Framing::ALL {
+            drafts.push(renderer.draft(incident, *kind, *framing, &facts)?);
+        }
+    }
+    Ok(drafts)
 }
 
 /// Every outcome and refusal a command can have, each once.
@@ -148,6 +178,10 @@ fn sample_outcomes() -> Vec<Applied> {
         },
         Done::ClockStopped { title: "GDPR".into() },
         Done::Aware { at, moved: vec![stage()] },
+        Done::Drafted { number: 1, draft: DraftKind::CustomerNotice, framing: Framing::Worst },
+        Done::DraftEdited { number: 1, version: 2 },
+        Done::DraftApproved { number: 1, version: 2 },
+        Done::DraftRejected { number: 1, version: 2, reason: Some("sample".into()) },
         Done::AuthorityNotified {
             title: "GDPR".into(),
             what: "notify the authority".into(),
@@ -158,6 +192,8 @@ fn sample_outcomes() -> Vec<Applied> {
     let refused = [
         Refusal::Unreadable { problem: "unknown command `sevrity`; did you mean `sev`?".into() },
         Refusal::AlreadyType { incident_type: IncidentType::Bec },
+        Refusal::NoSuchDraft { number: 9 },
+        Refusal::DraftDecided { number: 1, status: DraftStatus::Approved },
         Refusal::NotSteering { act: Act::Close },
         Refusal::NotStaff { address: address() },
         Refusal::UnknownPerson { name: "sample".into() },
@@ -411,6 +447,10 @@ mod tests {
                 Done::SeveritySet { .. } => "SeveritySet",
                 Done::Retitled { .. } => "Retitled",
                 Done::TypeSet { .. } => "TypeSet",
+                Done::Drafted { .. } => "Drafted",
+                Done::DraftEdited { .. } => "DraftEdited",
+                Done::DraftApproved { .. } => "DraftApproved",
+                Done::DraftRejected { .. } => "DraftRejected",
                 Done::PhaseSet { .. } => "PhaseSet",
                 Done::Milestone { .. } => "Milestone",
                 Done::ScopeSet { .. } => "ScopeSet",
@@ -445,6 +485,8 @@ mod tests {
             Err(refusal) => match refusal {
                 Refusal::Unreadable { .. } => "Unreadable",
                 Refusal::AlreadyType { .. } => "AlreadyType",
+                Refusal::NoSuchDraft { .. } => "NoSuchDraft",
+                Refusal::DraftDecided { .. } => "DraftDecided",
                 Refusal::NotSteering { .. } => "NotSteering",
                 Refusal::NotStaff { .. } => "NotStaff",
                 Refusal::UnknownPerson { .. } => "UnknownPerson",
@@ -471,7 +513,7 @@ mod tests {
 
     #[test]
     fn every_outcome_has_a_sample_and_words_of_its_own() {
-        const VARIANTS: usize = 55;
+        const VARIANTS: usize = 61;
         let samples = sample_outcomes();
         let sampled: std::collections::BTreeSet<&str> =
             samples.iter().map(|applied| variant(&applied.outcome)).collect();
@@ -485,5 +527,34 @@ mod tests {
             let kind = json["kind"].as_str().unwrap();
             assert!(template.contains(&format!("kind == \"{kind}\"")), "outcome.txt.tera has no words for `{kind}`");
         }
+    }
+
+    #[test]
+    fn every_draft_says_what_it_does_not_know_and_frames_both_ways() {
+        let config = Config::parse(crate::config::EMBEDDED_DEFAULT, "embedded", Path::new(".")).unwrap();
+        let renderer = Renderer::new(None, &jiff::tz::TimeZone::UTC).unwrap();
+        let sparse = Incident::declare(
+            IncidentNumber(1),
+            "Ransomware on FS01".into(),
+            "alice@example.test".into(),
+            Timestamp::UNIX_EPOCH,
+            "root@example.test".into(),
+        );
+        let drafts = sample_drafts(&config, &renderer, &sparse).unwrap();
+        for pair in drafts.chunks(2) {
+            let (best, worst) = (&pair[0], &pair[1]);
+            for text in [best, worst] {
+                assert!(text.starts_with("Subject: "), "{text}");
+                assert!(text.contains("[TO CONFIRM"), "an unknown scope is marked, never guessed: {text}");
+                assert!(!text.contains("{{") && !text.contains("{%") && !text.contains("\n\n\n\n"), "{text}");
+                assert!(text.contains("alice@example.test"), "the contact is the declarer until a lead: {text}");
+            }
+            assert_ne!(best, worst, "the framings differ");
+        }
+        let mut known = sample_incident();
+        known.scope = Some("FS01 and the finance share".into());
+        let customers = &sample_drafts(&config, &renderer, &known).unwrap()[3];
+        assert!(customers.contains("FS01 and the finance share"), "{customers}");
+        assert!(customers.contains("[TO CONFIRM"), "the number of people is never known: {customers}");
     }
 }

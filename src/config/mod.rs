@@ -62,6 +62,8 @@ pub struct Config {
     pub trusted_authserv_id: Option<String>,
     pub limits: Limits,
     pub templates_dir: Option<PathBuf>,
+    /// The organisation's name, for drafts.
+    pub organisation: Option<String>,
     /// Where playbooks that replace the shipped ones are, if anywhere.
     pub playbooks_dir: Option<PathBuf>,
     /// Every incident type's first-hour playbook.

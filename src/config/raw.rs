@@ -23,6 +23,7 @@ use parts::{
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     address: String,
+    organisation: Option<String>,
     data_dir: PathBuf,
     time_zone: Option<String>,
     #[serde(default)]
@@ -310,6 +311,7 @@ impl RawConfig {
             trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
+            organisation: self.organisation.map(|name| name.trim().to_string()).filter(|name| !name.is_empty()),
             playbooks_dir: self.playbooks.dir.as_deref().map(resolve),
             suggest_type: self.playbooks.suggest.unwrap_or(true),
             playbooks: super::playbooks::load(self.playbooks.dir.as_deref().map(resolve).as_deref())

@@ -6,7 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::deadline::{self, Regime, describe_duration};
 use super::incident::{
-    Deadline, DeadlineState, EntryKind, Incident, Phase, Severity, Status, Stream, StreamState, TaskState, Trust,
+    Deadline, DeadlineState, DraftKind, DraftStatus, EntryKind, Framing, Incident, Phase, Severity, Status, Stream,
+    StreamState, TaskState, Trust,
 };
 use super::outcome::Done;
 use super::schedule::Reminder;
@@ -38,6 +39,8 @@ pub struct Digest {
     pub durations: Vec<(&'static str, SignedDuration)>,
     /// The open tasks past their due time.
     pub overdue: Vec<u32>,
+    /// Drafts waiting for approval: number, kind, framing, latest version.
+    pub waiting_drafts: Vec<(u32, DraftKind, Framing, u32)>,
     pub next_at: Option<Timestamp>,
 }
 
@@ -110,6 +113,12 @@ pub fn build(inputs: &Inputs<'_>) -> Digest {
             .iter()
             .filter(|task| task.state == TaskState::Open && task.due.is_some_and(|due| due < inputs.now))
             .map(|task| task.number)
+            .collect(),
+        waiting_drafts: incident
+            .drafts
+            .iter()
+            .filter(|draft| draft.status == DraftStatus::Waiting && !draft.versions.is_empty())
+            .map(|draft| (draft.number, draft.kind, draft.framing, draft.versions.len() as u32))
             .collect(),
         next_at: if closing { None } else { inputs.next_at },
     }

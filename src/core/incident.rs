@@ -215,6 +215,7 @@ named_enum!(
         Reminder = "reminder",
         Questionnaire = "questionnaire",
         Report = "report",
+        Draft = "draft",
     }
 );
 
@@ -271,6 +272,8 @@ pub struct Incident {
     /// `None`: digests follow the severity.
     pub cadence: Option<CadenceOverride>,
     pub deadlines: Vec<Deadline>,
+    /// Pre-drafted communications, `D1` upwards.
+    pub drafts: Vec<Draft>,
 }
 
 /// `cadence 45m` or `cadence off` for one incident.
@@ -278,6 +281,65 @@ pub struct Incident {
 pub enum CadenceOverride {
     Off,
     Every(SignedDuration),
+}
+
+named_enum!(
+    /// The communications sitrep drafts from an incident's facts.
+    DraftKind {
+        StaffNotice = "staff-notice",
+        CustomerNotice = "customer-notice",
+        Regulator = "regulator",
+        Insurer = "insurer",
+        Bank = "bank",
+        Police = "police",
+        Board = "board",
+    }
+);
+
+named_enum!(
+    /// Best case: what is known and no worse. Worst case: what cannot yet
+    /// be ruled out, said as if it happened.
+    Framing {
+        Best = "best",
+        Worst = "worst",
+    }
+);
+
+named_enum!(DraftStatus {
+    Waiting = "waiting",
+    Approved = "approved",
+    Rejected = "rejected",
+});
+
+/// A pre-drafted communication and its versions. sitrep never sends it to
+/// anyone outside: people send it, once approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// `D1` upwards, per incident.
+    pub number: u32,
+    pub kind: DraftKind,
+    pub framing: Framing,
+    /// Oldest first; the first is sitrep's, later ones people's edits.
+    pub versions: Vec<DraftVersion>,
+    pub status: DraftStatus,
+    /// Who approved or rejected which version, when, and why not.
+    pub decision: Option<Decision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftVersion {
+    pub version: u32,
+    pub body: String,
+    pub by: String,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub by: String,
+    pub at: Timestamp,
+    pub version: u32,
+    pub reason: Option<String>,
 }
 
 /// One stage of a notification regime's clock.
@@ -362,6 +424,7 @@ impl Incident {
             notify: Vec::new(),
             cadence: None,
             deadlines: Vec::new(),
+            drafts: Vec::new(),
         }
     }
 }

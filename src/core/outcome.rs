@@ -7,7 +7,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::command::Milestone;
-use super::incident::{Duty, IncidentType, Phase, Role, Severity, Status, Stream, TaskState};
+use super::incident::{
+    DraftKind, DraftStatus, Duty, Framing, IncidentType, Phase, Role, Severity, Status, Stream, TaskState,
+};
 
 /// A command that changed something, or asked for something.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +139,27 @@ pub enum Done {
         at: Timestamp,
         moved: Vec<StageDue>,
     },
+    /// A draft made for the sender; its text is rendered and stored as
+    /// version 1 with the answer.
+    Drafted {
+        number: u32,
+        draft: DraftKind,
+        framing: Framing,
+    },
+    /// A reply to a draft's mail: its text is the draft's next version.
+    DraftEdited {
+        number: u32,
+        version: u32,
+    },
+    DraftApproved {
+        number: u32,
+        version: u32,
+    },
+    DraftRejected {
+        number: u32,
+        version: u32,
+        reason: Option<String>,
+    },
     AuthorityNotified {
         title: String,
         what: String,
@@ -225,6 +248,13 @@ pub enum Refusal {
     AlreadyType {
         incident_type: IncidentType,
     },
+    NoSuchDraft {
+        number: u32,
+    },
+    DraftDecided {
+        number: u32,
+        status: DraftStatus,
+    },
     NotSteering {
         act: Act,
     },
@@ -292,6 +322,8 @@ pub enum Act {
     Reopen,
     ChangeCadence,
     SendReport,
+    /// Approving or rejecting a draft: also the executives may.
+    DecideDraft,
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub enum Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
     commands: command::Parsed,
+    /// The draft whose mail this replies to: its text is a new version.
+    draft: Option<u32>,
 }
 
 impl Reading {
@@ -70,7 +72,12 @@ impl Reading {
                 line.command = Err(reason.clone());
             }
         }
-        Reading { commands }
+        Reading { commands, draft: None }
+    }
+
+    /// The mail replies to the mail that carried draft `number`.
+    pub fn replying_to_draft(self, number: Option<u32>) -> Reading {
+        Reading { draft: number, ..self }
     }
 
     /// The mail this reply answers, when its subject must be read: the
@@ -81,9 +88,10 @@ impl Reading {
         inbound.in_reply_to.first().filter(|_| from_subject).map(String::as_str)
     }
 
-    /// Whether the incident must be loaded to decide: only to run commands.
+    /// Whether the incident must be loaded to decide: only to run commands
+    /// or to store a draft's new version.
     pub fn needs_incident(&self) -> bool {
-        !self.commands.lines.is_empty()
+        !self.commands.lines.is_empty() || self.draft.is_some()
     }
 }
 
@@ -136,11 +144,12 @@ pub fn update(
     settings: &Settings<'_>,
     now: Timestamp,
 ) -> Plan {
+    let acts = reading.needs_incident();
     let commands = reading.commands;
     let mut incident = match incident {
-        Some(incident) if !commands.lines.is_empty() => incident,
+        Some(incident) if acts => incident,
         // Commands for an incident that is not there: nothing to record them on.
-        None if !commands.lines.is_empty() => {
+        None if acts => {
             return Plan {
                 incident: number,
                 state: None,
@@ -168,10 +177,15 @@ pub fn update(
             };
         }
     };
-    let effects = transition::apply(&mut incident, &commands.lines, actor, now, settings);
+    // A reply to a draft's mail is its next version, not an update; its
+    // commands run after, so `approve` in it approves the new text.
+    let edit = reading.draft.and_then(|draft| transition::edit_draft(&mut incident, draft, &commands.text, actor, now));
+    let mut effects = transition::apply(&mut incident, &commands.lines, actor, now, settings);
     let mut entries = Vec::new();
-    if !commands.text.is_empty() {
-        entries.push(entry(inbound, EntryKind::Update, &commands.text, now));
+    match edit {
+        Some(edit) => effects.applied.insert(0, edit),
+        None if !commands.text.is_empty() => entries.push(entry(inbound, EntryKind::Update, &commands.text, now)),
+        None => {}
     }
     entries.extend(command_entries(inbound, &effects, now));
     Plan {
@@ -248,6 +262,7 @@ mod tests {
             allow_external_notify: false,
             regimes: &[],
             playbooks: &[],
+            executives: &[],
             suggest_type: true,
         })
     }

@@ -109,6 +109,12 @@ pub enum Mail<'a> {
     /// The answers of one reply, as recorded.
     AnswersRecorded,
     Report,
+    /// A pre-drafted communication, to the one who asked for it.
+    Draft {
+        number: u32,
+        kind: &'a str,
+        framing: &'a str,
+    },
 }
 
 /// The subject line of `mail`. Every one carries the incident's `[INC-n]`
@@ -130,6 +136,7 @@ pub fn line(mail: Mail<'_>, number: IncidentNumber, title: &str) -> String {
         Mail::AnswersSummary => format!("[{number}] Retrospective: who has answered"),
         Mail::AnswersRecorded => format!("Recorded: [{number}] Retrospective: {title}"),
         Mail::Report => format!("[{number}] Post-incident report: {title}"),
+        Mail::Draft { number: draft, kind, framing } => format!("[{number}] Draft D{draft}: {kind}, {framing} case"),
     }
 }
 
@@ -205,6 +212,7 @@ mod tests {
             Mail::AnswersSummary,
             Mail::AnswersRecorded,
             Mail::Report,
+            Mail::Draft { number: 1, kind: "customer-notice", framing: "worst" },
         ];
         for mail in mails {
             let subject = line(mail, number, "Ransomware");

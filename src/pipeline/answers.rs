@@ -15,7 +15,7 @@ use crate::core::subject::{self, Mail};
 use crate::core::transition::{Applied, Effects};
 use crate::core::triage::{self, NoticeCause, Outcome};
 use crate::outgoing::{queue_mail, standalone};
-use crate::render::{AckView, NoticeView, TranscriptView, UnverifiedView, local_time};
+use crate::render::{AckView, DraftMailView, NoticeView, TranscriptView, UnverifiedView, local_time};
 use crate::store::WriteTx;
 
 impl Pipeline {
@@ -212,5 +212,36 @@ impl Pipeline {
             if original.is_empty() { "Not accepted".to_string() } else { format!("Not accepted: {original}") };
         let draft = self.outgoing.reply(inbound, inbound.references.clone(), vec![sender], Vec::new(), subject, body);
         Ok(self.outgoing.enqueue(transaction, MailKind::Notice, None, draft, now)?)
+    }
+
+    /// A draft's latest version, to the one who asked for it only; a reply
+    /// to this mail is the draft's next version.
+    pub(super) fn send_draft(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        incident: &Incident,
+        number: u32,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let Some(draft) = incident.drafts.iter().find(|draft| draft.number == number) else { return Ok(()) };
+        let Some(latest) = draft.versions.last() else { return Ok(()) };
+        let Some(to) = inbound.author().map(|mailbox| mailbox.address.clone()) else { return Ok(()) };
+        let body = self.renderer().draft_mail(&DraftMailView {
+            id: incident.number.to_string(),
+            number,
+            kind: draft.kind.as_str(),
+            framing: draft.framing.as_str(),
+            version: latest.version,
+            next: latest.version + 1,
+            at: local_time(latest.at, &self.config().time_zone),
+            body: latest.body.clone(),
+            address: self.config().address.with_detail(None),
+        })?;
+        let mail = Mail::Draft { number, kind: draft.kind.as_str(), framing: draft.framing.as_str() };
+        let subject = subject::line(mail, incident.number, &incident.title);
+        let draft_mail = self.outgoing.reply_in_thread(incident, inbound, vec![to], Vec::new(), subject, body);
+        transaction.record_draft_mail(&draft_mail.message_id, incident.number, number)?;
+        Ok(self.outgoing.enqueue(transaction, MailKind::Draft, Some(incident.number), draft_mail, now)?)
     }
 }

@@ -6,12 +6,14 @@ use tracing::warn;
 
 use super::{IngestError, IngestReport, MAX_AWAITED, Pipeline, retro};
 use crate::compose;
-use crate::core::incident::IncidentNumber;
+use crate::core::incident::{DraftVersion, IncidentNumber};
 use crate::core::mail::Inbound;
+use crate::core::outcome::Done;
 use crate::core::plan::{self, Answer, Change, Plan, Reading};
 use crate::core::transition::{Actor, Settings};
 use crate::core::triage::{self, NoticeCause, Outcome, ThreadKeys};
 use crate::inbound::Parsed;
+use crate::render::DraftFacts;
 use crate::scheduler;
 use crate::store::WriteTx;
 
@@ -84,6 +86,9 @@ impl Pipeline {
         if let Some(parent) = reading.parent_to_check(inbound) {
             reading = Reading::of(inbound, transaction.subject_of(parent)?.as_deref(), access);
         }
+        if !inbound.in_reply_to.is_empty() {
+            reading = reading.replying_to_draft(transaction.draft_replied_to(number, &inbound.in_reply_to)?);
+        }
         let incident = match (closed, reading.needs_incident()) {
             (Some(incident), _) => Some(incident),
             (None, true) => transaction.incident(number)?,
@@ -123,9 +128,10 @@ impl Pipeline {
         &self,
         transaction: &WriteTx<'_>,
         inbound: &Inbound,
-        plan: Plan,
+        mut plan: Plan,
         now: Timestamp,
     ) -> Result<(), IngestError> {
+        let drafted = self.write_drafts(&mut plan, inbound, now)?;
         match (&plan.state, plan.change) {
             (Some(incident), Change::Declared) => transaction.insert_incident(incident)?,
             (Some(incident), Change::CommandsRan) => transaction.save_incident(incident)?,
@@ -143,6 +149,9 @@ impl Pipeline {
                 retro::tell_closed(self, transaction, inbound, incident, author, can_reopen, now)?;
             }
             None => {}
+        }
+        for number in drafted {
+            self.send_draft(transaction, inbound, incident, number, now)?;
         }
         if plan.change == Change::Unchanged {
             return Ok(());
@@ -167,7 +176,44 @@ impl Pipeline {
             allow_external_notify: self.config().allow_external_notify,
             regimes: &self.config().regimes,
             playbooks: &self.config().playbooks,
+            executives: &self.config().executives,
             suggest_type: self.config().suggest_type,
         }
+    }
+
+    /// The text of each draft the plan asked for, from the incident as it
+    /// now stands, stored as its version 1. Returns their numbers.
+    fn write_drafts(&self, plan: &mut Plan, inbound: &Inbound, now: Timestamp) -> Result<Vec<u32>, IngestError> {
+        let asked: Vec<u32> = plan
+            .effects
+            .applied
+            .iter()
+            .filter_map(|applied| match applied.outcome {
+                Ok(Done::Drafted { number, .. }) => Some(number),
+                _ => None,
+            })
+            .collect();
+        let Some(incident) = plan.state.as_mut().filter(|_| !asked.is_empty()) else { return Ok(asked) };
+        let config = self.config();
+        let type_title = incident
+            .kind
+            .and_then(|kind| config.playbooks.iter().find(|playbook| playbook.kind == kind))
+            .map(|playbook| playbook.title.clone());
+        let facts = DraftFacts {
+            organisation: config.organisation.as_deref(),
+            type_title: type_title.as_deref(),
+            regimes: &config.regimes,
+            now,
+        };
+        let author = inbound.author().map(|mailbox| mailbox.address.clone()).unwrap_or_default();
+        for number in &asked {
+            let Some(draft) = incident.drafts.iter().find(|draft| draft.number == *number) else { continue };
+            let body = self.renderer().draft(incident, draft.kind, draft.framing, &facts)?;
+            let version = DraftVersion { version: 1, body, by: author.clone(), at: now };
+            if let Some(draft) = incident.drafts.iter_mut().find(|draft| draft.number == *number) {
+                draft.versions.push(version);
+            }
+        }
+        Ok(asked)
     }
 }

@@ -33,6 +33,8 @@ pub struct DigestView {
     pub impact: String,
     pub changes: Vec<ChangeView>,
     pub needs: Vec<String>,
+    /// Drafts waiting for approval: "D1: customer-notice, worst case, version 2".
+    pub drafts: Vec<String>,
     pub streams: Vec<StreamView>,
     pub tasks: Vec<TaskView>,
     pub clocks: Vec<ClockView>,
@@ -168,6 +170,11 @@ impl Renderer {
             impact: incident.impact.clone().unwrap_or_else(unknown),
             changes,
             needs: digest.needs.clone(),
+            drafts: digest
+                .waiting_drafts
+                .iter()
+                .map(|(number, kind, framing, version)| format!("D{number}: {kind}, {framing} case, version {version}"))
+                .collect(),
             streams: digest
                 .streams
                 .iter()

@@ -12,11 +12,13 @@ use crate::core::incident::{DeadlineState, Incident, Stream, StreamState, Task, 
 use crate::core::schedule::Reminder;
 
 mod digest;
+mod draft;
 mod outcome;
 mod retro;
 mod text;
 
 pub use digest::{ChangeView, ClockView, CombinedDigestView, DigestView, DurationView};
+pub use draft::{DraftFacts, DraftMailView};
 pub use outcome::CommandView;
 pub use retro::{AnswersView, ClosedView, QuestionView, QuestionnaireView, RecordedView, ReportView, RetroSummaryView};
 
@@ -40,6 +42,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("report.md", include_str!("../../templates/report.md.tera")),
     ("report.html", include_str!("../../templates/report.html.tera")),
     ("outcome.txt", include_str!("../../templates/outcome.txt.tera")),
+    ("draft-mail.txt", include_str!("../../templates/draft-mail.txt.tera")),
+    ("drafts/staff-notice.txt", include_str!("../../templates/drafts/staff-notice.txt.tera")),
+    ("drafts/customer-notice.txt", include_str!("../../templates/drafts/customer-notice.txt.tera")),
+    ("drafts/regulator.txt", include_str!("../../templates/drafts/regulator.txt.tera")),
+    ("drafts/insurer.txt", include_str!("../../templates/drafts/insurer.txt.tera")),
+    ("drafts/bank.txt", include_str!("../../templates/drafts/bank.txt.tera")),
+    ("drafts/police.txt", include_str!("../../templates/drafts/police.txt.tera")),
+    ("drafts/board.txt", include_str!("../../templates/drafts/board.txt.tera")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -104,8 +104,21 @@ pub struct ReportView {
     pub answered: Vec<String>,
     pub not_answered: Vec<String>,
     pub evidence: Vec<EvidenceView>,
+    /// Every draft, each version and the decision on it.
+    pub drafts: Vec<ReportDraftView>,
     pub generated_at: String,
     pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportDraftView {
+    pub id: String,
+    pub kind: &'static str,
+    pub framing: &'static str,
+    /// "version 1 by alice@… at …", oldest first.
+    pub versions: Vec<String>,
+    /// "approved by … at … (version 2)", "rejected by …: reason", or "waiting".
+    pub decision: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -250,6 +263,7 @@ impl ReportView {
             answered: report.answered.clone(),
             not_answered: report.not_answered.clone(),
             evidence: evidence_views(report, time_zone),
+            drafts: draft_views(incident, time_zone),
             generated_at: local_time(now, time_zone),
             address,
         })
@@ -298,6 +312,36 @@ fn evidence_views(report: &Report, time_zone: &TimeZone) -> Vec<EvidenceView> {
             sha256: item.sha256.clone(),
             from: item.from.clone().unwrap_or_else(|| "unknown sender".to_string()),
             received_at: local_time(item.received_at, time_zone),
+        })
+        .collect()
+}
+
+fn draft_views(incident: &Incident, time_zone: &TimeZone) -> Vec<ReportDraftView> {
+    incident
+        .drafts
+        .iter()
+        .map(|draft| ReportDraftView {
+            id: format!("D{}", draft.number),
+            kind: draft.kind.as_str(),
+            framing: draft.framing.as_str(),
+            versions: draft
+                .versions
+                .iter()
+                .map(|version| {
+                    format!("version {} by {} at {}", version.version, version.by, local_time(version.at, time_zone))
+                })
+                .collect(),
+            decision: match &draft.decision {
+                Some(decision) => format!(
+                    "{} by {} at {} (version {}){}",
+                    draft.status,
+                    decision.by,
+                    local_time(decision.at, time_zone),
+                    decision.version,
+                    decision.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default()
+                ),
+                None => draft.status.as_str().to_string(),
+            },
         })
         .collect()
 }

@@ -130,8 +130,10 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
             Some(minutes) => Some(CadenceOverride::Every(jiff::SignedDuration::from_mins(minutes))),
         },
         deadlines: Vec::new(),
+        drafts: Vec::new(),
     };
     load_children(connection, key, &mut incident)?;
+    incident.drafts = super::drafts::load(connection, key)?;
     Ok(Some(incident))
 }
 
@@ -373,7 +375,8 @@ impl WriteTx<'_> {
                 incident.phase_at_close.map(Phase::as_str),
                 incident.kind.map(IncidentType::as_str),
             ])?;
-        self.replace_children(number, incident)
+        self.replace_children(number, incident)?;
+        self.replace_drafts(number, &incident.drafts)
     }
 
     /// An incident's child rows, replaced as a whole: roles, streams, tasks,

@@ -17,6 +17,8 @@ mod delivery;
 mod digests;
 // Incident types and their first-hour playbooks.
 mod playbooks;
+// Pre-drafted communications, their versions and approval by mail.
+mod drafts;
 // Close and learn: questionnaire, answers in every quoting style, report.
 mod retro;
 // The binary: exit codes, export, the daemon and crash recovery.

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
 use super::{CadenceSetting, Command, Form, Milestone, Verb, When, Who};
-use crate::core::incident::{IncidentType, Phase, Role, Severity, Status, Stream};
+use crate::core::incident::{DraftKind, Framing, IncidentType, Phase, Role, Severity, Status, Stream};
 
 pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Command, String> {
     let explicit = form.marked || form.colon || in_block;
@@ -17,6 +17,13 @@ pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> R
             .map(Command::Severity)
             .ok_or_else(|| "say critical, high, medium or low (or sev1 to sev4)".to_string()),
         Verb::Title => text(rest, "give the new title").map(Command::Title),
+        Verb::Draft => draft(rest),
+        Verb::Approve => draft_number(rest).map(Command::Approve),
+        Verb::Reject => {
+            let (number, reason) = rest.split_once([' ', ':']).unwrap_or((rest, ""));
+            let reason = reason.trim_start_matches([':', ' ']).trim();
+            draft_number(number).map(|number| Command::Reject(number, (!reason.is_empty()).then(|| reason.to_string())))
+        }
         Verb::Type => type_value(rest).map(Command::Type).ok_or_else(|| {
             let names: Vec<&str> = IncidentType::ALL.iter().map(|kind| kind.as_str()).collect();
             format!("say {}", names.join(", "))
@@ -140,6 +147,38 @@ pub(super) fn severity_value(value: &str) -> Option<Severity> {
         "low" | "4" | "sev4" | "p4" => Some(Severity::Low),
         _ => None,
     }
+}
+
+/// `customer-notice worst`: the kind in the words people use, and the
+/// framing, worst case unless `best` is said.
+fn draft(rest: &str) -> Result<Command, String> {
+    let words: Vec<String> = rest.split_whitespace().map(str::to_lowercase).collect();
+    let framing = match words.last().map(String::as_str) {
+        Some("best" | "best-case") => Some(Framing::Best),
+        Some("worst" | "worst-case") => Some(Framing::Worst),
+        _ => None,
+    };
+    let kind_words = &words[..words.len() - usize::from(framing.is_some())];
+    let kind = match kind_words.join("-").as_str() {
+        "staff" | "staff-notice" | "staff-mail" | "internal" => DraftKind::StaffNotice,
+        "customer" | "customers" | "customer-notice" | "clients" | "client-notice" => DraftKind::CustomerNotice,
+        "regulator" | "dpa" | "ico" | "authority" | "supervisory-authority" => DraftKind::Regulator,
+        "insurer" | "insurance" => DraftKind::Insurer,
+        "bank" => DraftKind::Bank,
+        "police" | "action-fraud" | "ic3" => DraftKind::Police,
+        "board" | "management" => DraftKind::Board,
+        _ => {
+            let kinds: Vec<&str> = DraftKind::ALL.iter().map(|kind| kind.as_str()).collect();
+            return Err(format!("say which draft: {}, then best or worst", kinds.join(", ")));
+        }
+    };
+    Ok(Command::Draft(kind, framing.unwrap_or(Framing::Worst)))
+}
+
+/// `D2` or `2`.
+fn draft_number(text: &str) -> Result<u32, String> {
+    let digits = text.trim().trim_start_matches(['D', 'd']);
+    digits.parse().ok().filter(|number| *number > 0).ok_or_else(|| "name the draft: D1, D2, ...".to_string())
 }
 
 /// An incident type in the words people use for it.

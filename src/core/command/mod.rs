@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
-use super::incident::{IncidentType, Phase, Role, Severity, Status, Stream};
+use super::incident::{DraftKind, Framing, IncidentType, Phase, Role, Severity, Status, Stream};
 
 mod arguments;
 mod body;
@@ -80,6 +80,12 @@ pub enum Command {
         regime: String,
         when: Option<When>,
     },
+    /// `draft customer-notice worst`: a ready-to-edit text, to the sender only.
+    Draft(DraftKind, Framing),
+    /// `approve D2`: the draft's latest version may be sent.
+    Approve(u32),
+    /// `reject D2 <reason>`.
+    Reject(u32, Option<String>),
 }
 
 /// `cadence 45m`, `cadence off`, `cadence auto`.
@@ -217,6 +223,9 @@ const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Aware, &["aware"]),
     (Verb::Notified, &["notified"]),
     (Verb::Retro, &["retro", "retrospective"]),
+    (Verb::Draft, &["draft"]),
+    (Verb::Approve, &["approve", "approved"]),
+    (Verb::Reject, &["reject", "rejected"]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +263,9 @@ enum Verb {
     Aware,
     Notified,
     Retro,
+    Draft,
+    Approve,
+    Reject,
 }
 
 fn verb_named(word: &str) -> Option<Verb> {
@@ -343,6 +355,9 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
         // "Scope is unclear.", "Task force assembled.": the text of these
         // commands comes after the verb or a colon, without a full stop.
         Some(Verb::Scope | Verb::Impact | Verb::Title | Verb::Task | Verb::Close) if sentence => Reading::Prose,
+        // "Meeting notes [draft]", "[status]": a label in a subject, not a
+        // command without its argument.
+        Some(_) if origin == Origin::Subject && rest.is_empty() && arguments_required(&word) => Reading::Prose,
         // `sev high.`: a full stop ends the line, not the argument.
         Some(verb) if takes_structured_arguments(verb) => {
             match arguments(verb, rest.trim_end_matches(['.', '!']), form, in_block) {
@@ -378,6 +393,11 @@ fn read_line(line: &str, in_block: bool, origin: Origin) -> Reading {
 /// Verbs whose arguments are a value from a small set, a person or a time:
 /// a near miss of one with such an argument is a typo, while `Test reply`
 /// is not a mistyped `task reply`.
+/// Whether `word`, given alone, cannot be a whole command.
+fn arguments_required(word: &str) -> bool {
+    verb_named(word).is_some_and(|verb| arguments(verb, "", Form { marked: true, colon: false }, true).is_err())
+}
+
 fn takes_structured_arguments(verb: Verb) -> bool {
     !matches!(
         verb,

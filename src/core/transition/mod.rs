@@ -13,6 +13,7 @@ use super::playbook::Playbook;
 mod assessment;
 mod clocks;
 mod communication;
+mod drafts;
 mod lifecycle;
 mod people;
 mod playbook;
@@ -39,6 +40,8 @@ pub struct Settings<'a> {
     pub allow_external_notify: bool,
     pub regimes: &'a [Regime],
     pub playbooks: &'a [Playbook],
+    /// May approve and reject drafts, as the lead may.
+    pub executives: &'a [String],
     /// Whether a declaration without `type` gets one from its words.
     pub suggest_type: bool,
 }
@@ -95,6 +98,24 @@ pub fn apply_suggested_type(
     let outcome = playbook::set_type(incident, kind, true, &turn);
     let entry = outcome.is_ok().then(|| (EntryKind::Command, written.clone()));
     Applied { written, outcome, replaces: None, entry }
+}
+
+/// The text of a reply to draft `number`'s mail as its next version.
+/// `None` when there is no such draft or no text.
+pub fn edit_draft(
+    incident: &mut Incident,
+    number: u32,
+    text: &str,
+    actor: &Actor<'_>,
+    now: Timestamp,
+) -> Option<Applied> {
+    let version = drafts::edit(incident, number, text, actor.address, now)?;
+    Some(Applied {
+        written: format!("your text, as draft D{number}"),
+        outcome: Ok(Done::DraftEdited { number, version }),
+        replaces: None,
+        entry: Some((EntryKind::Note, format!("Draft D{number}: version {version} by {}", actor.address))),
+    })
 }
 
 /// Applies every line in order; a later command on the same field wins and
@@ -162,6 +183,7 @@ fn execute(
     let turn = Turn { actor, now, settings };
     match command {
         Command::Type(..) => playbook::execute(incident, command, &turn),
+        Command::Draft(..) | Command::Approve(..) | Command::Reject(..) => drafts::execute(incident, command, &turn),
         Command::Severity(..)
         | Command::Title(..)
         | Command::Phase(..)

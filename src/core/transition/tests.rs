@@ -106,6 +106,7 @@ fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects
         allow_external_notify: false,
         regimes: &regimes(),
         playbooks: &playbooks(),
+        executives: &["ceo@company.test".to_string()],
         suggest_type: false,
     };
     let parsed = command::parse("Re: [INC-1] Phishing", body);
@@ -397,6 +398,7 @@ fn sitrep_suggests_a_type_as_if_the_declarer_had_written_it() {
         allow_external_notify: false,
         regimes: &regimes,
         playbooks: &playbooks,
+        executives: &[],
         suggest_type: true,
     };
     let actor = Actor { address: "alice@company.test", privileged: false };
