@@ -182,6 +182,7 @@ fn digest_view(
         default_streams: &config.default_streams,
         regimes: &config.regimes,
         next_at,
+        cadence: schedule::cadence(incident, &config.schedule),
         now,
     });
     let mut view = renderer.digest_view(&digest, incident, config.address.with_detail(None))?;

@@ -6,8 +6,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::deadline::{self, Regime, describe_duration};
 use super::incident::{
-    Deadline, DeadlineState, DraftKind, DraftStatus, EntryKind, Framing, Incident, Phase, Severity, Status, Stream,
-    StreamState, TaskState, Trust,
+    Deadline, DeadlineState, DraftKind, DraftStatus, EntryKind, Framing, Incident, Phase, Severity, Stamp, Status,
+    Stream, StreamState, TaskState, Trust,
 };
 use super::outcome::Done;
 use super::schedule::Reminder;
@@ -41,6 +41,10 @@ pub struct Digest {
     pub overdue: Vec<u32>,
     /// Drafts waiting for approval: number, kind, framing, latest version.
     pub waiting_drafts: Vec<(u32, DraftKind, Framing, u32)>,
+    /// A mail since the last digest changed the scope.
+    pub scope_changed: bool,
+    /// For responders: scope, lead and cadence asked again as they stand.
+    pub reask: Option<Reask>,
     pub next_at: Option<Timestamp>,
 }
 
@@ -59,6 +63,21 @@ pub struct Change {
 pub enum CommandLine {
     Did(Done),
     Typed(String),
+}
+
+/// The three questions a response keeps asking (scope, who leads, how
+/// often the executives hear), with what the incident says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reask {
+    pub scope: Option<String>,
+    pub scope_set: Option<Stamp>,
+    pub lead: Option<String>,
+    pub lead_set: Option<Stamp>,
+    /// How often the executives hear; `None` when scheduled digests are off.
+    pub cadence: Option<SignedDuration>,
+    /// The cadence follows the severity rather than a `cadence` command.
+    pub by_severity: bool,
+    pub now: Timestamp,
 }
 
 /// A notification duty and where its clock stands.
@@ -84,6 +103,8 @@ pub struct Inputs<'a> {
     pub default_streams: &'a [Stream],
     pub regimes: &'a [Regime],
     pub next_at: Option<Timestamp>,
+    /// How often the executives hear about this incident now.
+    pub cadence: Option<SignedDuration>,
     pub now: Timestamp,
 }
 
@@ -114,6 +135,18 @@ pub fn build(inputs: &Inputs<'_>) -> Digest {
             .filter(|task| task.state == TaskState::Open && task.due.is_some_and(|due| due < inputs.now))
             .map(|task| task.number)
             .collect(),
+        // The first digest has nothing earlier to have changed from.
+        scope_changed: inputs.number > 1
+            && inputs.since_last.iter().any(|entry| matches!(entry.outcome, Some(Done::ScopeSet { .. }))),
+        reask: (inputs.audience == Audience::Tactical && !closing).then(|| Reask {
+            scope: incident.scope.clone(),
+            scope_set: incident.scope_set.clone(),
+            lead: incident.lead.clone(),
+            lead_set: incident.lead_set.clone(),
+            cadence: inputs.cadence,
+            by_severity: incident.cadence.is_none(),
+            now: inputs.now,
+        }),
         waiting_drafts: incident
             .drafts
             .iter()

@@ -274,6 +274,17 @@ pub struct Incident {
     pub deadlines: Vec<Deadline>,
     /// Pre-drafted communications, `D1` upwards.
     pub drafts: Vec<Draft>,
+    /// When the scope and the lead were last set, and by whom: digests ask
+    /// the responders whether they still hold.
+    pub scope_set: Option<Stamp>,
+    pub lead_set: Option<Stamp>,
+}
+
+/// Who did something, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub at: Timestamp,
+    pub by: String,
 }
 
 /// `cadence 45m` or `cadence off` for one incident.
@@ -425,6 +436,8 @@ impl Incident {
             cadence: None,
             deadlines: Vec::new(),
             drafts: Vec::new(),
+            scope_set: None,
+            lead_set: None,
         }
     }
 }

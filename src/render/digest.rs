@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::text::{DIGEST_TEXT_WIDTH, reflow, wrap};
 use super::{RenderError, Renderer, RoleView, StreamView, TaskView, local_time};
 use crate::core::deadline::describe_duration;
-use crate::core::digest::{self, Audience, Clock, CommandLine, Digest};
-use crate::core::incident::{DeadlineState, Incident, Severity, TaskState};
+use crate::core::digest::{self, Audience, Clock, CommandLine, Digest, Reask};
+use crate::core::incident::{DeadlineState, Incident, Severity, Stamp, TaskState};
 
 /// A digest as the templates see it: every time already in the
 /// organisation's zone.
@@ -35,6 +35,10 @@ pub struct DigestView {
     pub needs: Vec<String>,
     /// Drafts waiting for approval: "D1: customer-notice, worst case, version 2".
     pub drafts: Vec<String>,
+    /// A mail since the last digest changed the scope.
+    pub scope_changed: bool,
+    /// For responders: scope, lead and cadence asked again.
+    pub reask: Option<ReaskView>,
     pub streams: Vec<StreamView>,
     pub tasks: Vec<TaskView>,
     pub clocks: Vec<ClockView>,
@@ -45,6 +49,36 @@ pub struct DigestView {
 
 /// Several incidents' digests in one mail, for an executive past the
 /// hourly cap.
+#[derive(Debug, Serialize)]
+pub struct ReaskView {
+    pub scope: Option<String>,
+    /// How long ago the scope was set ("3 h 10 min"), and by whom.
+    pub scope_age: Option<String>,
+    pub scope_set_by: Option<String>,
+    pub lead: Option<String>,
+    /// How long the lead has led.
+    pub lead_age: Option<String>,
+    /// How often the executives hear ("1 h"); none when digests are off.
+    pub cadence: Option<String>,
+    pub by_severity: bool,
+}
+
+impl ReaskView {
+    fn of(reask: &Reask) -> ReaskView {
+        let age =
+            |stamp: &Option<Stamp>| stamp.as_ref().map(|stamp| describe_duration(reask.now.duration_since(stamp.at)));
+        ReaskView {
+            scope: reask.scope.clone(),
+            scope_age: age(&reask.scope_set),
+            scope_set_by: reask.scope_set.as_ref().map(|stamp| stamp.by.clone()),
+            lead: reask.lead.clone(),
+            lead_age: age(&reask.lead_set).filter(|_| reask.lead.is_some()),
+            cadence: reask.cadence.map(describe_duration),
+            by_severity: reask.by_severity,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct CombinedDigestView {
     pub count: usize,
@@ -170,6 +204,8 @@ impl Renderer {
             impact: incident.impact.clone().unwrap_or_else(unknown),
             changes,
             needs: digest.needs.clone(),
+            scope_changed: digest.scope_changed,
+            reask: digest.reask.as_ref().map(ReaskView::of),
             drafts: digest
                 .waiting_drafts
                 .iter()

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Store, StoreResult, WriteTx, optional_time, parse_named, parse_time, time_text};
 use crate::core::incident::{
     CadenceOverride, Deadline, DeadlineState, Duty, EntryKind, Incident, IncidentNumber, IncidentType, Milestones,
-    Phase, Role, Severity, Status, Stream, StreamState, Task, TaskState, Trust,
+    Phase, Role, Severity, Stamp, Status, Stream, StreamState, Task, TaskState, Trust,
 };
 use crate::core::timeline::TimelineEntry;
 
@@ -131,10 +131,34 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
         },
         deadlines: Vec::new(),
         drafts: Vec::new(),
+        scope_set: None,
+        lead_set: None,
     };
     load_children(connection, key, &mut incident)?;
     incident.drafts = super::drafts::load(connection, key)?;
+    (incident.scope_set, incident.lead_set) = stamps(connection, key)?;
     Ok(Some(incident))
+}
+
+/// When the scope and the lead were last set, and by whom.
+fn stamps(connection: &Connection, key: i64) -> StoreResult<(Option<Stamp>, Option<Stamp>)> {
+    let (scope_at, scope_by, lead_at, lead_by) = connection
+        .prepare_cached("SELECT scope_set_at, scope_set_by, lead_set_at, lead_set_by FROM incidents WHERE number = ?1")?
+        .query_row([key], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+    let stamp = |at: Option<String>, by: Option<String>| -> StoreResult<Option<Stamp>> {
+        Ok(match (optional_time(key, at)?, by) {
+            (Some(at), Some(by)) => Some(Stamp { at, by }),
+            _ => None,
+        })
+    };
+    Ok((stamp(scope_at, scope_by)?, stamp(lead_at, lead_by)?))
 }
 
 /// An incident's child rows: roles, streams, tasks, extra digest
@@ -347,7 +371,8 @@ impl WriteTx<'_> {
                 "UPDATE incidents SET title = ?2, title_key = ?3, status = ?4, severity = ?5, phase = ?6, lead = ?7,
                         scope = ?8, impact = ?9, started_at = ?10, detected_at = ?11, contained_at = ?12,
                         eradicated_at = ?13, recovered_at = ?14, closed_at = ?15, aware_at = ?16, cadence_minutes = ?17,
-                        resolution = ?18, phase_at_close = ?19, type = ?20
+                        resolution = ?18, phase_at_close = ?19, type = ?20, scope_set_at = ?21,
+                        scope_set_by = ?22, lead_set_at = ?23, lead_set_by = ?24
                  WHERE number = ?1",
             )?
             .execute(params![
@@ -374,6 +399,10 @@ impl WriteTx<'_> {
                 incident.resolution,
                 incident.phase_at_close.map(Phase::as_str),
                 incident.kind.map(IncidentType::as_str),
+                incident.scope_set.as_ref().map(|stamp| time_text(stamp.at)),
+                incident.scope_set.as_ref().map(|stamp| stamp.by.as_str()),
+                incident.lead_set.as_ref().map(|stamp| time_text(stamp.at)),
+                incident.lead_set.as_ref().map(|stamp| stamp.by.as_str()),
             ])?;
         self.replace_children(number, incident)?;
         self.replace_drafts(number, &incident.drafts)

@@ -27,3 +27,8 @@ CREATE TABLE draft_mails (
     incident   INTEGER NOT NULL,
     number     INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+-- When the scope and the lead were last set, and by whom.
+ALTER TABLE incidents ADD COLUMN scope_set_at TEXT;
+ALTER TABLE incidents ADD COLUMN scope_set_by TEXT;
+ALTER TABLE incidents ADD COLUMN lead_set_at TEXT;
+ALTER TABLE incidents ADD COLUMN lead_set_by TEXT;

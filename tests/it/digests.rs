@@ -386,3 +386,35 @@ fn no_executive_digest_shows_a_command_as_typed() {
         }
     }
 }
+
+/// The responders' digest asks again, every time, whether the scope, the
+/// lead and the cadence still hold; the executives are told when the scope
+/// changed.
+#[test]
+fn responders_are_asked_again_about_scope_lead_and_cadence() {
+    let mut harness = Harness::new();
+    declared(&mut harness);
+    harness.now = at("2026-11-27T10:40:00Z");
+    harness.feed(&reply(BOB, "scope FS01, the finance share and two laptops", "b1@company.test"));
+    tick(&mut harness, "2026-11-27T11:01:00Z");
+    let responders = of_kind(&harness, "tactical");
+    let body = responders[0]["body"].as_str().unwrap();
+    let (_, asked) = body.split_once("Still right? Asked again").unwrap_or_else(|| panic!("no questions in {body}"));
+    assert!(
+        asked.contains("- Scope: \"FS01, the finance share and two laptops\", set 20 min ago by bob@company.test."),
+        "{asked}"
+    );
+    assert!(asked.contains("- Lead: alice@company.test, for 1 h."), "{asked}");
+    assert!(asked.contains("- Cadence: the executives hear every 1 h, set by the severity."), "{asked}");
+    let first = of_kind(&harness, "digest").pop().unwrap();
+    let body = first["body"].as_str().unwrap();
+    assert!(body.contains("Scope:    FS01, the finance share and two laptops\n"), "nothing earlier to change: {body}");
+    assert!(!body.contains("Still right?"), "executives are not asked: {body}");
+
+    harness.now = at("2026-11-27T11:30:00Z");
+    harness.feed(&reply(BOB, "scope FS01 only; the laptops were clean", "b2@company.test"));
+    tick(&mut harness, "2026-11-27T12:02:00Z");
+    let second = of_kind(&harness, "digest").pop().unwrap();
+    let body = second["body"].as_str().unwrap();
+    assert!(body.contains("Scope:    FS01 only; the laptops were clean (changed since the last update)"), "{body}");
+}

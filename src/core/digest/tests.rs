@@ -89,8 +89,10 @@ fn default_streams_are_listed_even_before_anyone_reports_on_them() {
         default_streams: &[Stream::Technical, Stream::Legal],
         regimes: &[],
         next_at: Some(at("2026-11-27T15:00:00Z")),
+        cadence: Some(SignedDuration::from_hours(1)),
         now: at("2026-11-27T14:30:00Z"),
     });
+    assert_eq!(digest.reask, None, "executives are not asked again");
     let names: Vec<Stream> = digest.streams.iter().map(|(stream, _)| *stream).collect();
     assert_eq!(names, [Stream::Technical, Stream::Legal]);
     assert_eq!(digest.streams[1].1.status.as_deref(), Some("call booked"));
@@ -180,4 +182,34 @@ mod grouping {
             "responders see what was typed"
         );
     }
+}
+
+#[test]
+fn responders_are_asked_again_and_a_scope_change_is_flagged() {
+    let mut incident = incident();
+    incident.scope = Some("FS01".into());
+    incident.scope_set = Some(Stamp { at: at("2026-11-27T14:10:00Z"), by: "bob@company.test".into() });
+    let scope_change = TimelineEntry {
+        outcome: Some(Done::ScopeSet { scope: "FS01".into() }),
+        ..entry(EntryKind::Command, Trust::Staff, "scope FS01", "2026-11-27T14:10:00Z")
+    };
+    let build_for = |audience: Audience| {
+        build(&Inputs {
+            incident: &incident,
+            since_last: std::slice::from_ref(&scope_change),
+            number: 2,
+            audience,
+            default_streams: &[],
+            regimes: &[],
+            next_at: None,
+            cadence: Some(SignedDuration::from_mins(30)),
+            now: at("2026-11-27T14:30:00Z"),
+        })
+    };
+    let responders = build_for(Audience::Tactical);
+    let reask = responders.reask.expect("the questions, asked again");
+    assert_eq!((reask.scope.as_deref(), reask.lead.as_deref()), (Some("FS01"), None));
+    assert_eq!(reask.scope_set.map(|stamp| stamp.by), Some("bob@company.test".to_string()));
+    assert_eq!((reask.cadence, reask.by_severity), (Some(SignedDuration::from_mins(30)), true));
+    assert!(build_for(Audience::Executive).scope_changed);
 }

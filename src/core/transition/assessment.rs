@@ -3,7 +3,7 @@
 
 use super::{Result, Turn, past};
 use crate::core::command::{Command, Milestone};
-use crate::core::incident::{Incident, Phase, Status};
+use crate::core::incident::{Incident, Phase, Stamp, Status};
 use crate::core::outcome::{Done, Shift};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
@@ -38,6 +38,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
         }
         Command::Scope(scope) => {
             incident.scope = Some(scope.clone());
+            incident.scope_set = Some(Stamp { at: now, by: turn.actor.address.to_string() });
             Done::ScopeSet { scope: scope.clone() }
         }
         Command::Impact(impact) => {

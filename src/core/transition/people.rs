@@ -2,7 +2,7 @@
 
 use super::{Result, Turn, staff_member};
 use crate::core::command::Command;
-use crate::core::incident::{Duty, Incident, TaskState};
+use crate::core::incident::{Duty, Incident, Stamp, TaskState};
 use crate::core::outcome::{Act, Done, Refusal};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
@@ -16,6 +16,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
                 refuse_unless_steering(Act::ReplaceLead)?;
             }
             incident.lead = Some(lead.clone());
+            incident.lead_set = Some(Stamp { at: turn.now, by: actor.address.to_string() });
             let tasks = take_duty(incident, Duty::Lead, &lead);
             Done::LeadSet { lead, tasks }
         }
@@ -28,6 +29,7 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
         Command::Unassign(None) => {
             refuse_unless_steering(Act::RemoveLead)?;
             incident.lead = None;
+            incident.lead_set = Some(Stamp { at: turn.now, by: actor.address.to_string() });
             Done::LeadRemoved
         }
         Command::Unassign(Some(role)) => match incident.roles.remove(role) {
