@@ -76,13 +76,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let signs: Vec<String> = playbook.signs.iter().map(|sign| format!("\"{sign}\"")).collect();
             println!("Suggested when a declaration mentions: {}.\n", signs.join(", "));
         }
-        println!("| due | step | whose | why | source |");
-        println!("|---|---|---|---|---|");
+        println!("| due | step | stream | whose | why | source |");
+        println!("|---|---|---|---|---|---|");
         for step in &playbook.steps {
             println!(
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 describe_duration(step.due),
                 step.what,
+                step.stream,
                 step.duty,
                 step.why,
                 step.source

@@ -127,10 +127,11 @@ pub struct DraftView {
     pub status: &'static str,
     pub approved_by: Option<String>,
     pub approved_at: Option<String>,
-    /// Who rejected it and why, when it was.
+    /// Who rejected the latest version, when and why, when they did.
     pub rejected_by: Option<String>,
+    pub rejected_at: Option<String>,
     pub reason: Option<String>,
-    /// Every version, oldest first: `version`, `by`, `at`, `body`.
+    /// Every version, oldest first, each with its own decision.
     pub versions: Vec<DraftVersionView>,
 }
 
@@ -140,6 +141,16 @@ pub struct DraftVersionView {
     pub by: String,
     pub at: String,
     pub body: String,
+    pub decision: Option<DecisionView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecisionView {
+    /// `approved` or `rejected`.
+    pub status: &'static str,
+    pub by: String,
+    pub at: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -349,19 +360,20 @@ fn outbox_view(row: OutboxRecord) -> OutboxView {
 
 fn draft_view(draft: &Draft) -> DraftView {
     let latest = draft.versions.last();
-    let decision = draft.decision.as_ref();
-    let approved = decision.filter(|_| draft.status == DraftStatus::Approved);
-    let rejected = decision.filter(|_| draft.status == DraftStatus::Rejected);
+    let decision = latest.and_then(|version| version.decision.as_ref());
+    let approved = decision.filter(|decision| decision.status == DraftStatus::Approved);
+    let rejected = decision.filter(|decision| decision.status == DraftStatus::Rejected);
     DraftView {
         id: format!("D{}", draft.number),
         kind: draft.kind.as_str(),
         framing: draft.framing.as_str(),
         version: latest.map_or(0, |version| version.version),
         body: latest.map(|version| version.body.clone()).unwrap_or_default(),
-        status: draft.status.as_str(),
+        status: draft.status().as_str(),
         approved_by: approved.map(|decision| decision.by.clone()),
         approved_at: approved.map(|decision| time_text(decision.at)),
         rejected_by: rejected.map(|decision| decision.by.clone()),
+        rejected_at: rejected.map(|decision| time_text(decision.at)),
         reason: rejected.and_then(|decision| decision.reason.clone()),
         versions: draft
             .versions
@@ -371,6 +383,12 @@ fn draft_view(draft: &Draft) -> DraftView {
                 by: version.by.clone(),
                 at: time_text(version.at),
                 body: version.body.clone(),
+                decision: version.decision.as_ref().map(|decision| DecisionView {
+                    status: decision.status.as_str(),
+                    by: decision.by.clone(),
+                    at: time_text(decision.at),
+                    reason: decision.reason.clone(),
+                }),
             })
             .collect(),
     }

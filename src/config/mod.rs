@@ -64,8 +64,6 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// The organisation's name, for drafts.
     pub organisation: Option<String>,
-    /// Where playbooks that replace the shipped ones are, if anywhere.
-    pub playbooks_dir: Option<PathBuf>,
     /// Every incident type's first-hour playbook.
     pub playbooks: Vec<Playbook>,
     /// Whether a declaration without `type` gets one from its words.

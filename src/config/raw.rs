@@ -312,7 +312,6 @@ impl RawConfig {
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
             organisation: self.organisation.map(|name| name.trim().to_string()).filter(|name| !name.is_empty()),
-            playbooks_dir: self.playbooks.dir.as_deref().map(resolve),
             suggest_type: self.playbooks.suggest.unwrap_or(true),
             playbooks: super::playbooks::load(self.playbooks.dir.as_deref().map(resolve).as_deref())
                 .map_err(|problem| format!("playbooks: {problem}"))?,

@@ -150,7 +150,7 @@ pub fn build(inputs: &Inputs<'_>) -> Digest {
         waiting_drafts: incident
             .drafts
             .iter()
-            .filter(|draft| draft.status == DraftStatus::Waiting && !draft.versions.is_empty())
+            .filter(|draft| draft.status() == DraftStatus::Waiting && !draft.versions.is_empty())
             .map(|draft| (draft.number, draft.kind, draft.framing, draft.versions.len() as u32))
             .collect(),
         next_at: if closing { None } else { inputs.next_at },

@@ -332,9 +332,17 @@ pub struct Draft {
     pub framing: Framing,
     /// Oldest first; the first is sitrep's, later ones people's edits.
     pub versions: Vec<DraftVersion>,
-    pub status: DraftStatus,
-    /// Who approved or rejected which version, when, and why not.
-    pub decision: Option<Decision>,
+}
+
+impl Draft {
+    /// The latest version's decision, or waiting: an edit needs deciding
+    /// again, and earlier decisions stay with their versions.
+    pub fn status(&self) -> DraftStatus {
+        self.versions
+            .last()
+            .and_then(|version| version.decision.as_ref())
+            .map_or(DraftStatus::Waiting, |decision| decision.status)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,13 +351,16 @@ pub struct DraftVersion {
     pub body: String,
     pub by: String,
     pub at: Timestamp,
+    /// Who approved or rejected this version, when, and why not.
+    pub decision: Option<Decision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// Approved or rejected.
+    pub status: DraftStatus,
     pub by: String,
     pub at: Timestamp,
-    pub version: u32,
     pub reason: Option<String>,
 }
 

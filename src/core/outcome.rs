@@ -151,7 +151,15 @@ pub enum Done {
         number: u32,
         version: u32,
     },
+    /// `unconfirmed`: `[TO CONFIRM` markers still in the approved text.
     DraftApproved {
+        number: u32,
+        version: u32,
+        #[serde(default)]
+        unconfirmed: usize,
+    },
+    /// `show D2`: the latest version comes to the one who asked.
+    DraftShown {
         number: u32,
         version: u32,
     },

@@ -10,6 +10,7 @@ use super::command::{self, Origin};
 use super::incident::{EntryKind, Incident, IncidentNumber, Status, Stream, Trust};
 use super::mail::Inbound;
 use super::playbook;
+use super::quote;
 use super::schedule::Job;
 use super::timeline::TimelineEntry;
 use super::transition::{self, Actor, Effects, Settings};
@@ -58,26 +59,37 @@ pub enum Answer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
     commands: command::Parsed,
-    /// The draft whose mail this replies to: its text is a new version.
-    draft: Option<u32>,
+    /// The draft whose mail this replies to, and the mail read as an edit
+    /// of it: the commands of its subject and of a first paragraph of
+    /// commands only, and the rest as the draft's text.
+    draft: Option<(u32, command::Parsed)>,
+    /// Why the mail's commands may not run, if they may not.
+    refused: Option<String>,
 }
 
 impl Reading {
     /// Commands in the subject and the text, each answered with the reason
     /// it may not run when the mail may not steer (`auth::commands_refused`).
     pub fn of(inbound: &Inbound, parent_subject: Option<&str>, access: &Access) -> Reading {
-        let mut commands = command::parse_reply(&inbound.subject, parent_subject, &inbound.new_text);
-        if let Some(reason) = auth::commands_refused(inbound, access) {
-            for line in &mut commands.lines {
-                line.command = Err(reason.clone());
-            }
-        }
-        Reading { commands, draft: None }
+        let refused = auth::commands_refused(inbound, access);
+        let commands = refuse(command::parse_reply(&inbound.subject, parent_subject, &inbound.new_text), &refused);
+        Reading { commands, draft: None, refused }
     }
 
-    /// The mail replies to the mail that carried draft `number`.
-    pub fn replying_to_draft(self, number: Option<u32>) -> Reading {
-        Reading { draft: number, ..self }
+    /// The mail replies to the mail that carried draft `number`: it may be
+    /// an edit of it, which only the incident can tell.
+    pub fn replying_to_draft(self, inbound: &Inbound, number: Option<u32>) -> Reading {
+        let Some(number) = number else { return self };
+        let text = inbound.new_text.trim();
+        let (first, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+        let leading = command::parse(&inbound.subject, first);
+        let as_edit =
+            match leading.text.trim().is_empty() && leading.lines.iter().any(|line| line.origin == Origin::Body) {
+                true => command::Parsed { text: rest.trim().to_string(), ..leading },
+                false => command::Parsed { text: text.to_string(), ..command::parse(&inbound.subject, "") },
+            };
+        let as_edit = refuse(as_edit, &self.refused);
+        Reading { draft: Some((number, as_edit)), ..self }
     }
 
     /// The mail this reply answers, when its subject must be read: the
@@ -93,6 +105,27 @@ impl Reading {
     pub fn needs_incident(&self) -> bool {
         !self.commands.lines.is_empty() || self.draft.is_some()
     }
+}
+
+/// Each command answered with `reason` instead of run, when there is one.
+fn refuse(mut commands: command::Parsed, reason: &Option<String>) -> command::Parsed {
+    if let Some(reason) = reason {
+        for line in &mut commands.lines {
+            line.command = Err(reason.clone());
+        }
+    }
+    commands
+}
+
+/// Whether `text` reads as a new version of `draft` rather than a comment
+/// on it ("Looks good", "Sent at 16:10"): it keeps the draft's subject
+/// line, opens as a letter does ("Dear customers,"), or is at least a
+/// third of the draft's length.
+fn is_edit(text: &str, draft: &str) -> bool {
+    let text = text.trim();
+    let opening = text.lines().next().unwrap_or_default().trim();
+    !text.is_empty()
+        && (opening.starts_with("Subject:") || quote::is_greeting(opening) || 3 * text.len() >= draft.trim().len())
 }
 
 /// A declaration: the new incident with the default streams, the commands
@@ -144,8 +177,20 @@ pub fn update(
     settings: &Settings<'_>,
     now: Timestamp,
 ) -> Plan {
-    let acts = reading.needs_incident();
-    let commands = reading.commands;
+    // A reply to a draft's mail is an edit when it reads like one; a
+    // comment on it ("Looks good") is an update like any other.
+    let (commands, draft) = match (&incident, reading.draft) {
+        (Some(incident), Some((number, as_edit))) => {
+            let latest =
+                incident.drafts.iter().find(|draft| draft.number == number).and_then(|draft| draft.versions.last());
+            match latest {
+                Some(latest) if is_edit(&as_edit.text, &latest.body) => (as_edit, Some(number)),
+                _ => (reading.commands, None),
+            }
+        }
+        _ => (reading.commands, None),
+    };
+    let acts = !commands.lines.is_empty() || draft.is_some();
     let mut incident = match incident {
         Some(incident) if acts => incident,
         // Commands for an incident that is not there: nothing to record them on.
@@ -177,9 +222,9 @@ pub fn update(
             };
         }
     };
-    // A reply to a draft's mail is its next version, not an update; its
-    // commands run after, so `approve` in it approves the new text.
-    let edit = reading.draft.and_then(|draft| transition::edit_draft(&mut incident, draft, &commands.text, actor, now));
+    // The edit is the draft's next version, not an update; the commands
+    // run after it, so `approve` in the same mail approves the new text.
+    let edit = draft.and_then(|draft| transition::edit_draft(&mut incident, draft, &commands.text, actor, now));
     let mut effects = transition::apply(&mut incident, &commands.lines, actor, now, settings);
     let mut entries = Vec::new();
     match edit {
@@ -366,5 +411,17 @@ mod tests {
         assert_eq!(incident.streams.keys().copied().collect::<Vec<_>>(), [Stream::Technical, Stream::Legal]);
         assert_eq!(plan.entries[0].kind, EntryKind::Declared);
         assert_eq!(plan.entries[0].text, "Files end in .locked.");
+    }
+
+    #[test]
+    fn a_reply_to_a_draft_is_an_edit_only_when_it_reads_like_one() {
+        let draft =
+            "Subject: Incident at Example Ltd\n\nDear customers,\n\n".to_string() + &"We are sorry. ".repeat(40);
+        assert!(!is_edit("Looks good to me.", &draft));
+        assert!(!is_edit("Sent to customers at 16:10.", &draft));
+        assert!(is_edit("Subject: Incident at Example Ltd\n\nShorter text.", &draft));
+        assert!(is_edit("Dear customers,\n\nOur file server was attacked.", &draft));
+        assert!(is_edit(&"We are sorry. ".repeat(20), &draft), "a third of the length");
+        assert!(!is_edit("   ", &draft));
     }
 }

@@ -87,7 +87,7 @@ impl Pipeline {
             reading = Reading::of(inbound, transaction.subject_of(parent)?.as_deref(), access);
         }
         if !inbound.in_reply_to.is_empty() {
-            reading = reading.replying_to_draft(transaction.draft_replied_to(number, &inbound.in_reply_to)?);
+            reading = reading.replying_to_draft(inbound, transaction.draft_replied_to(number, &inbound.in_reply_to)?);
         }
         let incident = match (closed, reading.needs_incident()) {
             (Some(incident), _) => Some(incident),
@@ -150,8 +150,16 @@ impl Pipeline {
             }
             None => {}
         }
-        for number in drafted {
-            self.send_draft(transaction, inbound, incident, number, now)?;
+        // Drafts written now, and any `show Dn`, go to the sender, unless the
+        // mail said `quiet`.
+        let shown = plan.effects.applied.iter().filter_map(|applied| match applied.outcome {
+            Ok(Done::DraftShown { number, .. }) => Some(number),
+            _ => None,
+        });
+        if !plan.effects.quiet {
+            for number in drafted.into_iter().chain(shown) {
+                self.send_draft(transaction, inbound, incident, number, now)?;
+            }
         }
         if plan.change == Change::Unchanged {
             return Ok(());
@@ -209,7 +217,7 @@ impl Pipeline {
         for number in &asked {
             let Some(draft) = incident.drafts.iter().find(|draft| draft.number == *number) else { continue };
             let body = self.renderer().draft(incident, draft.kind, draft.framing, &facts)?;
-            let version = DraftVersion { version: 1, body, by: author.clone(), at: now };
+            let version = DraftVersion { version: 1, body, by: author.clone(), at: now, decision: None };
             if let Some(draft) = incident.drafts.iter_mut().find(|draft| draft.number == *number) {
                 draft.versions.push(version);
             }

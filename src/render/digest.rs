@@ -47,8 +47,7 @@ pub struct DigestView {
     pub address: String,
 }
 
-/// Several incidents' digests in one mail, for an executive past the
-/// hourly cap.
+/// Scope, lead and cadence as the responders are asked about them again.
 #[derive(Debug, Serialize)]
 pub struct ReaskView {
     pub scope: Option<String>,
@@ -79,6 +78,8 @@ impl ReaskView {
     }
 }
 
+/// Several incidents' digests in one mail, for an executive past the
+/// hourly cap.
 #[derive(Debug, Serialize)]
 pub struct CombinedDigestView {
     pub count: usize,

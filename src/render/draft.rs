@@ -25,6 +25,8 @@ struct DraftView<'a> {
     framing: &'static str,
     organisation: Option<&'a str>,
     type_title: Option<&'a str>,
+    /// The type's key (`bec`), for wording that depends on the type.
+    incident_type: Option<&'static str>,
     severity: Option<&'static str>,
     scope: Option<&'a str>,
     impact: Option<&'a str>,
@@ -94,6 +96,7 @@ impl Renderer {
             framing: framing.as_str(),
             organisation: facts.organisation,
             type_title: facts.type_title,
+            incident_type: incident.kind.map(|kind| kind.as_str()),
             severity: incident.severity.map(|severity| severity.as_str()),
             scope: incident.scope.as_deref(),
             impact: incident.impact.as_deref(),

@@ -115,9 +115,9 @@ pub struct ReportDraftView {
     pub id: String,
     pub kind: &'static str,
     pub framing: &'static str,
-    /// "version 1 by alice@… at …", oldest first.
+    /// "version 1 by alice@… at …, approved by … at …", oldest first.
     pub versions: Vec<String>,
-    /// "approved by … at … (version 2)", "rejected by …: reason", or "waiting".
+    /// The latest version's: `approved`, `rejected` or `waiting`.
     pub decision: String,
 }
 
@@ -328,20 +328,20 @@ fn draft_views(incident: &Incident, time_zone: &TimeZone) -> Vec<ReportDraftView
                 .versions
                 .iter()
                 .map(|version| {
-                    format!("version {} by {} at {}", version.version, version.by, local_time(version.at, time_zone))
+                    let decided = version.decision.as_ref().map(|decision| {
+                        let reason = decision.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default();
+                        format!(
+                            ", {} by {} at {}{reason}",
+                            decision.status,
+                            decision.by,
+                            local_time(decision.at, time_zone)
+                        )
+                    });
+                    let at = local_time(version.at, time_zone);
+                    format!("version {} by {} at {at}{}", version.version, version.by, decided.unwrap_or_default())
                 })
                 .collect(),
-            decision: match &draft.decision {
-                Some(decision) => format!(
-                    "{} by {} at {} (version {}){}",
-                    draft.status,
-                    decision.by,
-                    local_time(decision.at, time_zone),
-                    decision.version,
-                    decision.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default()
-                ),
-                None => draft.status.as_str().to_string(),
-            },
+            decision: draft.status().as_str().to_string(),
         })
         .collect()
 }

@@ -405,7 +405,7 @@ impl WriteTx<'_> {
                 incident.lead_set.as_ref().map(|stamp| stamp.by.as_str()),
             ])?;
         self.replace_children(number, incident)?;
-        self.replace_drafts(number, &incident.drafts)
+        self.write_drafts(number, &incident.drafts)
     }
 
     /// An incident's child rows, replaced as a whole: roles, streams, tasks,

@@ -43,7 +43,7 @@ fn a_draft_comes_to_the_one_who_asked_with_the_facts_and_what_is_unknown_marked(
     assert_eq!(draft["subject"], "[INC-1] Draft D1: customer-notice, worst case");
     let body = draft["body"].as_str().unwrap();
     assert!(body.contains("FS01 and the finance share"), "the incident's scope: {body}");
-    assert!(body.contains("[TO CONFIRM"), "the number of people is not known: {body}");
+    assert!(body.contains("[TO CONFIRM: number of people affected]"), "the number of people is not known: {body}");
     assert!(body.contains("----- D1, version 1 -----"), "{body}");
     let stored = drafts(&harness);
     assert_eq!((stored[0]["id"].as_str(), stored[0]["status"].as_str()), (Some("D1"), Some("waiting")));
@@ -117,4 +117,48 @@ fn no_draft_or_approval_mail_leaves_the_staff_and_executives() {
         }
     }
     assert_eq!(of_kind(&harness, "draft").len(), 3, "the vendor asked for none");
+}
+
+fn reply_to_draft(harness: &Harness, from: &str, body: &str, id: &str) -> Vec<u8> {
+    let draft_id = of_kind(harness, "draft")[0]["message_id"].as_str().unwrap().to_string();
+    mail(from, "Re: [INC-1] Draft D1: customer-notice, worst case")
+        .id(id)
+        .header("In-Reply-To", &format!("<{draft_id}>"))
+        .body(body)
+        .bytes()
+}
+
+#[test]
+fn a_comment_on_a_draft_is_no_new_version_and_its_approval_stands_for_what_was_read() {
+    let mut harness = drafted();
+    let comment = reply_to_draft(&harness, ALICE, "Looks good to me.\n\napprove D1", "a2@company.test");
+    harness.feed(&comment);
+    let stored = drafts(&harness);
+    assert_eq!((stored[0]["version"].as_u64(), stored[0]["status"].as_str()), (Some(1), Some("approved")));
+    let transcript = of_kind(&harness, "transcript").pop().unwrap();
+    assert!(transcript["body"].as_str().unwrap().contains("[TO CONFIRM] marks"), "{transcript}");
+
+    // A later edit needs deciding again; the approval of version 1 stays on record.
+    let edit = "Subject: Our file server was attacked\n\nDear customers,\n\nScope: our file server.\n\
+                Impact: invoices are late.\n\nWe are restoring it.";
+    harness.feed(&reply_to_draft(&harness, ALICE, edit, "a3@company.test"));
+    let stored = drafts(&harness);
+    assert_eq!((stored[0]["version"].as_u64(), stored[0]["status"].as_str()), (Some(2), Some("waiting")));
+    assert_eq!(stored[0]["versions"][0]["decision"]["status"], "approved");
+    assert!(stored[0]["body"].as_str().unwrap().contains("Scope: our file server."), "the draft is kept whole");
+    let incident = serde_json::to_value(&harness.export().incidents[0]).unwrap();
+    assert_eq!(incident["scope"], "FS01 and the finance share", "lines of a draft run no commands");
+}
+
+#[test]
+fn a_draft_is_decided_only_once_read_and_anyone_who_decides_can_ask_to_see_it() {
+    let mut harness = drafted();
+    harness.feed(&reply(ALICE, "draft police\napprove D2", "a2@company.test"));
+    assert_eq!(drafts(&harness)[1]["status"], "waiting", "D2 had no text when approved");
+    harness.feed(&reply(CEO, "show D1", "c1@company.test"));
+    let shown = of_kind(&harness, "draft").pop().unwrap();
+    assert_eq!(
+        (shown["to"][0].as_str(), shown["subject"].as_str()),
+        (Some("ceo@company.test"), Some("[INC-1] Draft D1: customer-notice, worst case"))
+    );
 }

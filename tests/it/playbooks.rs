@@ -98,3 +98,29 @@ fn an_overdue_bank_step_of_a_bec_incident_reminds_the_lead() {
     let line = body.lines().find(|line| line.starts_with("1. ")).unwrap_or_else(|| panic!("{body}"));
     assert!(line.ends_with(", OVERDUE"), "{line}");
 }
+
+#[test]
+fn a_handover_hands_on_the_open_steps_and_a_sign_off_is_no_command() {
+    let mut harness = suggesting();
+    let declaration = mail(ALICE, "We paid a fake invoice to new bank details").id("d@company.test").body("lead me");
+    harness.feed(&declaration.bytes());
+    let lead_steps = |harness: &Harness| -> Vec<String> {
+        incident(harness)["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|task| task["state"] == "open" && task["owner"].is_string())
+            .map(|task| task["owner"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(!lead_steps(&harness).is_empty() && lead_steps(&harness).iter().all(|owner| owner == "alice@company.test"));
+    harness.feed(
+        &mail(ALICE, "Re: [INC-1] We paid a fake invoice")
+            .id("a1@company.test")
+            .body("lead bob@company.test\n\nKind regards\nAlice")
+            .bytes(),
+    );
+    assert!(lead_steps(&harness).iter().all(|owner| owner == "bob@company.test"), "{:?}", lead_steps(&harness));
+    let transcript = of_kind(&harness, "transcript").pop().unwrap();
+    assert!(!transcript["body"].as_str().unwrap().contains("Not done"), "{transcript}");
+}

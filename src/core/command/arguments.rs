@@ -19,6 +19,7 @@ pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> R
         Verb::Title => text(rest, "give the new title").map(Command::Title),
         Verb::Draft => draft(rest),
         Verb::Approve => draft_number(rest).map(Command::Approve),
+        Verb::Show => draft_number(rest).map(Command::ShowDraft),
         Verb::Reject => {
             let (number, reason) = rest.split_once([' ', ':']).unwrap_or((rest, ""));
             let reason = reason.trim_start_matches([':', ' ']).trim();

@@ -84,6 +84,8 @@ pub enum Command {
     Draft(DraftKind, Framing),
     /// `approve D2`: the draft's latest version may be sent.
     Approve(u32),
+    /// `show D2`: the draft's latest version, mailed to the one who asks.
+    ShowDraft(u32),
     /// `reject D2 <reason>`.
     Reject(u32, Option<String>),
 }
@@ -191,7 +193,7 @@ pub fn parse_reply(subject: &str, parent_subject: Option<&str>, text: &str) -> P
 /// Every verb with its spellings; the first is the one the help shows.
 const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Severity, &["severity", "sev", "priority", "prio"]),
-    (Verb::Type, &["type", "kind"]),
+    (Verb::Type, &["type"]),
     (Verb::Title, &["title", "rename"]),
     (Verb::Lead, &["lead", "owner", "ic", "commander"]),
     (Verb::Role, &["role"]),
@@ -224,8 +226,9 @@ const VERBS: &[(Verb, &[&str])] = &[
     (Verb::Notified, &["notified"]),
     (Verb::Retro, &["retro", "retrospective"]),
     (Verb::Draft, &["draft"]),
-    (Verb::Approve, &["approve", "approved"]),
-    (Verb::Reject, &["reject", "rejected"]),
+    (Verb::Show, &["show"]),
+    (Verb::Approve, &["approve"]),
+    (Verb::Reject, &["reject"]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +267,7 @@ enum Verb {
     Notified,
     Retro,
     Draft,
+    Show,
     Approve,
     Reject,
 }
@@ -437,8 +441,7 @@ fn split_verb(line: &str) -> (&str, &str, bool) {
     (first, rest.trim(), false)
 }
 
-/// `sev1`..`sev4`, `p1`..`p4`.
-/// `sev1`, `p2`; and `#ransomware` when marked, since "Phishing" alone on a
+/// `sev1`..`sev4`, `p1`..`p4`; and `#ransomware` when marked, since "Phishing" alone on a
 /// line may be a word of prose.
 fn shorthand(word: &str, rest: &str, marked: bool) -> Option<Command> {
     if !rest.is_empty() {

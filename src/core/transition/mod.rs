@@ -183,7 +183,9 @@ fn execute(
     let turn = Turn { actor, now, settings };
     match command {
         Command::Type(..) => playbook::execute(incident, command, &turn),
-        Command::Draft(..) | Command::Approve(..) | Command::Reject(..) => drafts::execute(incident, command, &turn),
+        Command::Draft(..) | Command::ShowDraft(..) | Command::Approve(..) | Command::Reject(..) => {
+            drafts::execute(incident, command, &turn)
+        }
         Command::Severity(..)
         | Command::Title(..)
         | Command::Phase(..)

@@ -15,15 +15,15 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
             if incident.lead.as_deref().is_some_and(|current| current != lead) {
                 refuse_unless_steering(Act::ReplaceLead)?;
             }
-            incident.lead = Some(lead.clone());
+            let previous = incident.lead.replace(lead.clone());
             incident.lead_set = Some(Stamp { at: turn.now, by: actor.address.to_string() });
-            let tasks = take_duty(incident, Duty::Lead, &lead);
+            let tasks = take_duty(incident, Duty::Lead, &lead, previous.as_deref());
             Done::LeadSet { lead, tasks }
         }
         Command::Role(role, who) => {
             let holder = staff_member(who, incident, actor, settings)?;
-            incident.roles.insert(*role, holder.clone());
-            let tasks = take_duty(incident, Duty::of(*role), &holder);
+            let previous = incident.roles.insert(*role, holder.clone());
+            let tasks = take_duty(incident, Duty::of(*role), &holder, previous.as_deref());
             Done::RoleSet { role: *role, holder, tasks }
         }
         Command::Unassign(None) => {
@@ -61,11 +61,14 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
     })
 }
 
-/// The open playbook steps of `duty` that nobody owns go to `holder`.
-fn take_duty(incident: &mut Incident, duty: Duty, holder: &str) -> Vec<u32> {
+/// The open playbook steps of `duty` that nobody owns, or that the
+/// previous holder owned, go to the new `holder`: a handover hands them on.
+fn take_duty(incident: &mut Incident, duty: Duty, holder: &str, previous: Option<&str>) -> Vec<u32> {
     let mut taken = Vec::new();
     for task in &mut incident.tasks {
-        if task.state == TaskState::Open && task.owner.is_none() && task.playbook.is_some_and(|(_, of)| of == duty) {
+        let handed =
+            task.owner.is_none() || (task.owner.as_deref() == previous && task.owner.as_deref() != Some(holder));
+        if task.state == TaskState::Open && handed && task.playbook.is_some_and(|(_, of)| of == duty) {
             task.owner = Some(holder.to_string());
             taken.push(task.number);
         }

@@ -34,6 +34,13 @@ pub(super) fn set_type(incident: &mut Incident, kind: IncidentType, suggested: b
     let playbook = settings.playbooks.iter().find(|playbook| playbook.kind == kind);
     let mut steps = Vec::new();
     for step in playbook.map(|playbook| playbook.steps.as_slice()).unwrap_or_default() {
+        // Back to a type set before: what was done then stays done.
+        let done_before = incident.tasks.iter().any(|task| {
+            task.playbook == Some((kind, step.duty)) && task.text == step.what && task.state == TaskState::Done
+        });
+        if done_before {
+            continue;
+        }
         let number = incident.tasks.iter().map(|task| task.number).max().unwrap_or(0) + 1;
         let owner = step.duty.holder(incident).map(str::to_string);
         let due = now + step.due;
