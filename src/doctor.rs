@@ -229,7 +229,10 @@ fn transport(config: &Config) -> Check {
             Ok(Ok(false)) => {
                 fail("transport", format!("{}:{} did not answer", smtp.host, smtp.port), "check host and port")
             }
-            Ok(Err(error)) => fail("transport", error, "check host, port and tls; then username and password"),
+            Ok(Err(error)) => match crate::trust::explain(&smtp.host, &error) {
+                Some(problem) => fail("transport", problem, "see docs/install.md on certificates"),
+                None => fail("transport", error, "check host, port and tls; then username and password"),
+            },
             Err(error) => fail("transport", error, "check the password file, command or credential"),
         },
     }

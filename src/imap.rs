@@ -21,8 +21,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tracing::{error, info, warn};
 
 use crate::config::{AfterCommit, ImapConfig, ImapLogin, TlsMode, run_secret_command};
@@ -380,7 +380,7 @@ async fn connect(config: &ImapConfig) -> ImapResult<Session<ImapStream>> {
         .await
         .map_err(|_| ImapError::Timeout(config.timeout))??;
     let mut client = match config.tls {
-        TlsMode::Tls => Client::new(ImapStream::Tls(Box::new(tls(tcp, &config.host).await?))),
+        TlsMode::Tls => Client::new(ImapStream::Tls(Box::new(tls(tcp, config).await?))),
         TlsMode::None => Client::new(ImapStream::Plain(tcp)),
         TlsMode::StartTls => {
             let mut plain = Client::new(tcp);
@@ -388,7 +388,7 @@ async fn connect(config: &ImapConfig) -> ImapResult<Session<ImapStream>> {
             timeout(config.timeout, plain.run_command_and_check_ok("STARTTLS", None))
                 .await
                 .map_err(|_| ImapError::Timeout(config.timeout))??;
-            Client::new(ImapStream::Tls(Box::new(tls(plain.into_inner(), &config.host).await?)))
+            Client::new(ImapStream::Tls(Box::new(tls(plain.into_inner(), config).await?)))
         }
     };
     if config.tls != TlsMode::StartTls {
@@ -420,14 +420,20 @@ async fn greeting<T: AsyncRead + AsyncWrite + Unpin + fmt::Debug + Send>(
     }
 }
 
-async fn tls(tcp: TcpStream, host: &str) -> ImapResult<TlsStream<TcpStream>> {
-    let mut roots = RootCertStore::empty();
-    for certificate in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(certificate);
-    }
-    let config = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+/// TLS with the server, verified against the system's authorities and
+/// `ca_file`; the server's name goes out as SNI. A refused certificate is
+/// said as what to fix.
+async fn tls(tcp: TcpStream, config: &ImapConfig) -> ImapResult<TlsStream<TcpStream>> {
+    let host = &config.host;
+    let roots = crate::trust::roots(config.ca_file.as_deref()).map_err(ImapError::Other)?;
+    let client = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
     let name = ServerName::try_from(host.to_string()).map_err(|error| ImapError::Other(error.to_string()))?;
-    Ok(TlsConnector::from(Arc::new(config)).connect(name, tcp).await?)
+    TlsConnector::from(Arc::new(client)).connect(name, tcp).await.map_err(|error| {
+        match crate::trust::explain(host, &error) {
+            Some(problem) => ImapError::Other(problem),
+            None => ImapError::Io(error),
+        }
+    })
 }
 
 /// SASL XOAUTH2, as Microsoft 365 and Google Workspace expect it.

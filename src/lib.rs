@@ -40,3 +40,4 @@ pub mod scheduler;
 pub mod store;
 pub mod telemetry;
 pub mod template_check;
+pub mod trust;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 use tracing::{error, info, warn};
@@ -47,7 +47,8 @@ pub struct Sender {
 enum Backend {
     File(FileTransport),
     Sendmail(SendmailTransport),
-    Smtp(Box<SmtpTransport>),
+    /// The relay, and its host for what a refused certificate means.
+    Smtp(Box<SmtpTransport>, String),
 }
 
 /// What one pass over the outbox did.
@@ -74,7 +75,7 @@ impl Sender {
                 Backend::File(FileTransport::new(path))
             }
             TransportConfig::Sendmail { command } => Backend::Sendmail(SendmailTransport::new_with_command(command)),
-            TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?)),
+            TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?), smtp.host.clone()),
         };
         Ok(Sender { transport, first_retry, unrecorded: Vec::new() })
     }
@@ -175,7 +176,7 @@ impl Sender {
         let addresses = mail.recipients.iter().map(|recipient| recipient.address.clone());
         match &self.transport {
             Backend::File(_) => vec![addresses.collect()],
-            Backend::Sendmail(_) | Backend::Smtp(_) => addresses.map(|address| vec![address]).collect(),
+            Backend::Sendmail(_) | Backend::Smtp(..) => addresses.map(|address| vec![address]).collect(),
         }
     }
 
@@ -197,12 +198,9 @@ impl Sender {
             Backend::Sendmail(transport) => {
                 transport.send_raw(&envelope, &mail.raw).map_err(|error| Failure::Transient(error.to_string()))
             }
-            Backend::Smtp(transport) => transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| {
-                if error.is_permanent() {
-                    Failure::Permanent(error.to_string())
-                } else {
-                    Failure::Transient(error.to_string())
-                }
+            Backend::Smtp(transport, host) => transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| {
+                let said = crate::trust::explain(host, &error).unwrap_or_else(|| error.to_string());
+                if error.is_permanent() { Failure::Permanent(said) } else { Failure::Transient(said) }
             }),
         }
     }
@@ -228,8 +226,16 @@ fn retry_delay(first: Duration, attempts_so_far: u32) -> SignedDuration {
 
 /// The relay as configured, with its password read now.
 pub fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError> {
-    let tls_parameters =
-        || TlsParameters::new(config.host.clone()).map_err(|error| SenderError::Smtp(error.to_string()));
+    let tls_parameters = || {
+        let mut builder = TlsParameters::builder(config.host.clone());
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).map_err(|error| SenderError::Smtp(format!("{}: {error}", path.display())))?;
+            builder = builder.add_root_certificate(
+                Certificate::from_pem(&pem).map_err(|error| SenderError::Smtp(error.to_string()))?,
+            );
+        }
+        builder.build().map_err(|error| SenderError::Smtp(error.to_string()))
+    };
     let tls = match config.tls {
         TlsMode::Tls => Tls::Wrapper(tls_parameters()?),
         TlsMode::StartTls => Tls::Required(tls_parameters()?),

@@ -6,8 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export SMTP_PORT=${SMTP_PORT:-$(free_port)} IMAP_PORT=${IMAP_PORT:-$(free_port)}
+# Five distinct free loopback ports, held open together while chosen.
+read -r smtp imap imaps submission auth < <(python3 -c '
+import socket
+sockets = [socket.socket() for _ in range(5)]
+for s in sockets: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in sockets))')
+export SMTP_PORT=${SMTP_PORT:-$smtp} IMAP_PORT=${IMAP_PORT:-$imap} IMAPS_PORT=${IMAPS_PORT:-$imaps}
+export SUBMISSION_PORT=${SUBMISSION_PORT:-$submission} AUTH_PORT=${AUTH_PORT:-$auth}
 stack=$(mktemp -d)
 trap 'bash tests/mailstack/stack.sh down "$stack" || true; rm -rf "$stack"' EXIT
 bash tests/mailstack/stack.sh up "$stack"

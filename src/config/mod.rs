@@ -101,6 +101,9 @@ pub struct ImapConfig {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// A PEM file of authorities trusted beside the system's, for a server
+    /// whose certificate a private authority signed.
+    pub ca_file: Option<PathBuf>,
     pub username: String,
     pub login: ImapLogin,
     /// The folder sitrep reads, `INBOX` by default.
@@ -185,6 +188,8 @@ pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
+    /// As `ImapConfig::ca_file`.
+    pub ca_file: Option<PathBuf>,
     /// Username and password, when the relay wants them.
     pub credentials: Option<(String, Secret)>,
     /// The name given in EHLO; by default the incident address's domain.

@@ -16,6 +16,12 @@ struct Stack {
     directory: PathBuf,
     smtp_port: u16,
     imap_port: u16,
+    /// IMAP over TLS from the first byte.
+    imaps_port: u16,
+    /// SMTP submission: STARTTLS and a login required.
+    submission_port: u16,
+    /// The throwaway authority that signed the servers' certificate.
+    ca_file: PathBuf,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -37,6 +43,9 @@ fn stack() -> Option<Stack> {
     Some(Stack {
         smtp_port: value("SMTP_PORT").parse().unwrap(),
         imap_port: value("IMAP_PORT").parse().unwrap(),
+        imaps_port: value("IMAPS_PORT").parse().unwrap(),
+        submission_port: value("SUBMISSION_PORT").parse().unwrap(),
+        ca_file: PathBuf::from(value("CA_FILE")),
         directory,
         _turn: turn,
     })
@@ -471,6 +480,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
         host: "127.0.0.1".into(),
         port: stack.smtp_port,
         tls: TlsMode::None,
+        ca_file: None,
         credentials: None,
         helo_name: Some("sitrep.company.test".into()),
         timeout: Duration::from_secs(10),
@@ -664,4 +674,79 @@ fn a_crash_after_postfix_answered_repeats_that_delivery_once() {
         .map(|mail| header(&mail, "Message-ID").unwrap().to_string())
         .collect();
     assert!(ids.iter().all(|each| *each == ids[0]), "the repeat has the Message-ID it was queued with: {ids:?}");
+}
+
+/// `home`'s configuration with the mailbox and the relay reached over TLS:
+/// `mailbox` and `transport` are their `tls` modes, `host` the name used,
+/// and the stack's authority trusted only when `trust_ca`.
+fn over_tls(stack: &Stack, home: &Path, incident: &str, mailbox: &str, host: &str, trust_ca: bool) {
+    let path = home.join("sitrep.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let ca = if trust_ca { format!("ca_file = \"{}\"\n", stack.ca_file.display()) } else { String::new() };
+    let imap_port = if mailbox == "tls" { stack.imaps_port } else { stack.imap_port };
+    let config = config
+        .replace(
+            &format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n", stack.imap_port),
+            &format!("host = \"{host}\"\nport = {imap_port}\ntls = \"{mailbox}\"\n{ca}"),
+        )
+        .replace(
+            &format!("host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n", stack.smtp_port),
+            &format!(
+                "host = \"{host}\"\nport = {}\ntls = \"starttls\"\n{ca}username = \"{incident}@company.test\"\n\
+                 password_file = \"password\"\n",
+                stack.submission_port
+            ),
+        );
+    assert!(config.contains(&format!("port = {imap_port}")) && config.contains("starttls"), "{config}");
+    std::fs::write(&path, config).unwrap();
+}
+
+#[test]
+fn mail_flows_over_implicit_tls_and_submission_with_starttls_and_a_login() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident3", "");
+    over_tls(&stack, home.path(), "incident3", "tls", "127.0.0.1", true);
+    let sitrep = start(home.path());
+    let id = format!("e2e-tls-{}@company.test", std::process::id());
+    let declaration =
+        declaration("Alice <alice@company.test>", "incident3", &id, "VPN logins from abroad", "Three at 01:00.");
+    stack.send("alice@company.test", "incident3@company.test", &declaration);
+    let in_reply_to = format!("In-Reply-To: <{id}>");
+    wait_for("the ack, sent through submission", 20, || {
+        !mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty()
+    });
+    stop(sitrep);
+}
+
+#[test]
+fn starttls_is_checked_like_tls_and_a_refused_certificate_says_what_to_fix() {
+    let Some(stack) = stack() else { return };
+    let home = stack.sitrep_home("incident8", "");
+    let doctor = |home: &Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_sitrep")).arg("doctor").current_dir(home).output().unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stdout).to_string())
+    };
+    over_tls(&stack, home.path(), "incident8", "starttls", "127.0.0.1", true);
+    let (code, report) = doctor(home.path());
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("PASS mailbox") && report.contains("PASS transport"), "{report}");
+    assert!(report.contains("accepts the login"), "{report}");
+
+    // The certificate is for mail.company.test and 127.0.0.1, not localhost.
+    let home = stack.sitrep_home("incident8", "");
+    over_tls(&stack, home.path(), "incident8", "tls", "localhost", true);
+    let (code, report) = doctor(home.path());
+    assert_eq!(code, Some(1), "{report}");
+    for check in ["FAIL mailbox", "FAIL transport"] {
+        let line = report.lines().find(|line| line.starts_with(check)).unwrap_or_else(|| panic!("{report}"));
+        assert!(line.contains("the certificate of localhost is for") && line.contains("127.0.0.1"), "{line}");
+    }
+
+    // Without the stack's authority the certificate is nobody this machine trusts.
+    let home = stack.sitrep_home("incident8", "");
+    over_tls(&stack, home.path(), "incident8", "tls", "127.0.0.1", false);
+    let (code, report) = doctor(home.path());
+    assert_eq!(code, Some(1), "{report}");
+    let mailbox = report.lines().find(|line| line.starts_with("FAIL mailbox")).unwrap_or_else(|| panic!("{report}"));
+    assert!(mailbox.contains("an authority this machine does not trust") && mailbox.contains("ca_file"), "{mailbox}");
 }

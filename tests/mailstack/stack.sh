@@ -7,7 +7,12 @@
 #   stack.sh dovecot restart STATE_DIR
 #
 # SMTP 127.0.0.1:$SMTP_PORT (default 2525) accepts mail for company.test only and
-# delivers over LMTP to Dovecot; IMAP 127.0.0.1:$IMAP_PORT (default 1143), plaintext
+# delivers over LMTP to Dovecot; submission 127.0.0.1:$SUBMISSION_PORT (default
+# 2587) requires STARTTLS and a login (Dovecot SASL) and relays to company.test;
+# IMAPS 127.0.0.1:$IMAPS_PORT (default 1993) speaks TLS from the first byte, and
+# IMAP 127.0.0.1:$IMAP_PORT (default 1143) offers STARTTLS. Their certificate is
+# for mail.company.test and 127.0.0.1, signed by a throwaway CA made here
+# ($STATE_DIR/tls/ca.pem). IMAP 127.0.0.1:$IMAP_PORT, plaintext
 # login, IDLE. Users: see USERS; the password of user U is "U-secret".
 # Needs root: Postfix refuses to run otherwise.
 set -euo pipefail
@@ -20,6 +25,9 @@ fi
 STATE_DIR=${1:?STATE_DIR}
 SMTP_PORT=${SMTP_PORT:-2525}
 IMAP_PORT=${IMAP_PORT:-1143}
+IMAPS_PORT=${IMAPS_PORT:-1993}
+SUBMISSION_PORT=${SUBMISSION_PORT:-2587}
+AUTH_PORT=${AUTH_PORT:-12345}
 DOMAIN=company.test
 USERS="alice bob carol ceo cfo admin incident incident1 incident2 incident3 incident4 incident5 incident6 incident7 incident8 incident9"
 
@@ -46,6 +54,10 @@ postfix_alive() { local pid; pid=$(pid_of "$PF_PID"); [ -n "$pid" ] && kill -0 "
   && [ "$(readlink "/proc/$pid/cwd")" = "$S/postfix/spool" ]; }
 wait_gone() { for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; }
 banner() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && head -c 4 <&3" 2>/dev/null || true; }
+wait_port() { # port: listening, whatever it speaks
+  for _ in $(seq 1 150); do timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0; sleep 0.1; done
+  die "nothing listens on port $1; see $S/log/"
+}
 wait_banner() { # port, expected
   for _ in $(seq 1 150); do [ "$(banner "$1")" = "$2" ] && return 0; sleep 0.1; done
   die "no '$2' banner on port $1; see $S/log/"
@@ -56,6 +68,7 @@ install() {
   [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
   [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
   [ -x /usr/sbin/postfix ] || missing+=(postfix)
+  command -v openssl >/dev/null || missing+=(openssl)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
   # "No configuration": Debian's package then writes no main.cf and starts nothing.
@@ -64,9 +77,25 @@ install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd dovecot-lmtpd postfix >/dev/null
 }
 
+# A CA and a server certificate for mail.company.test and 127.0.0.1.
+certificates() {
+  local tls=$S/tls
+  mkdir -p "$tls"
+  [ -f "$tls/server.pem" ] && return 0
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sitrep test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=mail.$DOMAIN" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:mail.%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' "$DOMAIN" >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
+    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+  # Dovecot and Postfix read the key as root, before they drop privileges.
+  chmod 0644 "$tls/server.pem" "$tls/ca.pem"; chmod 0600 "$tls/server.key"
+}
+
 configure() {
   chmod 0755 "$S"   # postfix and the mail user must traverse it
   mkdir -p "$S"/{dovecot/run,dovecot/state,postfix/etc,postfix/spool,postfix/data,log,mail}
+  certificates
   chown mail:mail "$S/mail"
   chown postfix:postfix "$S/postfix/data"
   touch "$S/log/dovecot.log" "$S/log/postfix.log"
@@ -79,7 +108,9 @@ base_dir = $S/dovecot/run
 state_dir = $S/dovecot/state
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$S/tls/server.pem
+ssl_key = <$S/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_default_realm = $DOMAIN
@@ -107,7 +138,15 @@ service imap-login {
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+    ssl = yes
+  }
+}
+service auth {
+  inet_listener {
+    address = 127.0.0.1
+    port = $AUTH_PORT
   }
 }
 service lmtp {
@@ -149,12 +188,22 @@ append_dot_mydomain = no
 smtputf8_enable = no
 maillog_file = $S/log/postfix.log
 maillog_file_prefixes = $S
+smtpd_tls_cert_file = $S/tls/server.pem
+smtpd_tls_key_file = $S/tls/server.key
+smtpd_tls_security_level = may
 queue_run_delay = 5s
 minimal_backoff_time = 5s
 maximal_backoff_time = 30s
 EOF
   cat >"$PF_CONF/master.cf" <<EOF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path=inet:127.0.0.1:$AUTH_PORT
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
 pickup    unix n - n 60 1 pickup
 cleanup   unix n - n - 0 cleanup
 qmgr      unix n - n 300 1 qmgr
@@ -175,11 +224,15 @@ lmtp      unix - - n - - lmtp
 anvil     unix - - n - 1 anvil
 scache    unix - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
+tlsmgr    unix - - n 1000? 1 tlsmgr
 EOF
   cat >"$S/stack.env" <<EOF
 MAILSTACK_DIR=$S
 IMAP_PORT=$IMAP_PORT
 SMTP_PORT=$SMTP_PORT
+IMAPS_PORT=$IMAPS_PORT
+SUBMISSION_PORT=$SUBMISSION_PORT
+CA_FILE=$S/tls/ca.pem
 MAILDIR_ROOT=$S/mail/$DOMAIN
 EOF
 }
@@ -190,12 +243,14 @@ start_dovecot() {
   # The master keeps stdio open: never let it hold the caller's pipes.
   dovecot -c "$DOVECOT_CONF" </dev/null >>"$S/log/dovecot.stderr" 2>&1 || die "dovecot did not start"
   wait_banner "$IMAP_PORT" "* OK"
+  wait_port "$IMAPS_PORT"
 }
 start_postfix() {
   postfix_alive && return 0
   rm -f "$PF_PID"
   postfix -c "$PF_CONF" start </dev/null >>"$S/log/postfix.log" 2>&1 || die "postfix did not start"
   wait_banner "$SMTP_PORT" "220 "
+  wait_banner "$SUBMISSION_PORT" "220 "
 }
 stop_dovecot() {
   dovecot_alive || return 0
@@ -209,7 +264,8 @@ stop_postfix() {
 }
 
 case $command in
-  up) install; configure; start_dovecot; start_postfix; log "up in $S (IMAP $IMAP_PORT, SMTP $SMTP_PORT)" ;;
+  up) install; configure; start_dovecot; start_postfix
+      log "up in $S (IMAP $IMAP_PORT, IMAPS $IMAPS_PORT, SMTP $SMTP_PORT, submission $SUBMISSION_PORT)" ;;
   down) stop_postfix; stop_dovecot ;;
   postfix) case $action in stop) stop_postfix ;; start) start_postfix ;; *) die "postfix stop|start" ;; esac ;;
   dovecot) case $action in restart) stop_dovecot; start_dovecot ;; *) die "dovecot restart" ;; esac ;;

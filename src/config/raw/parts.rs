@@ -231,6 +231,7 @@ pub(super) fn imap_config(raw: RawMailbox, resolve: &dyn Fn(&Path) -> PathBuf) -
         port: raw.port.unwrap_or(if tls == TlsMode::Tls { 993 } else { 143 }),
         host,
         tls,
+        ca_file: ca_file(raw.ca_file, "mailbox.ca_file", resolve)?,
         username,
         login,
         folder: raw.folder.unwrap_or_else(|| "INBOX".to_string()),
@@ -259,10 +260,19 @@ pub(super) fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf)
         host,
         port: raw.port.unwrap_or(default_port),
         tls,
+        ca_file: ca_file(raw.ca_file, "transport.ca_file", resolve)?,
         credentials,
         helo_name: raw.helo_name,
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60)),
     })
+}
+
+/// A `ca_file` that holds at least one certificate, checked when the
+/// configuration is read rather than at the first connection.
+fn ca_file(path: Option<PathBuf>, key: &str, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Option<PathBuf>, String> {
+    let Some(path) = path.map(|path| resolve(&path)) else { return Ok(None) };
+    crate::trust::ca_certificates(&path).map_err(|problem| format!("{key}: {problem}"))?;
+    Ok(Some(path))
 }
 
 pub(super) fn required<T>(value: Option<T>, key: &str, kind: &str) -> Result<T, String> {
