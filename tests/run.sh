@@ -6,14 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Five distinct free loopback ports, held open together while chosen.
-read -r smtp imap imaps submission auth < <(python3 -c '
+# Six distinct free loopback ports, held open together while chosen.
+read -r smtp imap imaps submission auth introspect < <(python3 -c '
 import socket
-sockets = [socket.socket() for _ in range(5)]
+sockets = [socket.socket() for _ in range(6)]
 for s in sockets: s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in sockets))')
 export SMTP_PORT=${SMTP_PORT:-$smtp} IMAP_PORT=${IMAP_PORT:-$imap} IMAPS_PORT=${IMAPS_PORT:-$imaps}
 export SUBMISSION_PORT=${SUBMISSION_PORT:-$submission} AUTH_PORT=${AUTH_PORT:-$auth}
+export INTROSPECT_PORT=${INTROSPECT_PORT:-$introspect}
 stack=$(mktemp -d)
 trap 'bash tests/mailstack/stack.sh down "$stack" || true; rm -rf "$stack"' EXIT
 bash tests/mailstack/stack.sh up "$stack"

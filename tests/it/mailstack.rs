@@ -22,6 +22,8 @@ struct Stack {
     submission_port: u16,
     /// The throwaway authority that signed the servers' certificate.
     ca_file: PathBuf,
+    /// OAuth 2 tokens Dovecot accepts, a line `TOKEN USER` each.
+    oauth_tokens: PathBuf,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -46,6 +48,7 @@ fn stack() -> Option<Stack> {
         imaps_port: value("IMAPS_PORT").parse().unwrap(),
         submission_port: value("SUBMISSION_PORT").parse().unwrap(),
         ca_file: PathBuf::from(value("CA_FILE")),
+        oauth_tokens: PathBuf::from(value("OAUTH_TOKENS")),
         directory,
         _turn: turn,
     })
@@ -749,4 +752,49 @@ fn starttls_is_checked_like_tls_and_a_refused_certificate_says_what_to_fix() {
     assert_eq!(code, Some(1), "{report}");
     let mailbox = report.lines().find(|line| line.starts_with("FAIL mailbox")).unwrap_or_else(|| panic!("{report}"));
     assert!(mailbox.contains("an authority this machine does not trust") && mailbox.contains("ca_file"), "{mailbox}");
+}
+
+/// `home`'s mailbox logging in with XOAUTH2 over TLS, its token from
+/// `token_command`.
+fn with_oauth(stack: &Stack, home: &Path, incident: &str, token_command: &str) {
+    over_tls(stack, home, incident, "tls", "127.0.0.1", true);
+    let path = home.join("sitrep.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let mailbox_login = format!("username = \"{incident}@company.test\"\npassword_file = \"password\"\ntimeout_secs");
+    assert!(config.contains(&mailbox_login), "{config}");
+    let oauth = format!(
+        "username = \"{incident}@company.test\"\nauth = \"xoauth2\"\ntoken_command = \"{token_command}\"\ntimeout_secs"
+    );
+    std::fs::write(&path, config.replacen(&mailbox_login, &oauth, 1)).unwrap();
+}
+
+#[test]
+fn xoauth2_logs_in_with_a_fresh_token_and_a_failing_token_command_is_said() {
+    let Some(stack) = stack() else { return };
+    let token = format!("token-{}", std::process::id());
+    let mut tokens = std::fs::OpenOptions::new().append(true).open(&stack.oauth_tokens).unwrap();
+    std::io::Write::write_all(&mut tokens, format!("{token} incident2@company.test\n").as_bytes()).unwrap();
+    let home = stack.sitrep_home("incident2", "");
+    with_oauth(&stack, home.path(), "incident2", &format!("printf {token}"));
+    let sitrep = start(home.path());
+    let id = format!("e2e-oauth-{}@company.test", std::process::id());
+    let declaration = declaration("Alice <alice@company.test>", "incident2", &id, "Fake invoice paid", "Today, 09:10.");
+    stack.send("alice@company.test", "incident2@company.test", &declaration);
+    let in_reply_to = format!("In-Reply-To: <{id}>");
+    wait_for("the ack, the mailbox read with a token", 20, || {
+        !mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty()
+    });
+    stop(sitrep);
+    let log = std::fs::read_to_string(home.path().join("sitrep.log")).unwrap_or_default();
+    assert!(!log.contains(&token), "a token is never logged");
+
+    let home = stack.sitrep_home("incident2", "");
+    with_oauth(&stack, home.path(), "incident2", "exit 3");
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_sitrep")).arg("doctor").current_dir(home.path()).output().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    let mailbox = report.lines().find(|line| line.starts_with("FAIL mailbox")).unwrap_or_else(|| panic!("{report}"));
+    assert!(mailbox.contains("token_command") || mailbox.contains("exit"), "{mailbox}");
+    assert!(started.elapsed() < Duration::from_secs(15), "no retrying in a loop");
 }

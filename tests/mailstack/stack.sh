@@ -12,7 +12,10 @@
 # IMAPS 127.0.0.1:$IMAPS_PORT (default 1993) speaks TLS from the first byte, and
 # IMAP 127.0.0.1:$IMAP_PORT (default 1143) offers STARTTLS. Their certificate is
 # for mail.company.test and 127.0.0.1, signed by a throwaway CA made here
-# ($STATE_DIR/tls/ca.pem). IMAP 127.0.0.1:$IMAP_PORT, plaintext
+# ($STATE_DIR/tls/ca.pem). IMAP also takes OAuth 2 (XOAUTH2, OAUTHBEARER): a
+# token is valid while it is a line `TOKEN USER` in $STATE_DIR/oauth-tokens, as
+# the introspection service on 127.0.0.1:$INTROSPECT_PORT answers Dovecot.
+# IMAP 127.0.0.1:$IMAP_PORT, plaintext
 # login, IDLE. Users: see USERS; the password of user U is "U-secret".
 # Needs root: Postfix refuses to run otherwise.
 set -euo pipefail
@@ -28,6 +31,7 @@ IMAP_PORT=${IMAP_PORT:-1143}
 IMAPS_PORT=${IMAPS_PORT:-1993}
 SUBMISSION_PORT=${SUBMISSION_PORT:-2587}
 AUTH_PORT=${AUTH_PORT:-12345}
+INTROSPECT_PORT=${INTROSPECT_PORT:-12346}
 DOMAIN=company.test
 USERS="alice bob carol ceo cfo admin incident incident1 incident2 incident3 incident4 incident5 incident6 incident7 incident8 incident9"
 
@@ -112,7 +116,7 @@ ssl = yes
 ssl_cert = <$S/tls/server.pem
 ssl_key = <$S/tls/server.key
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_default_realm = $DOMAIN
 log_path = $S/log/dovecot.log
 first_valid_uid = 8
@@ -122,11 +126,18 @@ mail_gid = mail
 mail_location = maildir:~/Maildir
 passdb {
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u $S/dovecot/passwd
+}
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $S/dovecot/oauth2.conf.ext
 }
 userdb {
   driver = static
-  args = uid=mail gid=mail home=$S/mail/%d/%n
+  # Every user exists: the OAuth 2 passdb cannot answer a lookup without a token.
+  args = uid=mail gid=mail home=$S/mail/%d/%n allow_all_users=yes
 }
 namespace inbox {
   inbox = yes
@@ -158,6 +169,15 @@ protocol lmtp {
   postmaster_address = postmaster@$DOMAIN
 }
 EOF
+  cat >"$S/dovecot/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = http://127.0.0.1:$INTROSPECT_PORT/introspect
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+EOF
+  touch "$S/oauth-tokens"
   cat >"$PF_CONF/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $S/postfix/spool
@@ -233,6 +253,7 @@ SMTP_PORT=$SMTP_PORT
 IMAPS_PORT=$IMAPS_PORT
 SUBMISSION_PORT=$SUBMISSION_PORT
 CA_FILE=$S/tls/ca.pem
+OAUTH_TOKENS=$S/oauth-tokens
 MAILDIR_ROOT=$S/mail/$DOMAIN
 EOF
 }
@@ -252,6 +273,20 @@ start_postfix() {
   wait_banner "$SMTP_PORT" "220 "
   wait_banner "$SUBMISSION_PORT" "220 "
 }
+# The OAuth 2 introspection service Dovecot asks about tokens (introspect.py).
+INTROSPECT_PID=$S/oauth-introspect.pid
+start_introspection() {
+  local pid; pid=$(pid_of "$INTROSPECT_PID")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
+  python3 "$(dirname "$0")/introspect.py" "$INTROSPECT_PORT" "$S/oauth-tokens" </dev/null >>"$S/log/introspect.log" 2>&1 &
+  echo $! >"$INTROSPECT_PID"
+  wait_port "$INTROSPECT_PORT"
+}
+stop_introspection() {
+  local pid; pid=$(pid_of "$INTROSPECT_PID")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait_gone "$pid"; }
+  rm -f "$INTROSPECT_PID"
+}
 stop_dovecot() {
   dovecot_alive || return 0
   local pid; pid=$(pid_of "$DOVECOT_PID"); kill -TERM "$pid"; wait_gone "$pid"
@@ -264,9 +299,9 @@ stop_postfix() {
 }
 
 case $command in
-  up) install; configure; start_dovecot; start_postfix
+  up) install; configure; start_introspection; start_dovecot; start_postfix
       log "up in $S (IMAP $IMAP_PORT, IMAPS $IMAPS_PORT, SMTP $SMTP_PORT, submission $SUBMISSION_PORT)" ;;
-  down) stop_postfix; stop_dovecot ;;
+  down) stop_postfix; stop_dovecot; stop_introspection ;;
   postfix) case $action in stop) stop_postfix ;; start) start_postfix ;; *) die "postfix stop|start" ;; esac ;;
   dovecot) case $action in restart) stop_dovecot; start_dovecot ;; *) die "dovecot restart" ;; esac ;;
   *) die "unknown command $command" ;;
