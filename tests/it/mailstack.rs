@@ -798,3 +798,59 @@ fn xoauth2_logs_in_with_a_fresh_token_and_a_failing_token_command_is_said() {
     assert!(mailbox.contains("token_command") || mailbox.contains("exit"), "{mailbox}");
     assert!(started.elapsed() < Duration::from_secs(15), "no retrying in a loop");
 }
+
+#[test]
+fn a_token_that_expires_mid_session_costs_one_reconnect_with_a_new_token_and_no_mail() {
+    let Some(stack) = stack() else { return };
+    let grant = |token: &str| {
+        let mut tokens = std::fs::OpenOptions::new().append(true).open(&stack.oauth_tokens).unwrap();
+        std::io::Write::write_all(&mut tokens, format!("{token} incident6@company.test\n").as_bytes()).unwrap();
+    };
+    let revoke = |token: &str| {
+        let kept: String = std::fs::read_to_string(&stack.oauth_tokens)
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with(token))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        std::fs::write(&stack.oauth_tokens, kept).unwrap();
+    };
+    let home = stack.sitrep_home("incident6", "");
+    let current = home.path().join("token");
+    let (first, second) = (format!("first-{}", std::process::id()), format!("second-{}", std::process::id()));
+    std::fs::write(&current, &first).unwrap();
+    grant(&first);
+    with_oauth(&stack, home.path(), "incident6", &format!("cat {}", current.display()));
+    let sitrep = start(home.path());
+    let ack_for = |id: &str| {
+        let in_reply_to = format!("In-Reply-To: <{id}>");
+        wait_for("the ack", 30, || !mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty());
+    };
+    let pid = std::process::id();
+    let before = format!("e2e-expiry-1-{pid}@company.test");
+    stack.send(
+        "alice@company.test",
+        "incident6@company.test",
+        &declaration("Alice <alice@company.test>", "incident6", &before, "Laptop stolen", "On the train."),
+    );
+    ack_for(&before);
+
+    // The token expires and the server ends the session; the next token is ready.
+    revoke(&first);
+    grant(&second);
+    std::fs::write(&current, &second).unwrap();
+    stack.doveadm(&["kick", "incident6@company.test"]);
+    let after = format!("e2e-expiry-2-{pid}@company.test");
+    stack.send(
+        "alice@company.test",
+        "incident6@company.test",
+        &declaration("Alice <alice@company.test>", "incident6", &after, "Phone stolen", "At the station."),
+    );
+    ack_for(&after);
+    stop(sitrep);
+    let document = export(home.path());
+    assert_eq!(document["incidents"].as_array().unwrap().len(), 2, "both declarations, none lost");
+    let log = std::fs::read_to_string(home.path().join("sitrep.log")).unwrap();
+    assert_eq!(log.matches("IMAP mailbox selected").count(), 2, "one reconnect: {log}");
+    assert!(!log.contains(&first) && !log.contains(&second), "tokens are never logged");
+}
