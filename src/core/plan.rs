@@ -148,8 +148,9 @@ pub fn declare(
     let reading = Reading::of(inbound, None, settings.access);
     let mut effects = transition::apply(&mut incident, &reading.commands.lines, declarer, now, settings);
     // No `type` given: the words of the mail may say which playbook fits.
-    let suggested = playbook::suggest(settings.playbooks, &incident.title, &reading.commands.text);
-    if let (None, Some(kind), true) = (incident.kind, suggested, settings.suggest_type) {
+    let wanted = settings.suggest_type && incident.kind.is_none();
+    let suggested = wanted.then(|| playbook::suggest(settings.playbooks, &incident.title, &reading.commands.text));
+    if let Some(Some(kind)) = suggested {
         effects.applied.push(transition::apply_suggested_type(&mut incident, kind, declarer, now, settings));
     }
     let mut entries = vec![entry(inbound, EntryKind::Declared, &reading.commands.text, now)];

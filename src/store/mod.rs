@@ -52,6 +52,10 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Prepared statements kept per connection: every distinct one the store
+/// runs, with room to spare.
+const STATEMENT_CACHE: usize = 128;
+
 pub struct Store {
     connection: Connection,
 }
@@ -110,6 +114,9 @@ impl Store {
         }
         let connection = Connection::open(path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
+        // One message runs some fifty distinct statements; rusqlite keeps 16
+        // by default, and a cache that small parses them again every time.
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         enable_wal(&connection)?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
