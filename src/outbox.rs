@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
@@ -39,6 +39,9 @@ pub enum SenderError {
 
 pub struct Sender {
     transport: Backend,
+    /// A relay that takes XOAUTH2 tokens: its transport is built again,
+    /// with a new token, for each pass.
+    token_relay: Option<SmtpConfig>,
     first_retry: Duration,
     /// Answers the transport gave that the store could not record yet.
     unrecorded: Vec<(i64, String, Attempt)>,
@@ -75,9 +78,21 @@ impl Sender {
                 Backend::File(FileTransport::new(path))
             }
             TransportConfig::Sendmail { command } => Backend::Sendmail(SendmailTransport::new_with_command(command)),
+            // A token that cannot be had now is tried again at each pass.
+            TransportConfig::Smtp(smtp) if smtp.xoauth2 => {
+                let transport = smtp_transport(smtp).or_else(|error| {
+                    warn!(%error, "no token for the relay yet; trying again at the next pass");
+                    smtp_transport(&SmtpConfig { credentials: None, ..smtp.clone() })
+                })?;
+                Backend::Smtp(Box::new(transport), smtp.host.clone())
+            }
             TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?), smtp.host.clone()),
         };
-        Ok(Sender { transport, first_retry, unrecorded: Vec::new() })
+        let token_relay = match config {
+            TransportConfig::Smtp(smtp) if smtp.xoauth2 => Some(smtp.clone()),
+            _ => None,
+        };
+        Ok(Sender { transport, token_relay, first_retry, unrecorded: Vec::new() })
     }
 
     /// Delivers every due delivery once. Only a store error stops the pass.
@@ -96,6 +111,15 @@ impl Sender {
         if !self.unrecorded.is_empty() {
             store.record_attempts(&self.unrecorded, now)?;
             self.unrecorded.clear();
+        }
+        // A token lasts about an hour: each pass logs in with a new one. If
+        // none can be had, the pass tries with the last, and the relay's
+        // refusal is recorded as a retry like any other.
+        if let Some(relay) = &self.token_relay {
+            match smtp_transport(relay) {
+                Ok(transport) => self.transport = Backend::Smtp(Box::new(transport), relay.host.clone()),
+                Err(error) => warn!(%error, "no new token for the relay; trying with the last one"),
+            }
         }
         let mut report = DrainReport::default();
         let claimer = std::process::id();
@@ -249,6 +273,9 @@ pub fn smtp_transport(config: &SmtpConfig) -> Result<SmtpTransport, SenderError>
     if let Some((username, secret)) = &config.credentials {
         let password = secret.read().map_err(|source| SenderError::Password { source })?;
         builder = builder.credentials(Credentials::new(username.clone(), password));
+        if config.xoauth2 {
+            builder = builder.authentication(vec![Mechanism::Xoauth2]);
+        }
     }
     Ok(builder.build())
 }

@@ -190,8 +190,11 @@ pub struct SmtpConfig {
     pub tls: TlsMode,
     /// As `ImapConfig::ca_file`.
     pub ca_file: Option<PathBuf>,
-    /// Username and password, when the relay wants them.
+    /// Username and password (or, with `xoauth2`, the command that prints
+    /// a token), when the relay wants them.
     pub credentials: Option<(String, Secret)>,
+    /// Log in with XOAUTH2, a fresh token for each pass over the outbox.
+    pub xoauth2: bool,
     /// The name given in EHLO; by default the incident address's domain.
     pub helo_name: Option<String>,
     pub timeout: Duration,

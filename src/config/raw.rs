@@ -166,6 +166,8 @@ struct RawTransport {
     password_file: Option<PathBuf>,
     password_command: Option<String>,
     password_credential: Option<String>,
+    auth: Option<String>,
+    token_command: Option<String>,
     timeout_secs: Option<u64>,
     envelope_from: Option<String>,
     first_retry_secs: Option<u64>,

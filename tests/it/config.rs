@@ -103,3 +103,30 @@ fn the_installed_template_parses_and_names_its_placeholders() {
     let config = Config::parse(&edited, "edited", Path::new("/etc/sitrep")).unwrap();
     assert_eq!(config.placeholders(), Vec::<String>::new());
 }
+
+/// A relay's login is a password or an XOAUTH2 token command, never both.
+#[test]
+fn the_relay_logs_in_with_a_password_or_a_token_command() {
+    let relay = |login: &str| {
+        format!(
+            "address = \"incident@company.test\"\ndata_dir = \"/tmp/var\"\n[mailbox]\nkind = \"maildir\"\npath = \"/tmp/in\"\n\
+             [transport]\nkind = \"smtp\"\nhost = \"smtp.company.test\"\n{login}[access]\nstaff_domains = [\"company.test\"]\n"
+        )
+    };
+    let token = Config::parse(
+        &relay("username = \"i@company.test\"\nauth = \"xoauth2\"\ntoken_command = \"printf t\"\n"),
+        "test",
+        Path::new("/tmp"),
+    )
+    .unwrap();
+    let sitrep::config::TransportConfig::Smtp(smtp) = &token.transport else { panic!("smtp") };
+    assert!(smtp.xoauth2 && smtp.credentials.is_some());
+    for (login, expected) in [
+        ("username = \"i@company.test\"\nauth = \"xoauth2\"\n", "takes username and token_command"),
+        ("username = \"i@company.test\"\ntoken_command = \"printf t\"\npassword_file = \"p\"\n", "auth = \"xoauth2\""),
+        ("auth = \"kerberos\"\n", "not password or xoauth2"),
+    ] {
+        let error = Config::parse(&relay(login), "test", Path::new("/tmp")).unwrap_err().to_string();
+        assert!(error.contains(expected), "{login}: {error}");
+    }
+}

@@ -485,6 +485,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
         tls: TlsMode::None,
         ca_file: None,
         credentials: None,
+        xoauth2: false,
         helo_name: Some("sitrep.company.test".into()),
         timeout: Duration::from_secs(10),
     };
@@ -754,7 +755,7 @@ fn starttls_is_checked_like_tls_and_a_refused_certificate_says_what_to_fix() {
     assert!(mailbox.contains("an authority this machine does not trust") && mailbox.contains("ca_file"), "{mailbox}");
 }
 
-/// `home`'s mailbox logging in with XOAUTH2 over TLS, its token from
+/// `home`'s mailbox and relay logging in with XOAUTH2 over TLS, their token from
 /// `token_command`.
 fn with_oauth(stack: &Stack, home: &Path, incident: &str, token_command: &str) {
     over_tls(stack, home, incident, "tls", "127.0.0.1", true);
@@ -765,7 +766,8 @@ fn with_oauth(stack: &Stack, home: &Path, incident: &str, token_command: &str) {
     let oauth = format!(
         "username = \"{incident}@company.test\"\nauth = \"xoauth2\"\ntoken_command = \"{token_command}\"\ntimeout_secs"
     );
-    std::fs::write(&path, config.replacen(&mailbox_login, &oauth, 1)).unwrap();
+    // The first login is the mailbox's, the second the relay's.
+    std::fs::write(&path, config.replace(&mailbox_login, &oauth)).unwrap();
 }
 
 #[test]
@@ -785,6 +787,8 @@ fn xoauth2_logs_in_with_a_fresh_token_and_a_failing_token_command_is_said() {
         !mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty()
     });
     stop(sitrep);
+    let relay_log = std::fs::read_to_string(stack.directory.join("log/postfix.log")).unwrap();
+    assert!(relay_log.contains("sasl_method=XOAUTH2, sasl_username=incident2@company.test"), "the relay took a token");
     let log = std::fs::read_to_string(home.path().join("sitrep.log")).unwrap_or_default();
     assert!(!log.contains(&token), "a token is never logged");
 

@@ -246,9 +246,19 @@ pub(super) fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf)
     let host = required(raw.host, "transport.host", "smtp")?;
     let tls = tls_mode(raw.tls.as_deref(), "starttls", "transport.tls", &host)?;
     let password = secret(raw.password_file, raw.password_command, raw.password_credential, "transport", resolve)?;
-    let credentials = match (raw.username, password) {
-        (Some(username), Some(password)) => Some((username, password)),
-        (None, None) => None,
+    let xoauth2 = match raw.auth.as_deref().unwrap_or("password") {
+        "password" => false,
+        "xoauth2" => true,
+        other => return Err(format!("transport.auth: `{other}` is not password or xoauth2")),
+    };
+    let credentials = match (raw.username, password, raw.token_command) {
+        (Some(username), None, Some(command)) if xoauth2 => Some((username, Secret::Command(command))),
+        (_, _, _) if xoauth2 => {
+            return Err("transport: auth = \"xoauth2\" takes username and token_command, and no password".into());
+        }
+        (_, _, Some(_)) => return Err("transport.token_command: goes with auth = \"xoauth2\"".into()),
+        (Some(username), Some(password), None) => Some((username, password)),
+        (None, None, None) => None,
         _ => return Err("transport: username goes with password_file, password_command or password_credential".into()),
     };
     let default_port = match tls {
@@ -262,6 +272,7 @@ pub(super) fn smtp_config(raw: RawTransport, resolve: &dyn Fn(&Path) -> PathBuf)
         tls,
         ca_file: ca_file(raw.ca_file, "transport.ca_file", resolve)?,
         credentials,
+        xoauth2,
         helo_name: raw.helo_name,
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(60)),
     })
