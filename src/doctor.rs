@@ -233,6 +233,7 @@ fn transport(config: &Config) -> Check {
                 Some(problem) => fail("transport", problem, "see docs/install.md on certificates"),
                 None => fail("transport", error, "check host, port and tls; then username and password"),
             },
+            Err(error) if smtp.xoauth2 => fail("transport", error, "check transport.token_command"),
             Err(error) => fail("transport", error, "check the password file, command or credential"),
         },
     }

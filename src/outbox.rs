@@ -7,7 +7,7 @@
 //! and sends nothing more until it is recorded: a full disk or a locked
 //! store never makes it send the same mail again.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use lettre::address::Envelope;
@@ -39,9 +39,8 @@ pub enum SenderError {
 
 pub struct Sender {
     transport: Backend,
-    /// A relay that takes XOAUTH2 tokens: its transport is built again,
-    /// with a new token, for each pass.
-    token_relay: Option<SmtpConfig>,
+    /// A relay that takes XOAUTH2 tokens, and when the last was fetched.
+    token_relay: Option<(SmtpConfig, Option<Instant>)>,
     first_retry: Duration,
     /// Answers the transport gave that the store could not record yet.
     unrecorded: Vec<(i64, String, Attempt)>,
@@ -52,7 +51,13 @@ enum Backend {
     Sendmail(SendmailTransport),
     /// The relay, and its host for what a refused certificate means.
     Smtp(Box<SmtpTransport>, String),
+    /// A token relay before its first token.
+    Unready,
 }
+
+/// How long a fetched OAuth 2 token is used before the next is fetched:
+/// providers' tokens last an hour.
+const TOKEN_REUSE: Duration = Duration::from_secs(45 * 60);
 
 /// What one pass over the outbox did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,18 +83,13 @@ impl Sender {
                 Backend::File(FileTransport::new(path))
             }
             TransportConfig::Sendmail { command } => Backend::Sendmail(SendmailTransport::new_with_command(command)),
-            // A token that cannot be had now is tried again at each pass.
-            TransportConfig::Smtp(smtp) if smtp.xoauth2 => {
-                let transport = smtp_transport(smtp).or_else(|error| {
-                    warn!(%error, "no token for the relay yet; trying again at the next pass");
-                    smtp_transport(&SmtpConfig { credentials: None, ..smtp.clone() })
-                })?;
-                Backend::Smtp(Box::new(transport), smtp.host.clone())
-            }
+            // No token is fetched before there is mail to send: until then
+            // the relay has no transport, and nothing can go out without one.
+            TransportConfig::Smtp(smtp) if smtp.xoauth2 => Backend::Unready,
             TransportConfig::Smtp(smtp) => Backend::Smtp(Box::new(smtp_transport(smtp)?), smtp.host.clone()),
         };
         let token_relay = match config {
-            TransportConfig::Smtp(smtp) if smtp.xoauth2 => Some(smtp.clone()),
+            TransportConfig::Smtp(smtp) if smtp.xoauth2 => Some((smtp.clone(), None)),
             _ => None,
         };
         Ok(Sender { transport, token_relay, first_retry, unrecorded: Vec::new() })
@@ -111,15 +111,6 @@ impl Sender {
         if !self.unrecorded.is_empty() {
             store.record_attempts(&self.unrecorded, now)?;
             self.unrecorded.clear();
-        }
-        // A token lasts about an hour: each pass logs in with a new one. If
-        // none can be had, the pass tries with the last, and the relay's
-        // refusal is recorded as a retry like any other.
-        if let Some(relay) = &self.token_relay {
-            match smtp_transport(relay) {
-                Ok(transport) => self.transport = Backend::Smtp(Box::new(transport), relay.host.clone()),
-                Err(error) => warn!(%error, "no new token for the relay; trying with the last one"),
-            }
         }
         let mut report = DrainReport::default();
         let claimer = std::process::id();
@@ -200,11 +191,27 @@ impl Sender {
         let addresses = mail.recipients.iter().map(|recipient| recipient.address.clone());
         match &self.transport {
             Backend::File(_) => vec![addresses.collect()],
-            Backend::Sendmail(_) | Backend::Smtp(..) => addresses.map(|address| vec![address]).collect(),
+            Backend::Sendmail(_) | Backend::Smtp(..) | Backend::Unready => {
+                addresses.map(|address| vec![address]).collect()
+            }
         }
     }
 
-    fn send(&self, mail: &PendingMail, recipients: &[String]) -> Result<(), Failure> {
+    /// A token relay's transport with a token fetched within `TOKEN_REUSE`;
+    /// a token that cannot be had now is a retry, never mail sent without.
+    fn ready_token(&mut self) -> Result<(), Failure> {
+        let Some((relay, fetched)) = &mut self.token_relay else { return Ok(()) };
+        if fetched.is_some_and(|at| at.elapsed() < TOKEN_REUSE) {
+            return Ok(());
+        }
+        let transport = smtp_transport(relay).map_err(|error| Failure::Transient(format!("no token: {error}")))?;
+        self.transport = Backend::Smtp(Box::new(transport), relay.host.clone());
+        *fetched = Some(Instant::now());
+        Ok(())
+    }
+
+    fn send(&mut self, mail: &PendingMail, recipients: &[String]) -> Result<(), Failure> {
+        self.ready_token()?;
         let invalid = |error: String| Failure::Permanent(format!("invalid address: {error}"));
         let from =
             mail.envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
@@ -224,8 +231,19 @@ impl Sender {
             }
             Backend::Smtp(transport, host) => transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| {
                 let said = crate::trust::explain(host, &error).unwrap_or_else(|| error.to_string());
+                // With a token relay, any failure may be a token that expired
+                // early: the next attempt fetches another, and a refused login
+                // (530, 535, or a challenge lettre cannot answer) is a retry.
+                if let Some((_, fetched)) = &mut self.token_relay {
+                    *fetched = None;
+                    let code = error.status().map(|code| code.to_string());
+                    if code.is_none() || matches!(code.as_deref(), Some("530" | "535")) {
+                        return Failure::Transient(said);
+                    }
+                }
                 if error.is_permanent() { Failure::Permanent(said) } else { Failure::Transient(said) }
             }),
+            Backend::Unready => Err(Failure::Transient("the relay has no token yet".into())),
         }
     }
 }

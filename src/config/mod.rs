@@ -162,12 +162,33 @@ impl Secret {
 
 /// Runs a secret or token command and returns its trimmed output.
 pub fn run_secret_command(command: &str) -> std::io::Result<String> {
-    let output = std::process::Command::new("sh").arg("-c").arg(command).output()?;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    // A command that hangs must not hold up the sender or the mailbox.
+    let started = std::time::Instant::now();
+    while child.try_wait()?.is_none() {
+        if started.elapsed() > SECRET_COMMAND_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!("`{command}` gave no answer within {SECRET_COMMAND_LIMIT:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output()?;
     if !output.status.success() {
         return Err(std::io::Error::other(format!("`{command}` exited with {}", output.status)));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
+
+/// How long a password or token command may take.
+const SECRET_COMMAND_LIMIT: Duration = Duration::from_secs(30);
 
 /// What marks a message done on the server once its transaction committed.
 #[derive(Debug, Clone, PartialEq, Eq)]

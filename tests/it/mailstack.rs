@@ -858,3 +858,42 @@ fn a_token_that_expires_mid_session_costs_one_reconnect_with_a_new_token_and_no_
     assert_eq!(log.matches("IMAP mailbox selected").count(), 2, "one reconnect: {log}");
     assert!(!log.contains(&first) && !log.contains(&second), "tokens are never logged");
 }
+
+/// A relay token that cannot be had makes each delivery a retry: nothing
+/// fails for good, and nothing goes out without a login.
+#[test]
+fn without_a_relay_token_mail_waits_and_is_never_sent_without_a_login() {
+    let Some(stack) = stack() else { return };
+    let token = format!("mailbox-{}", std::process::id());
+    let mut tokens = std::fs::OpenOptions::new().append(true).open(&stack.oauth_tokens).unwrap();
+    std::io::Write::write_all(&mut tokens, format!("{token} incident9@company.test\n").as_bytes()).unwrap();
+    let home = stack.sitrep_home("incident9", "");
+    with_oauth(&stack, home.path(), "incident9", &format!("printf {token}"));
+    // The relay's token command fails; the mailbox's works.
+    let path = home.path().join("sitrep.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let relay_token = format!("token_command = \"printf {token}\"\ntimeout_secs = 10\nfirst_retry_secs");
+    assert!(config.contains(&relay_token), "{config}");
+    std::fs::write(
+        &path,
+        config.replace(&relay_token, "token_command = \"exit 3\"\ntimeout_secs = 10\nfirst_retry_secs"),
+    )
+    .unwrap();
+    let sitrep = start(home.path());
+    let id = format!("e2e-no-token-{}@company.test", std::process::id());
+    let declaration = declaration("Alice <alice@company.test>", "incident9", &id, "Website defaced", "Since 08:00.");
+    stack.send("alice@company.test", "incident9@company.test", &declaration);
+    wait_for("a delivery attempt", 20, || {
+        export(home.path())["outbox"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|row| row["attempts"].as_u64() >= Some(1)))
+    });
+    stop(sitrep);
+    let outbox = export(home.path())["outbox"].clone();
+    for row in outbox.as_array().unwrap() {
+        assert_ne!(row["status"], "failed", "a retry, not a failure: {row}");
+        assert_ne!(row["status"], "sent", "never without a login: {row}");
+    }
+    let in_reply_to = format!("In-Reply-To: <{id}>");
+    assert!(mails_containing(&stack.maildir("alice"), &in_reply_to).is_empty());
+}

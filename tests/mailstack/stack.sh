@@ -15,8 +15,8 @@
 # ($STATE_DIR/tls/ca.pem). IMAP also takes OAuth 2 (XOAUTH2, OAUTHBEARER): a
 # token is valid while it is a line `TOKEN USER` in $STATE_DIR/oauth-tokens, as
 # the introspection service on 127.0.0.1:$INTROSPECT_PORT answers Dovecot.
-# IMAP 127.0.0.1:$IMAP_PORT, plaintext
-# login, IDLE. Users: see USERS; the password of user U is "U-secret".
+# Logins are plain, or XOAUTH2; IDLE is offered. Users: see USERS; the password
+# of user U is "U-secret".
 # Needs root: Postfix refuses to run otherwise.
 set -euo pipefail
 
@@ -73,12 +73,13 @@ install() {
   [ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
   [ -x /usr/sbin/postfix ] || missing+=(postfix)
   command -v openssl >/dev/null || missing+=(openssl)
+  command -v python3 >/dev/null || missing+=(python3)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
   # "No configuration": Debian's package then writes no main.cf and starts nothing.
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd dovecot-lmtpd postfix >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # A CA and a server certificate for mail.company.test and 127.0.0.1.
@@ -87,11 +88,11 @@ certificates() {
   mkdir -p "$tls"
   [ -f "$tls/server.pem" ] && return 0
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sitrep test CA" \
-    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=mail.$DOMAIN" -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>>"$S/log/openssl.log" || die "openssl: see $S/log/openssl.log"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=mail.$DOMAIN" -keyout "$tls/server.key" -out "$tls/server.csr" 2>>"$S/log/openssl.log" || die "openssl: see $S/log/openssl.log"
   printf 'subjectAltName=DNS:mail.%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' "$DOMAIN" >"$tls/server.ext"
   openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
-    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+    -extfile "$tls/server.ext" -out "$tls/server.pem" 2>>"$S/log/openssl.log" || die "openssl: see $S/log/openssl.log"
   # Dovecot and Postfix read the key as root, before they drop privileges.
   chmod 0644 "$tls/server.pem" "$tls/ca.pem"; chmod 0600 "$tls/server.key"
 }
@@ -275,16 +276,18 @@ start_postfix() {
 }
 # The OAuth 2 introspection service Dovecot asks about tokens (introspect.py).
 INTROSPECT_PID=$S/oauth-introspect.pid
+# A pid file counts only if its process is this stack's introspection service.
+introspection_alive() { local pid; pid=$(pid_of "$INTROSPECT_PID"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+  && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "introspect.py $INTROSPECT_PORT"; }
 start_introspection() {
-  local pid; pid=$(pid_of "$INTROSPECT_PID")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 0
+  introspection_alive && return 0
   python3 "$(dirname "$0")/introspect.py" "$INTROSPECT_PORT" "$S/oauth-tokens" </dev/null >>"$S/log/introspect.log" 2>&1 &
   echo $! >"$INTROSPECT_PID"
   wait_port "$INTROSPECT_PORT"
+  introspection_alive || die "the introspection service did not start; see $S/log/introspect.log"
 }
 stop_introspection() {
-  local pid; pid=$(pid_of "$INTROSPECT_PID")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && { kill -TERM "$pid"; wait_gone "$pid"; }
+  if introspection_alive; then local pid; pid=$(pid_of "$INTROSPECT_PID"); kill -TERM "$pid"; wait_gone "$pid"; fi
   rm -f "$INTROSPECT_PID"
 }
 stop_dovecot() {
