@@ -54,6 +54,31 @@ pub fn new_message_id(address: &IncidentAddress) -> String {
     address.own_message_id(&uuid::Uuid::new_v4().simple().to_string())
 }
 
+/// `raw`, as composed here, with its From header naming `from` instead:
+/// mail queued for the primary relay that leaves through the fallback one
+/// goes in the fallback address's name, so that the other provider's
+/// DMARC alignment holds and replies reach the out-of-band mailbox.
+pub fn with_from(raw: &[u8], from: &str) -> Vec<u8> {
+    let Some(end) = raw.windows(4).position(|window| window == b"\r\n\r\n") else { return raw.to_vec() };
+    let mut rewritten = Vec::with_capacity(raw.len() + from.len());
+    let mut in_from = false;
+    for line in raw[..end].split(|&byte| byte == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // A folded line continues the header above it.
+        if line.first().is_some_and(|byte| *byte == b' ' || *byte == b'\t') && in_from {
+            continue;
+        }
+        in_from = line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"from:");
+        match in_from {
+            true => rewritten.extend_from_slice(format!("From: sitrep <{from}>").as_bytes()),
+            false => rewritten.extend_from_slice(line),
+        }
+        rewritten.extend_from_slice(b"\r\n");
+    }
+    rewritten.extend_from_slice(&raw[end + 2..]);
+    rewritten
+}
+
 pub fn compose(draft: &Draft, at: Timestamp) -> Result<Vec<u8>, ComposeError> {
     let mailbox = |address: &str| {
         address.parse::<lettre::Address>().map_err(|error| ComposeError(format!("address `{address}`: {error}")))
@@ -129,6 +154,19 @@ mod tests {
         ] {
             assert!(raw.contains(expected), "missing {expected:?} in\n{raw}");
         }
+    }
+
+    #[test]
+    fn a_mail_sent_through_the_fallback_relay_is_in_the_fallback_address_name() {
+        let raw = compose(&draft(), Timestamp::UNIX_EPOCH).unwrap();
+        let resent = String::from_utf8(with_from(&raw, "ir@elsewhere.test")).unwrap();
+        let original = String::from_utf8(raw).unwrap();
+        let (headers, body) = resent.split_once("\r\n\r\n").unwrap();
+        let froms: Vec<&str> = headers.lines().filter(|line| line.starts_with("From:")).collect();
+        assert_eq!(froms, ["From: sitrep <ir@elsewhere.test>"], "{headers}");
+        assert_eq!(body, original.split_once("\r\n\r\n").unwrap().1, "the body is untouched");
+        let others = |headers: &str| headers.lines().filter(|line| !line.starts_with("From:")).count();
+        assert_eq!(others(headers), others(original.split_once("\r\n\r\n").unwrap().0));
     }
 
     #[test]

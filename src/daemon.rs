@@ -16,15 +16,15 @@ use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{Config, MailboxConfig};
-use crate::failpoint;
 use crate::imap;
 use crate::maildir::Maildir;
 use crate::maintenance::{self, CareError};
 use crate::notify::{self, Notifier};
-use crate::outbox::Sender;
-use crate::pipeline::{Pipeline, SharedPipeline};
+use crate::outbox::Senders;
+use crate::pipeline::{Arrival, Pipeline, SharedPipeline};
 use crate::scheduler;
 use crate::store::{Store, StoreError};
+use crate::{failpoint, fallback};
 
 /// How often the schedule and the outbox are looked at when nothing wakes the sender.
 const SEND_INTERVAL: Duration = Duration::from_secs(1);
@@ -44,7 +44,7 @@ pub async fn run(
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let _lock = lock(&config.lock_path())?;
     let store = Store::open(&config.database_path())?;
-    let sender = Sender::new(&config.transport, config.first_retry)?;
+    let sender = Senders::new(&config)?;
     let sender_store = Store::open(&config.database_path())?;
     let pipeline = SharedPipeline::new(Pipeline::new(config.clone())?);
     let wake_sender = Arc::new(Notify::new());
@@ -72,8 +72,29 @@ pub async fn run(
     if config.trusted_authserv_id.is_none() {
         warn!("{}", crate::core::auth::unauthenticated_warning(&config.access));
     }
-    let receiving =
-        start_mailbox(&config, pipeline.clone(), store, Arc::clone(&wake_sender), Arc::clone(&ready), stopping)?;
+    let receiving = start_mailbox(
+        &config.mailbox,
+        false,
+        pipeline.clone(),
+        store,
+        Arc::clone(&wake_sender),
+        Arc::clone(&ready),
+        stopping.clone(),
+    )?;
+    // The out-of-band mailbox is watched beside it, into the same store; the
+    // daemon is ready without it, since it is for the day the other fails.
+    let receiving_fallback = match &config.fallback {
+        Some(fallback) => Some(start_mailbox(
+            &fallback.mailbox,
+            true,
+            pipeline.clone(),
+            Store::open(&config.database_path())?,
+            Arc::clone(&wake_sender),
+            Arc::new(Notify::new()),
+            stopping,
+        )?),
+        None => None,
+    };
     tokio::pin!(shutdown);
     tokio::pin!(damage_found);
     let mut damaged = None;
@@ -122,6 +143,9 @@ pub async fn run(
     let _ = stop.send(true);
     stop_care.interrupt();
     receiving.await?;
+    if let Some(receiving) = receiving_fallback {
+        receiving.await?;
+    }
     sending.await?;
     info!("stopped");
     match damaged {
@@ -130,21 +154,22 @@ pub async fn run(
     }
 }
 
-/// Starts the mailbox worker: a thread over a Maildir (ready at once) or
-/// the IMAP task (ready once logged in).
+/// Starts a mailbox worker: a thread over a Maildir (ready at once) or
+/// the IMAP task (ready once logged in). `fallback`: the out-of-band one.
 fn start_mailbox(
-    config: &Config,
+    mailbox: &MailboxConfig,
+    fallback: bool,
     pipeline: SharedPipeline,
     store: Store,
     wake_sender: Arc<Notify>,
     ready: Arc<Notify>,
     stopping: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    Ok(match &config.mailbox {
+    Ok(match mailbox {
         MailboxConfig::Maildir { path, poll_interval } => {
             let maildir = Maildir::open(path).with_context(|| format!("cannot open Maildir {}", path.display()))?;
-            info!(mailbox = %path.display(), "watching the Maildir");
-            let worker = maildir_worker(maildir, *poll_interval, pipeline, store, wake_sender, stopping)?;
+            info!(mailbox = %path.display(), fallback, "watching the Maildir");
+            let worker = maildir_worker((maildir, fallback), *poll_interval, pipeline, store, wake_sender, stopping)?;
             ready.notify_one();
             tokio::task::spawn_blocking(move || {
                 if worker.join().is_err() {
@@ -153,9 +178,10 @@ fn start_mailbox(
             })
         }
         MailboxConfig::Imap(imap_config) => {
-            info!(host = %imap_config.host, folder = %imap_config.folder, "watching the IMAP mailbox");
+            info!(host = %imap_config.host, folder = %imap_config.folder, fallback, "watching the IMAP mailbox");
             tokio::spawn(imap::run(
                 imap_config.clone(),
+                fallback,
                 pipeline,
                 Arc::new(Mutex::new(store)),
                 wake_sender,
@@ -204,9 +230,12 @@ fn reload(pipeline: &SharedPipeline, running: &Config, source: Option<&Path>) {
         error!(error = format!("{error:#}"), "reload refused; the running configuration stays");
         return;
     }
-    if config.mailbox != running.mailbox || config.transport != running.transport || config.data_dir != running.data_dir
+    if config.mailbox != running.mailbox
+        || config.transport != running.transport
+        || config.fallback != running.fallback
+        || config.data_dir != running.data_dir
     {
-        warn!("mailbox, transport and data_dir changes take effect at the next restart");
+        warn!("mailbox, transport, fallback and data_dir changes take effect at the next restart");
     }
     match Pipeline::new(config) {
         Ok(new) => {
@@ -231,7 +260,7 @@ async fn keep_watchdog_fed(notifier: Option<&Notifier>) {
 
 /// Scans `new/` on a timer; each message is committed, then moved to `cur/`.
 fn maildir_worker(
-    maildir: Maildir,
+    (maildir, fallback): (Maildir, bool),
     poll_interval: Duration,
     pipeline: SharedPipeline,
     mut store: Store,
@@ -242,7 +271,8 @@ fn maildir_worker(
         let mut trouble =
             Trouble::new("mailbox pass failed; mail waits in the Maildir until it succeeds", poll_interval);
         while !*stopping.borrow() {
-            let pause = match maildir_pass(&pipeline.current(), &mut store, &maildir, &wake_sender, &stopping) {
+            let pass = maildir_pass(&pipeline.current(), &mut store, (&maildir, fallback), &wake_sender, &stopping);
+            let pause = match pass {
                 Ok(()) => trouble.over(),
                 Err(error) => trouble.again(&format!("{error:#}")),
             };
@@ -255,7 +285,7 @@ fn maildir_worker(
 fn maildir_pass(
     pipeline: &Pipeline,
     store: &mut Store,
-    maildir: &Maildir,
+    (maildir, fallback): (&Maildir, bool),
     wake_sender: &Notify,
     stopping: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -271,7 +301,8 @@ fn maildir_pass(
             }
         };
         let source = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        pipeline.ingest(store, &raw, &source, Timestamp::now())?;
+        let arrival = Arrival { source: &source, position: None, size_over_limit: None, fallback };
+        pipeline.ingest_arrival(store, &raw, &arrival, Timestamp::now())?;
         wake_sender.notify_one();
         failpoint::crash_at("after_commit");
         maildir.mark_done(&path).with_context(|| format!("cannot move {} to cur/", path.display()))?;
@@ -282,7 +313,7 @@ fn maildir_pass(
 /// Runs the scheduled work that is due and drains the outbox, when woken
 /// after a commit and every second (for the schedule and for retries).
 async fn send_loop(
-    sender: Sender,
+    sender: Senders,
     store: Store,
     pipeline: SharedPipeline,
     wake: Arc<Notify>,
@@ -299,6 +330,9 @@ async fn send_loop(
             let (sender, store) = &mut *guard;
             if let Err(error) = scheduler::tick(pipeline.outgoing(), store, Timestamp::now()) {
                 error!(error = format!("{error:#}"), "scheduled work failed; retrying");
+            }
+            if let Err(error) = fallback::reroute_stalled(pipeline.outgoing(), store, Timestamp::now()) {
+                error!(error = format!("{error:#}"), "fallback delivery failed; retrying");
             }
             sender.drain_while(store, Timestamp::now(), || !*stop.borrow()).map_err(anyhow::Error::from)
         })

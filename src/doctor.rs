@@ -47,8 +47,13 @@ pub async fn examine(config: &Config, send_test: Option<&str>) -> Vec<Check> {
     checks.push(store(&config.database_path()));
     checks.push(trust(config));
     checks.push(disk(&config.data_dir, LEAST_FREE_BYTES));
-    checks.push(mailbox(config).await);
-    checks.push(transport(config));
+    checks.push(mailbox("mailbox", &config.mailbox).await);
+    checks.push(transport("transport", &config.transport));
+    checks.push(out_of_band(config));
+    if let Some(fallback) = &config.fallback {
+        checks.push(mailbox("fallback.mailbox", &fallback.mailbox).await);
+        checks.push(transport("fallback.transport", &fallback.transport));
+    }
     if let Some(address) = send_test {
         checks.push(test_mail(config, address));
     }
@@ -159,18 +164,48 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
-async fn mailbox(config: &Config) -> Check {
-    match &config.mailbox {
+/// Whether an incident can move out of band, and who it would then reach.
+fn out_of_band(config: &Config) -> Check {
+    let Some(fallback) = &config.fallback else {
+        return pass("out of band", "no [fallback]: an incident cannot move out of band (docs/out-of-band.md)");
+    };
+    let address = fallback.address.with_detail(None);
+    let reachable = config.out_of_band.len();
+    let unreachable: Vec<&str> = config
+        .leads
+        .iter()
+        .chain(&config.admins)
+        .chain(&config.executives)
+        .filter(|person| !config.out_of_band.contains_key(*person))
+        .map(String::as_str)
+        .collect();
+    match (reachable, unreachable.is_empty()) {
+        (0, _) => fail(
+            "out of band",
+            format!("[fallback] is {address}, but nobody in [people] has an out_of_band address"),
+            "give each responder, lead, admin and executive one: `alice = { address = \"...\", out_of_band = \"...\" }`",
+        ),
+        (_, false) => fail(
+            "out of band",
+            format!("{reachable} people can be reached at {address}'s side; not {}", unreachable.join(", ")),
+            "give them an out_of_band address in [people], or they hear nothing of an incident moved out of band",
+        ),
+        _ => pass("out of band", format!("{address}; {reachable} people have an out-of-band address")),
+    }
+}
+
+async fn mailbox(name: &str, mailbox: &MailboxConfig) -> Check {
+    match mailbox {
         MailboxConfig::Maildir { path, .. } => {
             let writable = ["new", "cur", "tmp"].iter().all(|folder| {
                 std::fs::metadata(path.join(folder))
                     .is_ok_and(|metadata| metadata.is_dir() && !metadata.permissions().readonly())
             });
             if writable {
-                pass("mailbox", format!("Maildir {} is ready", path.display()))
+                pass(name, format!("Maildir {} is ready", path.display()))
             } else {
                 fail(
-                    "mailbox",
+                    name,
                     format!("{} has no writable new/, cur/ and tmp/", path.display()),
                     "create them, or start `sitrep run` once to create them",
                 )
@@ -180,7 +215,7 @@ async fn mailbox(config: &Config) -> Check {
             // A fresh install has no folder for processed mail yet: `run`
             // creates it at its first connection, so that is no failure.
             Ok(probe) => pass(
-                "mailbox",
+                name,
                 format!(
                     "logged in to {}:{}, {} has {} messages, {}{}",
                     imap_config.host,
@@ -196,7 +231,7 @@ async fn mailbox(config: &Config) -> Check {
                 ),
             ),
             Err(error) => fail(
-                "mailbox",
+                name,
                 error,
                 "check host, port and tls; then username and the password file, command or credential",
             ),
@@ -204,37 +239,35 @@ async fn mailbox(config: &Config) -> Check {
     }
 }
 
-fn transport(config: &Config) -> Check {
-    match &config.transport {
+fn transport(name: &str, transport: &TransportConfig) -> Check {
+    match transport {
         TransportConfig::File { path } => match std::fs::create_dir_all(path) {
-            Ok(()) => pass("transport", format!("outgoing mail is written to {}", path.display())),
-            Err(error) => fail("transport", error, "make transport.path writable"),
+            Ok(()) => pass(name, format!("outgoing mail is written to {}", path.display())),
+            Err(error) => fail(name, error, &format!("make {name}.path writable")),
         },
         TransportConfig::Sendmail { command } => {
             if command.is_file() {
-                pass("transport", format!("{} is there", command.display()))
+                pass(name, format!("{} is there", command.display()))
             } else {
                 fail(
-                    "transport",
+                    name,
                     format!("{} does not exist", command.display()),
-                    "install an MTA or set transport.command",
+                    &format!("install an MTA or set {name}.command"),
                 )
             }
         }
         TransportConfig::Smtp(smtp) => match crate::outbox::smtp_transport(smtp).map(|relay| relay.test_connection()) {
             Ok(Ok(true)) => {
                 let login = if smtp.credentials.is_some() { "accepts the login" } else { "no login configured" };
-                pass("transport", format!("{}:{} answers EHLO; {login}", smtp.host, smtp.port))
+                pass(name, format!("{}:{} answers EHLO; {login}", smtp.host, smtp.port))
             }
-            Ok(Ok(false)) => {
-                fail("transport", format!("{}:{} did not answer", smtp.host, smtp.port), "check host and port")
-            }
+            Ok(Ok(false)) => fail(name, format!("{}:{} did not answer", smtp.host, smtp.port), "check host and port"),
             Ok(Err(error)) => match crate::trust::explain(&smtp.host, &error) {
-                Some(problem) => fail("transport", problem, "see docs/install.md on certificates"),
-                None => fail("transport", error, "check host, port and tls; then username and password"),
+                Some(problem) => fail(name, problem, "see docs/install.md on certificates"),
+                None => fail(name, error, "check host, port and tls; then username and password"),
             },
-            Err(error) if smtp.xoauth2 => fail("transport", error, "check transport.token_command"),
-            Err(error) => fail("transport", error, "check the password file, command or credential"),
+            Err(error) if smtp.xoauth2 => fail(name, error, &format!("check {name}.token_command")),
+            Err(error) => fail(name, error, "check the password file, command or credential"),
         },
     }
 }

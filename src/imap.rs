@@ -52,8 +52,11 @@ type ImapResult<T> = Result<T, ImapError>;
 
 /// Runs until `shutdown` resolves; never returns an error for a failing
 /// server, only keeps reconnecting.
+/// Runs until shutdown. `fallback`: this is the out-of-band mailbox, whose
+/// positions are kept apart from the primary's (both may be an `INBOX`).
 pub async fn run(
     config: ImapConfig,
+    fallback: bool,
     pipeline: SharedPipeline,
     store: Arc<Mutex<Store>>,
     on_commit: Arc<tokio::sync::Notify>,
@@ -65,8 +68,14 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        let worker =
-            Worker { config: &config, pipeline: &pipeline, store: &store, on_commit: &on_commit, ready: &ready };
+        let worker = Worker {
+            config: &config,
+            fallback,
+            pipeline: &pipeline,
+            store: &store,
+            on_commit: &on_commit,
+            ready: &ready,
+        };
         let mut selected = false;
         match worker.session(&mut shutdown, &mut selected).await {
             Ok(()) => return,
@@ -90,6 +99,7 @@ pub async fn run(
 
 struct Worker<'a> {
     config: &'a ImapConfig,
+    fallback: bool,
     pipeline: &'a SharedPipeline,
     store: &'a Arc<Mutex<Store>>,
     on_commit: &'a Arc<tokio::sync::Notify>,
@@ -98,6 +108,14 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
+    /// The folder's name in the store.
+    fn key(&self) -> String {
+        match self.fallback {
+            true => format!("fallback:{}", self.config.folder),
+            false => self.config.folder.clone(),
+        }
+    }
+
     /// One connection: log in, catch up, then wait for news; returns Ok only
     /// on shutdown.
     async fn session(&self, shutdown: &mut tokio::sync::watch::Receiver<bool>, selected: &mut bool) -> ImapResult<()> {
@@ -225,14 +243,16 @@ impl Worker<'_> {
         };
         let raw = if over_limit { fetch.header() } else { fetch.body() }.unwrap_or_default().to_vec();
         let store = Arc::clone(self.store);
-        let position = MailboxPosition { mailbox: self.config.folder.clone(), uid_validity, uid };
-        let folder = self.config.folder.clone();
+        let position = MailboxPosition { mailbox: self.key(), uid_validity, uid };
+        let folder = self.key();
+        let fallback = self.fallback;
         tokio::task::spawn_blocking(move || {
             let source = format!("imap:{folder}/{uid}");
             let arrival = Arrival {
                 source: &source,
                 position: Some(position),
                 size_over_limit: over_limit.then_some(u64::from(size)),
+                fallback,
             };
             let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
             pipeline
@@ -289,7 +309,7 @@ impl Worker<'_> {
             }
         }
         let store = Arc::clone(self.store);
-        let folder = self.config.folder.clone();
+        let folder = self.key();
         let uids = uids.to_vec();
         tokio::task::spawn_blocking(move || {
             let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
@@ -301,7 +321,7 @@ impl Worker<'_> {
 
     /// The cursor for this UIDVALIDITY; a changed UIDVALIDITY starts over.
     async fn cursor(&self, uid_validity: u32) -> ImapResult<u32> {
-        let folder = self.config.folder.clone();
+        let folder = self.key();
         let store = Arc::clone(self.store);
         tokio::task::spawn_blocking(move || {
             let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
@@ -321,7 +341,7 @@ impl Worker<'_> {
 
     /// Re-applies marks that a crash between commit and mark left undone.
     async fn remark(&self, session: &mut Session<ImapStream>, uid_validity: u32, can_move: bool) -> ImapResult<()> {
-        let folder = self.config.folder.clone();
+        let folder = self.key();
         let store = Arc::clone(self.store);
         let unmarked = tokio::task::spawn_blocking(move || {
             let store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;

@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod doctor;
 pub mod export;
 pub mod failpoint;
+pub mod fallback;
 pub mod imap;
 pub mod inbound;
 pub mod maildir;

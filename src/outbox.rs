@@ -17,7 +17,9 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{FileTransport, SendmailTransport, SmtpTransport, Transport};
 use tracing::{error, info, warn};
 
-use crate::config::{SmtpConfig, TlsMode, TransportConfig};
+use crate::compose;
+use crate::config::{Config, Fallback, SmtpConfig, TlsMode, TransportConfig};
+use crate::core::incident::Route;
 use crate::store::{Attempt, PendingMail, Renewal, Store, StoreError};
 
 const LONGEST_RETRY: Duration = Duration::from_secs(30 * 60);
@@ -39,6 +41,10 @@ pub enum SenderError {
 
 pub struct Sender {
     transport: Backend,
+    route: Route,
+    /// The fallback relay's From address and envelope sender, which every
+    /// mail it sends carries, whoever it was composed for.
+    identity: Option<(String, String)>,
     /// A relay that takes XOAUTH2 tokens, and when the last was fetched.
     token_relay: Option<(SmtpConfig, Option<Instant>)>,
     first_retry: Duration,
@@ -92,7 +98,25 @@ impl Sender {
             TransportConfig::Smtp(smtp) if smtp.xoauth2 => Some((smtp.clone(), None)),
             _ => None,
         };
-        Ok(Sender { transport, token_relay, first_retry, unrecorded: Vec::new() })
+        Ok(Sender {
+            transport,
+            route: Route::Primary,
+            identity: None,
+            token_relay,
+            first_retry,
+            unrecorded: Vec::new(),
+        })
+    }
+
+    /// The sender of `[fallback.transport]`: it takes the deliveries routed
+    /// to the fallback relay and sends them from the fallback address.
+    pub fn fallback(fallback: &Fallback, first_retry: Duration) -> Result<Sender, SenderError> {
+        let identity = (fallback.address.with_detail(None), fallback.envelope_from.clone());
+        Ok(Sender {
+            route: Route::Fallback,
+            identity: Some(identity),
+            ..Sender::new(&fallback.transport, first_retry)?
+        })
     }
 
     /// Delivers every due delivery once. Only a store error stops the pass.
@@ -114,7 +138,7 @@ impl Sender {
         }
         let mut report = DrainReport::default();
         let claimer = std::process::id();
-        let mails = store.claim_due(now, CLAIM_LEASE, claimer, process_is_gone)?;
+        let mails = store.claim_due_on(self.route, now, CLAIM_LEASE, claimer, process_is_gone)?;
         let claimed: Vec<(&PendingMail, Vec<String>)> =
             mails.iter().flat_map(|mail| self.batches(mail).into_iter().map(move |batch| (mail, batch))).collect();
         let started = std::time::Instant::now();
@@ -213,8 +237,13 @@ impl Sender {
     fn send(&mut self, mail: &PendingMail, recipients: &[String]) -> Result<(), Failure> {
         self.ready_token()?;
         let invalid = |error: String| Failure::Permanent(format!("invalid address: {error}"));
-        let from =
-            mail.envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
+        let (raw, envelope_from) = match &self.identity {
+            Some((from, envelope_from)) => {
+                (std::borrow::Cow::Owned(compose::with_from(&mail.raw, from)), envelope_from)
+            }
+            None => (std::borrow::Cow::Borrowed(&mail.raw), &mail.envelope_from),
+        };
+        let from = envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
         let recipients = recipients
             .iter()
             .map(|address| address.parse::<lettre::Address>())
@@ -222,14 +251,13 @@ impl Sender {
             .map_err(|error| invalid(error.to_string()))?;
         let envelope = Envelope::new(Some(from), recipients).map_err(|error| invalid(error.to_string()))?;
         match &self.transport {
-            Backend::File(transport) => transport
-                .send_raw(&envelope, &mail.raw)
-                .map(drop)
-                .map_err(|error| Failure::Transient(error.to_string())),
-            Backend::Sendmail(transport) => {
-                transport.send_raw(&envelope, &mail.raw).map_err(|error| Failure::Transient(error.to_string()))
+            Backend::File(transport) => {
+                transport.send_raw(&envelope, &raw).map(drop).map_err(|error| Failure::Transient(error.to_string()))
             }
-            Backend::Smtp(transport, host) => transport.send_raw(&envelope, &mail.raw).map(drop).map_err(|error| {
+            Backend::Sendmail(transport) => {
+                transport.send_raw(&envelope, &raw).map_err(|error| Failure::Transient(error.to_string()))
+            }
+            Backend::Smtp(transport, host) => transport.send_raw(&envelope, &raw).map(drop).map_err(|error| {
                 let said = crate::trust::explain(host, &error).unwrap_or_else(|| error.to_string());
                 // With a token relay, any failure may be a token that expired
                 // early: the next attempt fetches another, and a refused login
@@ -245,6 +273,46 @@ impl Sender {
             }),
             Backend::Unready => Err(Failure::Transient("the relay has no token yet".into())),
         }
+    }
+}
+
+/// Every relay: the primary one, and the fallback one when configured.
+pub struct Senders {
+    primary: Sender,
+    fallback: Option<Sender>,
+}
+
+impl Senders {
+    pub fn new(config: &Config) -> Result<Senders, SenderError> {
+        Ok(Senders {
+            primary: Sender::new(&config.transport, config.first_retry)?,
+            fallback: config
+                .fallback
+                .as_ref()
+                .map(|fallback| Sender::fallback(fallback, config.first_retry))
+                .transpose()?,
+        })
+    }
+
+    pub fn drain(&mut self, store: &mut Store, now: Timestamp) -> Result<DrainReport, StoreError> {
+        self.drain_while(store, now, || true)
+    }
+
+    /// Each relay's pass in turn; a relay that is down delays only its own.
+    pub fn drain_while(
+        &mut self,
+        store: &mut Store,
+        now: Timestamp,
+        keep_going: impl Fn() -> bool,
+    ) -> Result<DrainReport, StoreError> {
+        let mut report = self.primary.drain_while(store, now, &keep_going)?;
+        if let Some(fallback) = &mut self.fallback {
+            let more = fallback.drain_while(store, now, &keep_going)?;
+            report.sent += more.sent;
+            report.deferred += more.deferred;
+            report.failed += more.failed;
+        }
+        Ok(report)
     }
 }
 

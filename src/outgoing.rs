@@ -9,8 +9,10 @@ use tracing::{error, info, warn};
 
 use crate::compose::{self, AutoSubmitted, Draft};
 use crate::config::Config;
+use crate::core::incident::{Channel, Route};
 use crate::core::incident::{Incident, IncidentNumber, MailKind};
 use crate::core::mail::Inbound;
+use crate::core::out_of_band::OutOfBand;
 use crate::core::recipients;
 use crate::render::{RenderError, Renderer};
 use crate::store::{NewOutgoing, StoreError, WriteTx};
@@ -126,7 +128,64 @@ pub fn queue_mail(
     transaction: &WriteTx<'_>,
     kind: MailKind,
     incident: Option<IncidentNumber>,
+    draft: Draft,
+    now: Timestamp,
+) -> Result<(), OutgoingError> {
+    if let Some(number) = incident
+        && config.fallback.is_some()
+        && transaction.incident_channel(number)? == Some(Channel::OutOfBand)
+    {
+        return queue_out_of_band(config, transaction, kind, incident, draft, now);
+    }
+    queue_routed(transaction, (kind, incident), draft, (Route::Primary, config.envelope_from.clone()), now)
+}
+
+/// As `queue_mail`, out of band whatever the incident's channel: from the
+/// fallback address, to people's out-of-band addresses and to outsiders,
+/// through the fallback relay; a company address with no out-of-band
+/// address gets nothing.
+pub fn queue_out_of_band(
+    config: &Config,
+    transaction: &WriteTx<'_>,
+    kind: MailKind,
+    incident: Option<IncidentNumber>,
     mut draft: Draft,
+    now: Timestamp,
+) -> Result<(), OutgoingError> {
+    let Some(fallback) = &config.fallback else { return Ok(()) };
+    let out_of_band =
+        OutOfBand { primary: &config.address, fallback: &fallback.address, addresses: &config.out_of_band };
+    let mut seen = Vec::new();
+    let mut route = |addresses: &mut Vec<String>| {
+        let routed: Vec<String> = addresses
+            .iter()
+            .filter_map(|address| {
+                let routed = out_of_band.route(address, config.access.is_staff(address));
+                if routed.is_none() {
+                    info!(kind = kind.as_str(), address, "out of band, and no out-of-band address: not sent");
+                }
+                routed
+            })
+            .filter(|address| !seen.contains(address))
+            .collect();
+        seen.extend(routed.iter().cloned());
+        *addresses = routed;
+    };
+    route(&mut draft.to);
+    route(&mut draft.cc);
+    if draft.to.is_empty() && draft.cc.is_empty() {
+        return Ok(());
+    }
+    draft.from = fallback.address.with_detail(None);
+    let route = (Route::Fallback, fallback.envelope_from.clone());
+    queue_routed(transaction, (kind, incident), draft, route, now)
+}
+
+fn queue_routed(
+    transaction: &WriteTx<'_>,
+    (kind, incident): (MailKind, Option<IncidentNumber>),
+    mut draft: Draft,
+    (route, envelope_from): (Route, String),
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
     let undeliverable: Vec<String> =
@@ -151,7 +210,8 @@ pub fn queue_mail(
             message_id: draft.message_id,
             body: draft.body,
             raw,
-            envelope_from: config.envelope_from.clone(),
+            envelope_from,
+            route,
         },
         now,
     )?;

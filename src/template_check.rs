@@ -9,8 +9,8 @@ use crate::core::command::Milestone;
 use crate::core::deadline::{PointReached, describe_duration};
 use crate::core::digest::{self, Audience};
 use crate::core::incident::{
-    Deadline, DeadlineState, DraftKind, DraftStatus, Duty, EntryKind, Framing, Incident, IncidentNumber, IncidentType,
-    Phase, Role, Severity, Status, Stream, StreamState, Task, TaskState, Trust,
+    Channel, Deadline, DeadlineState, DraftKind, DraftStatus, Duty, EntryKind, Framing, Incident, IncidentNumber,
+    IncidentType, Phase, Role, Severity, Status, Stream, StreamState, Task, TaskState, Trust,
 };
 use crate::core::outcome::{Act, ClockBasis, Done, Margin, Refusal, Shift, StageDue, StepTask};
 use crate::core::report::{Evidence, StoredAnswer};
@@ -189,6 +189,7 @@ fn sample_outcomes() -> Vec<Applied> {
             at,
             margin: Some(Margin { late: true, by: jiff::SignedDuration::from_hours(2) }),
         },
+        Done::ChannelSwitched { channel: Channel::OutOfBand },
     ];
     let refused = [
         Refusal::Unreadable { problem: "unknown command `sevrity`; did you mean `sev`?".into() },
@@ -215,6 +216,8 @@ fn sample_outcomes() -> Vec<Applied> {
         Refusal::NoClockToMeet { title: "GDPR".into(), regime: "gdpr".into() },
         Refusal::InTheFuture,
         Refusal::Unplaceable { problem: "sample".into() },
+        Refusal::NoFallback,
+        Refusal::AlreadyOnChannel { channel: Channel::Normal },
     ];
     let applied = |outcome| Applied { written: "sample".into(), outcome, replaces: None, entry: None };
     done.into_iter().map(Ok).chain(refused.into_iter().map(Err)).map(applied).collect()
@@ -483,6 +486,7 @@ mod tests {
                 Done::ClockStopped { .. } => "ClockStopped",
                 Done::Aware { .. } => "Aware",
                 Done::AuthorityNotified { .. } => "AuthorityNotified",
+                Done::ChannelSwitched { .. } => "ChannelSwitched",
             },
             Err(refusal) => match refusal {
                 Refusal::Unreadable { .. } => "Unreadable",
@@ -509,13 +513,15 @@ mod tests {
                 Refusal::NoClockToMeet { .. } => "NoClockToMeet",
                 Refusal::InTheFuture => "InTheFuture",
                 Refusal::Unplaceable { .. } => "Unplaceable",
+                Refusal::NoFallback => "NoFallback",
+                Refusal::AlreadyOnChannel { .. } => "AlreadyOnChannel",
             },
         }
     }
 
     #[test]
     fn every_outcome_has_a_sample_and_words_of_its_own() {
-        const VARIANTS: usize = 62;
+        const VARIANTS: usize = 65;
         let samples = sample_outcomes();
         let sampled: std::collections::BTreeSet<&str> =
             samples.iter().map(|applied| variant(&applied.outcome)).collect();

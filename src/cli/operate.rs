@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use super::{Cli, ExitWith, Failure, exit, open_existing};
 use crate::config::Config;
 use crate::core::auth;
-use crate::outbox::Sender;
+use crate::outbox::Senders;
 use crate::pipeline::Pipeline;
 use crate::store::{Store, StoreError};
 use crate::template_check::check_templates;
@@ -54,7 +54,7 @@ pub(super) fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Fail
         messages.push((file.display().to_string(), raw));
     }
     let mut store = Store::open(&config.database_path()).exit_with(exit::TEMPFAIL)?;
-    let mut sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
+    let mut sender = Senders::new(&config).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
     let mut stdout = std::io::stdout().lock();
     for (source, raw) in &messages {
@@ -90,9 +90,12 @@ pub(super) fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Failu
 
 pub(super) fn tick(config: Config, now: Timestamp) -> Result<ExitCode, Failure> {
     let mut store = open_existing(&config)?;
-    let mut sender = Sender::new(&config.transport, config.first_retry).exit_with(exit::CONFIG)?;
+    let mut sender = Senders::new(&config).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
     let report = scheduler::tick(pipeline.outgoing(), &mut store, now).exit_with(exit::TEMPFAIL)?;
+    if let Err(error) = crate::fallback::reroute_stalled(pipeline.outgoing(), &mut store, now) {
+        tracing::warn!(error = %error, "fallback delivery failed; the daemon or the next tick will retry");
+    }
     writeln!(std::io::stdout().lock(), "{} incidents looked at, {} mails queued", report.incidents, report.queued)
         .exit_with(1)?;
     // Mail queued "at" a time ahead (tests, dry runs) is due by then.

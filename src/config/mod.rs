@@ -59,6 +59,11 @@ pub struct Config {
     pub time_zone: TimeZone,
     /// Names and aliases people use in commands, lowercased, to addresses.
     pub people: BTreeMap<String, String>,
+    /// A person's company address to their address at another provider,
+    /// where an incident moved out of band reaches them.
+    pub out_of_band: BTreeMap<String, String>,
+    /// The second mailbox and relay, if there is one.
+    pub fallback: Option<Fallback>,
     pub trusted_authserv_id: Option<String>,
     pub limits: Limits,
     pub templates_dir: Option<PathBuf>,
@@ -80,6 +85,23 @@ pub struct Config {
     pub questionnaire_to_executives: bool,
     /// Daily copies of the store made by the daemon, if configured.
     pub backup: Option<Backup>,
+}
+
+/// `[fallback]`: the out-of-band mailbox and relay, at a provider the
+/// company's own mail system does not share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// The incident address on the fallback mailbox; out-of-band mail comes
+    /// from it, and replies go to it.
+    pub address: IncidentAddress,
+    /// The authserv-id that vouches for mail from out-of-band addresses.
+    pub trusted_authserv_id: Option<String>,
+    /// How long the primary relay may fail before staff with an out-of-band
+    /// address get their mail through the fallback relay; `None`: never.
+    pub after: Option<Duration>,
+    pub mailbox: MailboxConfig,
+    pub transport: TransportConfig,
+    pub envelope_from: String,
 }
 
 /// `[backup]`: where the daemon keeps its daily copies of the store.
@@ -302,11 +324,18 @@ impl Config {
     /// credential looked for outside systemd.
     pub fn unreadable_secrets(&self) -> Vec<String> {
         let mut secrets = Vec::new();
-        if let MailboxConfig::Imap(ImapConfig { login: ImapLogin::Password(secret), .. }) = &self.mailbox {
-            secrets.push(("mailbox", secret));
+        let fallback = self.fallback.as_ref();
+        let mailboxes = [("mailbox", Some(&self.mailbox)), ("fallback.mailbox", fallback.map(|f| &f.mailbox))];
+        for (table, mailbox) in mailboxes {
+            if let Some(MailboxConfig::Imap(ImapConfig { login: ImapLogin::Password(secret), .. })) = mailbox {
+                secrets.push((table, secret));
+            }
         }
-        if let TransportConfig::Smtp(SmtpConfig { credentials: Some((_, secret)), .. }) = &self.transport {
-            secrets.push(("transport", secret));
+        let transports = [("transport", Some(&self.transport)), ("fallback.transport", fallback.map(|f| &f.transport))];
+        for (table, transport) in transports {
+            if let Some(TransportConfig::Smtp(SmtpConfig { credentials: Some((_, secret)), .. })) = transport {
+                secrets.push((table, secret));
+            }
         }
         let credentials = std::env::var_os("CREDENTIALS_DIRECTORY");
         secrets

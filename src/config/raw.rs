@@ -12,6 +12,7 @@ use super::{Backup, Config, Limits, MailboxConfig, TransportConfig};
 use crate::core::access::{Access, ExternalPolicy, IncidentAddress};
 use crate::core::schedule::Policy;
 
+mod fallback;
 mod parts;
 
 use parts::{
@@ -27,9 +28,10 @@ pub(super) struct RawConfig {
     data_dir: PathBuf,
     time_zone: Option<String>,
     #[serde(default)]
-    people: BTreeMap<String, String>,
+    people: BTreeMap<String, RawPerson>,
     mailbox: RawMailbox,
     transport: RawTransport,
+    fallback: Option<fallback::RawFallback>,
     access: RawAccess,
     #[serde(default)]
     stakeholders: RawStakeholders,
@@ -53,6 +55,22 @@ pub(super) struct RawConfig {
     retrospective: RawRetrospective,
     #[serde(default)]
     backup: RawBackup,
+}
+
+/// `alice = "alice@company.test"`, or with an address at another provider
+/// for the day the company's own mail is compromised.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawPerson {
+    Address(String),
+    Full(RawPersonTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPersonTable {
+    address: String,
+    out_of_band: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,34 +260,8 @@ impl RawConfig {
     pub(super) fn validate(self, base: &Path) -> Result<Config, String> {
         let resolve = |path: &Path| if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
         let address = IncidentAddress::parse(&self.address).map_err(|error| format!("address: {error}"))?;
-        let mailbox = match self.mailbox.kind.as_str() {
-            "maildir" => MailboxConfig::Maildir {
-                path: resolve(&required(self.mailbox.path, "mailbox.path", "maildir")?),
-                poll_interval: Duration::from_millis(self.mailbox.poll_interval_ms.unwrap_or(200).clamp(10, 60_000)),
-            },
-            "imap" => MailboxConfig::Imap(imap_config(self.mailbox, &resolve)?),
-            other => {
-                return Err(format!("mailbox.kind: `{other}` is not supported (expected \"maildir\" or \"imap\")"));
-            }
-        };
-        let transport = self.transport;
-        let first_retry = Duration::from_secs(transport.first_retry_secs.unwrap_or(30).clamp(1, 1800));
-        let envelope_from = match transport.envelope_from {
-            Some(ref sender) => mailbox_address(sender, "transport.envelope_from")?,
-            None => address.with_detail(None),
-        };
-        let transport = match transport.kind.as_str() {
-            "file" => TransportConfig::File { path: resolve(&required(transport.path, "transport.path", "file")?) },
-            "sendmail" => TransportConfig::Sendmail {
-                command: transport.command.unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
-            },
-            "smtp" => TransportConfig::Smtp(smtp_config(transport, &resolve)?),
-            other => {
-                return Err(format!(
-                    "transport.kind: `{other}` is not supported (expected \"file\", \"sendmail\" or \"smtp\")"
-                ));
-            }
-        };
+        let mailbox = mailbox(self.mailbox, &resolve)?;
+        let (transport, envelope_from, first_retry) = transport(self.transport, &address, &resolve)?;
         let staff_domains = domains(&self.access.staff_domains, "access.staff_domains")?;
         let staff_addresses = addresses(&self.access.staff_addresses, "access.staff_addresses")?;
         if staff_domains.is_empty() && staff_addresses.is_empty() {
@@ -286,10 +278,33 @@ impl RawConfig {
         let time_zone = TimeZone::get(time_zone_name)
             .map_err(|error| format!("time_zone: `{time_zone_name}` is not a known time zone ({error})"))?;
         let mut people = BTreeMap::new();
-        for (name, address) in &self.people {
+        let mut out_of_band = BTreeMap::new();
+        for (name, person) in &self.people {
             let key = name.trim().to_lowercase().replace(['_', '-'], " ");
-            people.insert(key, mailbox_address(address, &format!("people.{name}"))?);
+            let (address, elsewhere) = match person {
+                RawPerson::Address(address) => (mailbox_address(address, &format!("people.{name}"))?, None),
+                RawPerson::Full(table) => {
+                    (mailbox_address(&table.address, &format!("people.{name}.address"))?, table.out_of_band.as_ref())
+                }
+            };
+            if let Some(elsewhere) = elsewhere {
+                let elsewhere = mailbox_address(elsewhere, &format!("people.{name}.out_of_band"))?;
+                let domain = elsewhere.rsplit_once('@').map_or("", |(_, domain)| domain);
+                if staff_domains.iter().any(|staff| staff == domain) {
+                    return Err(format!(
+                        "people.{name}.out_of_band: {elsewhere} is at a staff domain; an out-of-band address is \
+                         one the company's own mail system does not hold"
+                    ));
+                }
+                out_of_band.insert(address.clone(), elsewhere);
+            }
+            people.insert(key, address);
         }
+        let trusted_authserv_id = self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase());
+        let fallback = match self.fallback {
+            Some(raw) => Some(raw.validate(&address, &staff_domains, trusted_authserv_id.is_some(), &resolve)?),
+            None => None,
+        };
         Ok(Config {
             origin: String::new(),
             address,
@@ -312,7 +327,9 @@ impl RawConfig {
             allow_external_notify: self.stakeholders.allow_external_notify.unwrap_or(false),
             time_zone: time_zone.clone(),
             people,
-            trusted_authserv_id: self.auth.trusted_authserv_id.map(|id| id.trim().to_lowercase()),
+            out_of_band,
+            fallback,
+            trusted_authserv_id,
             limits,
             templates_dir: self.templates.dir.as_deref().map(resolve),
             organisation: self.organisation.map(|name| name.trim().to_string()).filter(|name| !name.is_empty()),
@@ -331,6 +348,47 @@ impl RawConfig {
             questions: questions(self.retrospective.questions)?,
         })
     }
+}
+
+/// `[mailbox]`, or `[fallback.mailbox]` (whose errors say so).
+fn mailbox(raw: RawMailbox, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<MailboxConfig, String> {
+    Ok(match raw.kind.as_str() {
+        "maildir" => MailboxConfig::Maildir {
+            path: resolve(&required(raw.path, "mailbox.path", "maildir")?),
+            poll_interval: Duration::from_millis(raw.poll_interval_ms.unwrap_or(200).clamp(10, 60_000)),
+        },
+        "imap" => MailboxConfig::Imap(imap_config(raw, resolve)?),
+        other => {
+            return Err(format!("mailbox.kind: `{other}` is not supported (expected \"maildir\" or \"imap\")"));
+        }
+    })
+}
+
+/// `[transport]`, or `[fallback.transport]`: the relay, the envelope
+/// sender (`address` unless set) and the first retry.
+fn transport(
+    raw: RawTransport,
+    address: &IncidentAddress,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> Result<(TransportConfig, String, Duration), String> {
+    let first_retry = Duration::from_secs(raw.first_retry_secs.unwrap_or(30).clamp(1, 1800));
+    let envelope_from = match raw.envelope_from {
+        Some(ref sender) => mailbox_address(sender, "transport.envelope_from")?,
+        None => address.with_detail(None),
+    };
+    let transport = match raw.kind.as_str() {
+        "file" => TransportConfig::File { path: resolve(&required(raw.path, "transport.path", "file")?) },
+        "sendmail" => {
+            TransportConfig::Sendmail { command: raw.command.unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")) }
+        }
+        "smtp" => TransportConfig::Smtp(smtp_config(raw, resolve)?),
+        other => {
+            return Err(format!(
+                "transport.kind: `{other}` is not supported (expected \"file\", \"sendmail\" or \"smtp\")"
+            ));
+        }
+    };
+    Ok((transport, envelope_from, first_retry))
 }
 
 impl RawLimits {

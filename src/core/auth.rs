@@ -2,7 +2,7 @@
 //! carries authority only when the border MTA vouches for it.
 
 use super::access::Access;
-use super::mail::Inbound;
+use super::mail::{Inbound, Mailbox};
 
 /// How far a message's author is believed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,21 @@ pub fn authority(inbound: &Inbound, access: &Access, trusted_authserv_id: Option
     if !access.is_staff(&author.address) {
         return if access.is_partner(&author.address) { Authority::Partner } else { Authority::External };
     }
+    believed(inbound, author, trusted_authserv_id)
+}
+
+/// As `authority`, for mail from a staff member's out-of-band address:
+/// `trusted_authserv_id` is the fallback provider's.
+pub fn out_of_band_authority(inbound: &Inbound, trusted_authserv_id: Option<&str>) -> Authority {
+    match inbound.author() {
+        Some(author) => believed(inbound, author, trusted_authserv_id),
+        None => Authority::Unverified("the From header does not name exactly one address".to_string()),
+    }
+}
+
+/// Whether the one author's claim holds: no address in the display name,
+/// no other Sender, and the border server's DMARC or aligned DKIM pass.
+fn believed(inbound: &Inbound, author: &Mailbox, trusted_authserv_id: Option<&str>) -> Authority {
     if author.name.as_deref().is_some_and(|name| name.contains('@')) {
         return Authority::Unverified("the display name contains an address".to_string());
     }

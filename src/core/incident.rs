@@ -110,12 +110,34 @@ named_enum!(
     /// How far an entry's author is trusted: `staff` is an authenticated
     /// allowed sender, `partner` an outside firm whose updates count,
     /// `external` anyone else, `unverified` staff mail that failed the
-    /// sender checks.
+    /// sender checks, `possibly-compromised-channel` mail from a company
+    /// address about an incident moved out of band, by someone who has an
+    /// out-of-band address: whoever holds that mailbox may be the attacker.
     Trust {
         Staff = "staff",
         Partner = "partner",
         External = "external",
         Unverified = "unverified",
+        CompromisedChannel = "possibly-compromised-channel",
+    }
+);
+
+named_enum!(
+    /// Where an incident's mail goes: the company's own addresses, or only
+    /// the out-of-band addresses through the fallback relay.
+    Channel {
+        Normal = "normal",
+        OutOfBand = "out-of-band",
+    }
+);
+
+named_enum!(
+    /// The relay a queued mail leaves through: `[transport]`, or
+    /// `[fallback.transport]` for an out-of-band incident's mail and for
+    /// mail the primary relay could not send for too long.
+    Route {
+        Primary = "primary",
+        Fallback = "fallback",
     }
 );
 
@@ -205,7 +227,8 @@ named_enum!(TaskState {
 });
 
 named_enum!(
-    /// Why a mail was sent; the `kind` of an outbox row.
+    /// Why a mail was sent; the `kind` of an outbox row. `relay-down` tells
+    /// the admins that the primary relay has failed for too long.
     MailKind {
         Ack = "ack",
         Transcript = "transcript",
@@ -216,6 +239,7 @@ named_enum!(
         Questionnaire = "questionnaire",
         Report = "report",
         Draft = "draft",
+        RelayDown = "relay-down",
     }
 );
 
@@ -231,12 +255,14 @@ named_enum!(
 
 named_enum!(
     /// Where an outbox row is: waiting (perhaps for a retry), being sent (a
-    /// sender claimed it), delivered, or refused for good.
+    /// sender claimed it), delivered, refused for good, or sent to the
+    /// person's out-of-band address through the fallback relay instead.
     DeliveryStatus {
         Queued = "queued",
         Sending = "sending",
         Sent = "sent",
         Failed = "failed",
+        Rerouted = "rerouted",
     }
 );
 
@@ -278,6 +304,7 @@ pub struct Incident {
     /// the responders whether they still hold.
     pub scope_set: Option<Stamp>,
     pub lead_set: Option<Stamp>,
+    pub channel: Channel,
 }
 
 /// Who did something, and when.
@@ -449,6 +476,7 @@ impl Incident {
             drafts: Vec::new(),
             scope_set: None,
             lead_set: None,
+            channel: Channel::Normal,
         }
     }
 }

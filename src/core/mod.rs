@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod digest;
 pub mod incident;
 pub mod mail;
+pub mod out_of_band;
 pub mod outcome;
 pub mod plan;
 pub mod playbook;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::command::Milestone;
 use super::incident::{
-    DraftKind, DraftStatus, Duty, Framing, IncidentType, Phase, Role, Severity, Status, Stream, TaskState,
+    Channel, DraftKind, DraftStatus, Duty, Framing, IncidentType, Phase, Role, Severity, Status, Stream, TaskState,
 };
 
 /// A command that changed something, or asked for something.
@@ -174,6 +174,10 @@ pub enum Done {
         at: Timestamp,
         margin: Option<Margin>,
     },
+    /// `channel out-of-band` or `channel normal`.
+    ChannelSwitched {
+        channel: Channel,
+    },
 }
 
 impl Done {
@@ -314,6 +318,11 @@ pub enum Refusal {
         regime: String,
     },
     InTheFuture,
+    /// `channel out-of-band` with no `[fallback]` mailbox and relay.
+    NoFallback,
+    AlreadyOnChannel {
+        channel: Channel,
+    },
     Unplaceable {
         problem: String,
     },
@@ -330,6 +339,10 @@ pub enum Act {
     Reopen,
     ChangeCadence,
     SendReport,
+    /// Moving an incident out of band: also its declarer may.
+    MoveOutOfBand,
+    /// Moving it back to the company's own mail.
+    MoveBack,
     /// Approving or rejecting a draft: also the executives may.
     DecideDraft,
 }

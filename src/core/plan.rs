@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::access::Access;
 use super::auth;
 use super::command::{self, Origin};
-use super::incident::{EntryKind, Incident, IncidentNumber, Status, Stream, Trust};
+use super::incident::{Channel, EntryKind, Incident, IncidentNumber, Status, Stream, Trust};
 use super::mail::Inbound;
 use super::playbook;
 use super::quote;
@@ -137,6 +137,7 @@ pub fn declare(
     title: String,
     thread_root: String,
     default_streams: &[Stream],
+    out_of_band: bool,
     declarer: &Actor<'_>,
     settings: &Settings<'_>,
     now: Timestamp,
@@ -152,6 +153,10 @@ pub fn declare(
     let suggested = wanted.then(|| playbook::suggest(settings.playbooks, &incident.title, &reading.commands.text));
     if let Some(Some(kind)) = suggested {
         effects.applied.push(transition::apply_suggested_type(&mut incident, kind, declarer, now, settings));
+    }
+    // Written from an out-of-band address, or to the fallback address.
+    if out_of_band && incident.channel == Channel::Normal {
+        effects.applied.push(transition::apply_out_of_band(&mut incident, declarer, now, settings));
     }
     let mut entries = vec![entry(inbound, EntryKind::Declared, &reading.commands.text, now)];
     entries.extend(command_entries(inbound, &effects, now));
@@ -310,6 +315,7 @@ mod tests {
             playbooks: &[],
             executives: &[],
             suggest_type: true,
+            out_of_band: true,
         })
     }
 
@@ -401,6 +407,7 @@ mod tests {
                 "Ransomware on FS01".into(),
                 "root@company.test".into(),
                 &[Stream::Technical, Stream::Legal],
+                false,
                 &actor,
                 settings,
                 NOW.parse().unwrap(),
@@ -412,6 +419,30 @@ mod tests {
         assert_eq!(incident.streams.keys().copied().collect::<Vec<_>>(), [Stream::Technical, Stream::Legal]);
         assert_eq!(plan.entries[0].kind, EntryKind::Declared);
         assert_eq!(plan.entries[0].text, "Files end in .locked.");
+    }
+
+    #[test]
+    fn a_declaration_that_came_out_of_band_starts_out_of_band() {
+        let inbound = mail("Invoice fraud", "The supplier's bank details changed.");
+        let actor = Actor { address: "bob@company.test", privileged: false };
+        let plan = with_settings(|settings| {
+            let streams = [Stream::Technical];
+            let root = "root@company.test".to_string();
+            declare(
+                &inbound,
+                IncidentNumber(3),
+                "Invoice fraud".into(),
+                root,
+                &streams,
+                true,
+                &actor,
+                settings,
+                NOW.parse().unwrap(),
+            )
+        });
+        assert_eq!(plan.state.unwrap().channel, Channel::OutOfBand);
+        let switched = plan.entries.iter().find(|entry| entry.kind == EntryKind::Command).unwrap();
+        assert_eq!(switched.text, "channel out-of-band");
     }
 
     #[test]

@@ -214,6 +214,31 @@ impl Pipeline {
         Ok(self.outgoing.enqueue(transaction, MailKind::Notice, None, draft, now)?)
     }
 
+    /// The sender of mail about an out-of-band incident from their company
+    /// address is told, at their out-of-band address (the incident's mail
+    /// goes nowhere else), that it was kept and ran nothing.
+    pub(super) fn tell_compromised_channel(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        incident: IncidentNumber,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let Some(sender) = inbound.author().map(|mailbox| mailbox.address.clone()) else { return Ok(()) };
+        let Some(fallback) = &self.config().fallback else { return Ok(()) };
+        let reason = format!(
+            "{incident} is handled out of band, and this came from your company address, which whoever breached \
+             the company's mail may hold; it was kept and ran no command. Write from your out-of-band address to \
+             {}",
+            fallback.address.with_detail(None)
+        );
+        let view = NoticeView { address: self.config().address.with_detail(None), reason: &reason, staff: true };
+        let body = self.renderer().refused(&view)?;
+        let subject = format!("Not accepted: {}", subject::strip_prefixes(&inbound.subject));
+        let draft = self.outgoing.reply(inbound, inbound.references.clone(), vec![sender], Vec::new(), subject, body);
+        Ok(self.outgoing.enqueue(transaction, MailKind::Notice, Some(incident), draft, now)?)
+    }
+
     /// A draft's latest version, to the one who asked for it only; a reply
     /// to this mail is the draft's next version.
     pub(super) fn send_draft(

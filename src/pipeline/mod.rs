@@ -16,8 +16,10 @@ use tracing::{error, info};
 
 use crate::config::Config;
 use crate::core::auth::{self, Authority};
+use crate::core::incident::Channel;
 use crate::core::incident::{EntryKind, IncidentNumber, Trust};
 use crate::core::mail::Inbound;
+use crate::core::out_of_band::{Arrived, OutOfBand};
 use crate::core::timeline::TimelineEntry;
 use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
@@ -77,6 +79,8 @@ pub struct Arrival<'a> {
     /// Set when only the header was fetched because the server reported a
     /// size over the limit.
     pub size_over_limit: Option<u64>,
+    /// Read from the fallback (out-of-band) mailbox.
+    pub fallback: bool,
 }
 
 /// What happened to one message.
@@ -139,7 +143,12 @@ impl Pipeline {
         source: &str,
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
-        self.ingest_arrival(store, raw, &Arrival { source, position: None, size_over_limit: None }, now)
+        self.ingest_arrival(
+            store,
+            raw,
+            &Arrival { source, position: None, size_over_limit: None, fallback: false },
+            now,
+        )
     }
 
     /// As `ingest`, for a message with a place in an IMAP folder, recorded
@@ -228,7 +237,7 @@ impl Pipeline {
                 stored: false,
             });
         }
-        let (parsed, headers_only) = self.read(raw, arrival, fault);
+        let (mut parsed, headers_only) = self.read(raw, arrival, fault);
         let head = match &parsed {
             Ok(parsed) => Some(&parsed.inbound),
             Err(_) => headers_only.as_ref(),
@@ -249,13 +258,22 @@ impl Pipeline {
             from: head.and_then(Inbound::author).map(|mailbox| mailbox.address.as_str()),
             subject: head.map(|head| head.subject.as_str()),
         })?;
-        let report = match &parsed {
-            Ok(parsed) => self.apply(&transaction, row, parsed, &known, now)?,
+        let report = match &mut parsed {
+            Ok(parsed) => {
+                // Believed as written, then read as company mail.
+                let authority = self.authority(&parsed.inbound);
+                let mut arrived = match self.out_of_band() {
+                    Some(out_of_band) => out_of_band.read_as_company_mail(&mut parsed.inbound),
+                    None => Arrived::default(),
+                };
+                arrived.to_fallback |= arrival.fallback;
+                self.apply(&transaction, row, parsed, &known, (authority, arrived), now)?
+            }
             Err(reason) => {
                 if let Some(fault) = fault {
                     self.tell_admins_fault(&transaction, fault, now)?;
                 }
-                let head = head.filter(|_| fault.is_none_or(|fault| fault.tell_sender));
+                let head = headers_only.as_ref().filter(|_| fault.is_none_or(|fault| fault.tell_sender));
                 self.quarantine(&transaction, head, reason.clone(), now)?
             }
         };
@@ -296,12 +314,36 @@ impl Pipeline {
         (parsed, headers_only)
     }
 
+    /// How far the author is believed: an out-of-band address is vouched
+    /// for by the fallback provider, any other by the company's border.
+    fn authority(&self, inbound: &Inbound) -> Authority {
+        let config = self.config();
+        match (&config.fallback, self.out_of_band()) {
+            (Some(fallback), Some(out_of_band))
+                if inbound.author().is_some_and(|author| out_of_band.person_of(&author.address).is_some()) =>
+            {
+                auth::out_of_band_authority(inbound, fallback.trusted_authserv_id.as_deref())
+            }
+            _ => auth::authority(inbound, &config.access, config.trusted_authserv_id.as_deref()),
+        }
+    }
+
+    fn out_of_band(&self) -> Option<OutOfBand<'_>> {
+        let config = self.config();
+        config.fallback.as_ref().map(|fallback| OutOfBand {
+            primary: &config.address,
+            fallback: &fallback.address,
+            addresses: &config.out_of_band,
+        })
+    }
+
     fn apply(
         &self,
         transaction: &WriteTx<'_>,
         row: i64,
         parsed: &Parsed,
         known: &Known,
+        (authority, arrived): (Authority, Arrived),
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
@@ -309,13 +351,14 @@ impl Pipeline {
         if let Some(list) = &inbound.list_address {
             transaction.remember_list(list, now)?;
         }
-        let authority = auth::authority(inbound, &config.access, config.trusted_authserv_id.as_deref());
         let keys = ThreadKeys::of(inbound, &config.address);
         let facts = thread_facts(transaction, &keys)?;
         let decision = triage::triage(inbound, &config.address, &authority, config.external, known, &keys, &facts);
         let outcome = decision.outcome();
         match decision {
-            Triage::Declare { title } => self.open(transaction, row, parsed, &keys, title, now),
+            Triage::Declare { title } => {
+                self.open(transaction, row, parsed, &keys, (title, arrived.out_of_band()), now)
+            }
             Triage::Update { incident, trust, .. } => {
                 let ignored = |reason: &str| IngestReport {
                     outcome: Outcome::Ignored,
@@ -324,6 +367,29 @@ impl Pipeline {
                     stored: true,
                 };
                 match trust {
+                    Trust::Staff
+                        if self.came_through_compromised_channel(transaction, inbound, incident, arrived)? =>
+                    {
+                        self.store_attachments(transaction, row, parsed)?;
+                        let entry = TimelineEntry::of_mail(
+                            inbound,
+                            EntryKind::Update,
+                            &inbound.new_text,
+                            Trust::CompromisedChannel,
+                            now,
+                        );
+                        transaction.append_timeline(incident, &entry)?;
+                        self.tell_compromised_channel(transaction, inbound, incident, now)?;
+                        let reason = format!(
+                            "{incident} is out of band and this came from a company address: kept, no command run"
+                        );
+                        return Ok(IngestReport {
+                            outcome,
+                            incident: Some(incident),
+                            reason: Some(reason),
+                            stored: true,
+                        });
+                    }
                     Trust::Staff => {
                         if let Some(reason) = self.update(transaction, row, parsed, incident, now)? {
                             return Ok(ignored(reason));
@@ -377,6 +443,25 @@ impl Pipeline {
             transaction.insert_attachment(row, meta)?;
         }
         Ok(())
+    }
+}
+
+impl Pipeline {
+    /// Whether a staff mail about an out-of-band incident came through the
+    /// company's own mail from someone who has an out-of-band address: the
+    /// one writing may be the attacker who holds that mailbox.
+    fn came_through_compromised_channel(
+        &self,
+        transaction: &WriteTx<'_>,
+        inbound: &Inbound,
+        incident: IncidentNumber,
+        arrived: Arrived,
+    ) -> Result<bool, StoreError> {
+        let Some(out_of_band) = self.out_of_band().filter(|_| !arrived.from_out_of_band) else { return Ok(false) };
+        if !inbound.author().is_some_and(|author| out_of_band.reachable(&author.address)) {
+            return Ok(false);
+        }
+        Ok(transaction.incident_channel(incident)? == Some(Channel::OutOfBand))
     }
 }
 

@@ -26,7 +26,7 @@ impl Pipeline {
         row: i64,
         parsed: &Parsed,
         keys: &ThreadKeys,
-        title: String,
+        (title, out_of_band): (String, bool),
         now: Timestamp,
     ) -> Result<IngestReport, IngestError> {
         let inbound = &parsed.inbound;
@@ -46,7 +46,7 @@ impl Pipeline {
         }
         let number = transaction.next_incident_number()?;
         self.store_attachments(transaction, row, parsed)?;
-        self.declare(transaction, inbound, number, title, now)?;
+        self.declare(transaction, inbound, number, title, out_of_band, now)?;
         // A reply that overtook the mail it answers: when that mail comes,
         // it joins this incident.
         transaction.await_parents(number, &keys.references[..keys.references.len().min(MAX_AWAITED)], now)?;
@@ -105,6 +105,7 @@ impl Pipeline {
         inbound: &Inbound,
         number: IncidentNumber,
         title: String,
+        out_of_band: bool,
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let config = self.config();
@@ -115,6 +116,7 @@ impl Pipeline {
             title,
             compose::new_message_id(&config.address),
             &config.default_streams,
+            out_of_band,
             &self.actor(declarer),
             &self.settings(),
             now,
@@ -186,6 +188,7 @@ impl Pipeline {
             playbooks: &self.config().playbooks,
             executives: &self.config().executives,
             suggest_type: self.config().suggest_type,
+            out_of_band: self.config().fallback.is_some(),
         }
     }
 

@@ -195,6 +195,7 @@ fn entry_view(entry: &TimelineEntry, renderer: &Renderer) -> Result<EntryView, R
             Trust::Partner => "partner",
             Trust::External => "from outside; changed nothing",
             Trust::Unverified => "failed the sender checks; changed nothing",
+            Trust::CompromisedChannel => "from a possibly compromised company mailbox; changed nothing",
         },
         lines: if entry.text.trim().is_empty() { vec!["(no text)".to_string()] } else { lines(entry.text.trim()) },
         said: entry.outcome.as_ref().map(|done| renderer.digest_line(done)).transpose()?,

@@ -6,8 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreResult, WriteTx, optional_time, parse_named, parse_time, time_text};
 use crate::core::incident::{
-    CadenceOverride, Deadline, DeadlineState, Duty, EntryKind, Incident, IncidentNumber, IncidentType, Milestones,
-    Phase, Role, Severity, Stamp, Status, Stream, StreamState, Task, TaskState, Trust,
+    CadenceOverride, Channel, Deadline, DeadlineState, Duty, EntryKind, Incident, IncidentNumber, IncidentType,
+    Milestones, Phase, Role, Severity, Stamp, Status, Stream, StreamState, Task, TaskState, Trust,
 };
 use crate::core::timeline::TimelineEntry;
 
@@ -52,7 +52,8 @@ pub(super) fn timeline_after(
 
 const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, impact, declared_by,
         declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root,
-        aware_at, cadence_minutes, resolution, phase_at_close, type
+        aware_at, cadence_minutes, resolution, phase_at_close, type,
+        scope_set_at, scope_set_by, lead_set_at, lead_set_by, channel
         FROM incidents";
 
 /// The incident row and everything hanging off it.
@@ -81,6 +82,11 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
                     row.get::<_, Option<String>>(20)?,
                     row.get::<_, Option<String>>(21)?,
                 ),
+                (
+                    (row.get::<_, Option<String>>(22)?, row.get::<_, Option<String>>(23)?),
+                    (row.get::<_, Option<String>>(24)?, row.get::<_, Option<String>>(25)?),
+                    row.get::<_, String>(26)?,
+                ),
             ))
         })
         .optional()?;
@@ -91,11 +97,18 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
         times,
         root,
         (aware, cadence_minutes, resolution, phase_at_close, kind),
+        (scope_set, lead_set, channel),
     )) = row
     else {
         return Ok(None);
     };
     let [started, detected, contained, eradicated, recovered, closed] = times;
+    let stamp = |(at, by): (Option<String>, Option<String>)| -> StoreResult<Option<Stamp>> {
+        Ok(match (optional_time(key, at)?, by) {
+            (Some(at), Some(by)) => Some(Stamp { at, by }),
+            _ => None,
+        })
+    };
     let mut incident = Incident {
         number,
         title,
@@ -131,34 +144,13 @@ pub(super) fn incident(connection: &Connection, number: IncidentNumber) -> Store
         },
         deadlines: Vec::new(),
         drafts: Vec::new(),
-        scope_set: None,
-        lead_set: None,
+        scope_set: stamp(scope_set)?,
+        lead_set: stamp(lead_set)?,
+        channel: parse_named::<Channel>(key, &channel)?,
     };
     load_children(connection, key, &mut incident)?;
     incident.drafts = super::drafts::load(connection, key)?;
-    (incident.scope_set, incident.lead_set) = stamps(connection, key)?;
     Ok(Some(incident))
-}
-
-/// When the scope and the lead were last set, and by whom.
-fn stamps(connection: &Connection, key: i64) -> StoreResult<(Option<Stamp>, Option<Stamp>)> {
-    let (scope_at, scope_by, lead_at, lead_by) = connection
-        .prepare_cached("SELECT scope_set_at, scope_set_by, lead_set_at, lead_set_by FROM incidents WHERE number = ?1")?
-        .query_row([key], |row| {
-            Ok((
-                row.get::<_, Option<String>>(0)?,
-                row.get::<_, Option<String>>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, Option<String>>(3)?,
-            ))
-        })?;
-    let stamp = |at: Option<String>, by: Option<String>| -> StoreResult<Option<Stamp>> {
-        Ok(match (optional_time(key, at)?, by) {
-            (Some(at), Some(by)) => Some(Stamp { at, by }),
-            _ => None,
-        })
-    };
-    Ok((stamp(scope_at, scope_by)?, stamp(lead_at, lead_by)?))
 }
 
 /// An incident's child rows: roles, streams, tasks, extra digest
@@ -290,6 +282,16 @@ impl WriteTx<'_> {
             .is_some())
     }
 
+    /// Where the incident's mail goes; `None` when there is no such incident.
+    pub fn incident_channel(&self, number: IncidentNumber) -> StoreResult<Option<Channel>> {
+        let channel = self
+            .transaction
+            .prepare_cached("SELECT channel FROM incidents WHERE number = ?1")?
+            .query_row([number.0 as i64], |row| row.get::<_, String>(0))
+            .optional()?;
+        channel.map(|text| parse_named::<Channel>(number.0 as i64, &text)).transpose()
+    }
+
     pub fn incident(&self, number: IncidentNumber) -> StoreResult<Option<Incident>> {
         incident(&self.transaction, number)
     }
@@ -372,7 +374,7 @@ impl WriteTx<'_> {
                         scope = ?8, impact = ?9, started_at = ?10, detected_at = ?11, contained_at = ?12,
                         eradicated_at = ?13, recovered_at = ?14, closed_at = ?15, aware_at = ?16, cadence_minutes = ?17,
                         resolution = ?18, phase_at_close = ?19, type = ?20, scope_set_at = ?21,
-                        scope_set_by = ?22, lead_set_at = ?23, lead_set_by = ?24
+                        scope_set_by = ?22, lead_set_at = ?23, lead_set_by = ?24, channel = ?25
                  WHERE number = ?1",
             )?
             .execute(params![
@@ -403,6 +405,7 @@ impl WriteTx<'_> {
                 incident.scope_set.as_ref().map(|stamp| stamp.by.as_str()),
                 incident.lead_set.as_ref().map(|stamp| time_text(stamp.at)),
                 incident.lead_set.as_ref().map(|stamp| stamp.by.as_str()),
+                incident.channel.as_str(),
             ])?;
         self.replace_children(number, incident)?;
         self.write_drafts(number, &incident.drafts)

@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreResult, WriteTx, join_addresses, parse_named, parse_time, split_addresses, time_text};
-use crate::core::incident::{DeliveryStatus, IncidentNumber, MailKind};
+use crate::core::incident::{DeliveryStatus, IncidentNumber, MailKind, Route};
 
 /// A claim to renew: one outbox row's recipients, for their claimer.
 #[derive(Debug, Clone, Copy)]
@@ -79,11 +79,12 @@ pub struct NewOutgoing {
     pub body: String,
     pub raw: Vec<u8>,
     pub envelope_from: String,
+    pub route: Route,
 }
 
 /// The outbox row reflects its deliveries: queued while any is, else
 /// failed if any failed, else sent.
-fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreResult<()> {
+pub(super) fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreResult<()> {
     connection
         .prepare_cached(
             "UPDATE outbox SET
@@ -180,18 +181,31 @@ impl Store {
         claimer: u32,
         is_gone: impl Fn(u32) -> bool,
     ) -> StoreResult<Vec<PendingMail>> {
+        self.claim_due_on(Route::Primary, now, lease, claimer, is_gone)
+    }
+
+    /// As `claim_due`, for the deliveries that leave through `route`.
+    pub fn claim_due_on(
+        &mut self,
+        route: Route,
+        now: Timestamp,
+        lease: SignedDuration,
+        claimer: u32,
+        is_gone: impl Fn(u32) -> bool,
+    ) -> StoreResult<Vec<PendingMail>> {
         let transaction = self.connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut pending: Vec<PendingMail> = Vec::new();
         {
             let mut statement = transaction.prepare_cached(
                 "SELECT d.outbox, d.recipient, d.attempts, o.envelope_from, o.raw, d.next_attempt_at <= ?1, d.claimed_by
                  FROM deliveries d JOIN outbox o ON o.id = d.outbox
-                 WHERE d.status = 'queued' AND d.next_attempt_at <= ?1
+                 WHERE (d.status = 'queued' AND d.next_attempt_at <= ?1
                     OR d.status = 'sending'
-                       AND (d.next_attempt_at <= ?1 OR d.claimed_by = ?2 OR d.claimed_by IS NOT NULL AND d.claims = 1)
+                       AND (d.next_attempt_at <= ?1 OR d.claimed_by = ?2 OR d.claimed_by IS NOT NULL AND d.claims = 1))
+                   AND d.route = ?3
                  ORDER BY d.outbox, d.recipient",
             )?;
-            let mut rows = statement.query(params![time_text(now), claimer])?;
+            let mut rows = statement.query(params![time_text(now), claimer, route.as_str()])?;
             while let Some(row) = rows.next()? {
                 let due: bool = row.get(5)?;
                 let claimed_by: Option<u32> = row.get(6)?;
@@ -370,10 +384,10 @@ impl WriteTx<'_> {
         for recipient in mail.to.iter().chain(&mail.cc) {
             self.transaction
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO deliveries (outbox, recipient, status, next_attempt_at)
-                     VALUES (?1, ?2, 'queued', ?3)",
+                    "INSERT OR IGNORE INTO deliveries (outbox, recipient, status, next_attempt_at, route)
+                     VALUES (?1, ?2, 'queued', ?3, ?4)",
                 )?
-                .execute(params![outbox, recipient, time_text(now)])?;
+                .execute(params![outbox, recipient, time_text(now), mail.route.as_str()])?;
         }
         Ok(outbox)
     }

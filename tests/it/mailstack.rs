@@ -437,7 +437,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
     use sitrep::compose::{self, AutoSubmitted, Draft};
     use sitrep::config::{SmtpConfig, TlsMode, TransportConfig};
     use sitrep::core::access::IncidentAddress;
-    use sitrep::core::incident::MailKind;
+    use sitrep::core::incident::{MailKind, Route};
     use sitrep::outbox::Sender;
     use sitrep::store::{NewOutgoing, Store};
 
@@ -476,6 +476,7 @@ fn a_lone_dot_and_bare_line_feeds_cannot_smuggle_a_recipient() {
         body: draft.body.clone(),
         raw,
         envelope_from: address.with_detail(None),
+        route: Route::Primary,
     };
     transaction.enqueue(&outgoing, now).unwrap();
     transaction.commit().unwrap();

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
 use super::{CadenceSetting, Command, Form, Milestone, Verb, When, Who};
-use crate::core::incident::{DraftKind, Framing, IncidentType, Phase, Role, Severity, Status, Stream};
+use crate::core::incident::{Channel, DraftKind, Framing, IncidentType, Phase, Role, Severity, Status, Stream};
 
 pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> Result<Command, String> {
     let explicit = form.marked || form.colon || in_block;
@@ -25,6 +25,11 @@ pub(super) fn arguments(verb: Verb, rest: &str, form: Form, in_block: bool) -> R
             let reason = reason.trim_start_matches([':', ' ']).trim();
             draft_number(number).map(|number| Command::Reject(number, (!reason.is_empty()).then(|| reason.to_string())))
         }
+        Verb::Channel => match rest.trim().to_lowercase().replace(['_', ' '], "-").as_str() {
+            "out-of-band" | "oob" => Ok(Command::Channel(Channel::OutOfBand)),
+            "normal" | "in-band" => Ok(Command::Channel(Channel::Normal)),
+            _ => Err("say out-of-band or normal".to_string()),
+        },
         Verb::Type => type_value(rest).map(Command::Type).ok_or_else(|| {
             let names: Vec<&str> = IncidentType::ALL.iter().map(|kind| kind.as_str()).collect();
             format!("say {}", names.join(", "))

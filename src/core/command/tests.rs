@@ -1,5 +1,6 @@
+use super::verbs::VERBS;
 use super::*;
-use crate::core::incident::{Phase, Role, Severity, Status, Stream};
+use crate::core::incident::{Channel, Phase, Role, Severity, Status, Stream};
 
 /// What one command line should become: understood, or refused with a
 /// message containing the given words.
@@ -486,4 +487,17 @@ fn prose_look_alikes_stay_prose_in_every_position() {
             assert_eq!(parsed.text, text.trim(), "{text:?} lost text");
         }
     }
+}
+
+#[test]
+fn the_channel_is_named_in_words_or_by_hashtag() {
+    one("channel out-of-band", Command::Channel(Channel::OutOfBand));
+    one("channel oob", Command::Channel(Channel::OutOfBand));
+    one("channel normal", Command::Channel(Channel::Normal));
+    refused("channel sideways", "say out-of-band or normal");
+    let parsed = parse("Wire fraud at the supplier #oob", "");
+    assert_eq!(parsed.subject, "Wire fraud at the supplier");
+    assert_eq!(parsed.lines[0].command, Ok(Command::Channel(Channel::OutOfBand)));
+    // Unmarked, the word is prose.
+    assert!(parse("About oob", "").lines.is_empty());
 }

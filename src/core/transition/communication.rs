@@ -4,7 +4,7 @@ use jiff::SignedDuration;
 
 use super::{Effects, Result, Turn};
 use crate::core::command::{CadenceSetting, Command};
-use crate::core::incident::{CadenceOverride, Incident, Status};
+use crate::core::incident::{CadenceOverride, Channel, Incident, Status};
 use crate::core::outcome::{Act, Done, Refusal};
 
 /// Runs one command of this family; `execute` in mod.rs routes them here.
@@ -53,6 +53,23 @@ pub(super) fn execute(incident: &mut Incident, command: &Command, turn: &Turn<'_
         Command::DigestNow => {
             effects.digest_now = true;
             Done::DigestNow
+        }
+        Command::Channel(channel) => {
+            // Moving out of band only narrows who hears: whoever declared the
+            // incident may, as its lead may. Only the lead moves it back.
+            match channel {
+                Channel::OutOfBand if incident.declared_by == turn.actor.address => {}
+                Channel::OutOfBand => refuse_unless_steering(Act::MoveOutOfBand)?,
+                Channel::Normal => refuse_unless_steering(Act::MoveBack)?,
+            }
+            if *channel == Channel::OutOfBand && !turn.settings.out_of_band {
+                return Err(Refusal::NoFallback);
+            }
+            if incident.channel == *channel {
+                return Err(Refusal::AlreadyOnChannel { channel: *channel });
+            }
+            incident.channel = *channel;
+            Done::ChannelSwitched { channel: *channel }
         }
         _ => unreachable!("routed by family in mod.rs"),
     })

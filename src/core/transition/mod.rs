@@ -19,7 +19,7 @@ mod people;
 mod playbook;
 mod work;
 
-use super::incident::{EntryKind, Incident, IncidentType, Phase};
+use super::incident::{Channel, EntryKind, Incident, IncidentType, Phase};
 use super::outcome::{Act, Done, Refusal};
 
 /// What one command did, or why it was not done.
@@ -44,6 +44,9 @@ pub struct Settings<'a> {
     pub executives: &'a [String],
     /// Whether a declaration without `type` gets one from its words.
     pub suggest_type: bool,
+    /// Whether a fallback mailbox and relay are configured, so that an
+    /// incident can move out of band.
+    pub out_of_band: bool,
 }
 
 /// The result of one command line, for the transcript and the timeline.
@@ -96,6 +99,21 @@ pub fn apply_suggested_type(
     let turn = Turn { actor, now, settings };
     let written = format!("type {kind}");
     let outcome = playbook::set_type(incident, kind, true, &turn);
+    let entry = outcome.is_ok().then(|| (EntryKind::Command, written.clone()));
+    Applied { written, outcome, replaces: None, entry }
+}
+
+/// Moves a new incident out of band because of how its declaration came,
+/// as if the declarer had written `channel out-of-band`.
+pub fn apply_out_of_band(
+    incident: &mut Incident,
+    actor: &Actor<'_>,
+    now: Timestamp,
+    settings: &Settings<'_>,
+) -> Applied {
+    let written = "channel out-of-band".to_string();
+    let command = Command::Channel(Channel::OutOfBand);
+    let outcome = execute(incident, &command, actor, now, settings, &mut Effects::default());
     let entry = outcome.is_ok().then(|| (EntryKind::Command, written.clone()));
     Applied { written, outcome, replaces: None, entry }
 }
@@ -167,6 +185,7 @@ fn field_of(command: &Command) -> Option<String> {
         Command::StreamLead(stream, _) => format!("stream {stream} lead"),
         Command::Cadence(_) => "cadence".into(),
         Command::Aware(_) => "aware".into(),
+        Command::Channel(_) => "channel".into(),
         _ => return None,
     })
 }
@@ -209,7 +228,8 @@ fn execute(
         | Command::Card
         | Command::Cadence(..)
         | Command::RetroSend
-        | Command::DigestNow => communication::execute(incident, command, &turn, effects),
+        | Command::DigestNow
+        | Command::Channel(..) => communication::execute(incident, command, &turn, effects),
         Command::Regime { .. } | Command::Aware(..) | Command::Notified { .. } => {
             clocks::execute(incident, command, &turn)
         }

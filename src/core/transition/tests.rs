@@ -108,6 +108,7 @@ fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects
         playbooks: &playbooks(),
         executives: &["ceo@company.test".to_string()],
         suggest_type: false,
+        out_of_band: true,
     };
     let parsed = command::parse("Re: [INC-1] Phishing", body);
     apply(incident, &parsed.lines, &Actor { address: actor, privileged: admin }, NOW.parse().unwrap(), &settings)
@@ -400,6 +401,7 @@ fn sitrep_suggests_a_type_as_if_the_declarer_had_written_it() {
         playbooks: &playbooks,
         executives: &[],
         suggest_type: true,
+        out_of_band: false,
     };
     let actor = Actor { address: "alice@company.test", privileged: false };
     let applied = apply_suggested_type(&mut incident, IncidentType::Bec, &actor, NOW.parse().unwrap(), &settings);
@@ -407,4 +409,41 @@ fn sitrep_suggests_a_type_as_if_the_declarer_had_written_it() {
     assert!(matches!(applied.outcome, Ok(Done::TypeSet { suggested: true, .. })));
     assert_eq!(applied.entry, Some((EntryKind::Command, "type bec".to_string())), "on the timeline like a command");
     assert_eq!(incident.tasks.len(), 2);
+}
+
+#[test]
+fn the_declarer_or_a_steerer_moves_an_incident_out_of_band_and_only_a_steerer_back() {
+    let mut incident = incident();
+    let refused = run(&mut incident, "channel out-of-band", "bob@company.test", false);
+    assert_eq!(outcomes(&refused)[0], Err(Refusal::NotSteering { act: Act::MoveOutOfBand }));
+    let moved = run(&mut incident, "channel oob", "alice@company.test", false);
+    assert_eq!(outcomes(&moved)[0], Ok(Done::ChannelSwitched { channel: Channel::OutOfBand }));
+    assert_eq!(incident.channel, Channel::OutOfBand);
+    let again = run(&mut incident, "#oob", "alice@company.test", false);
+    assert_eq!(outcomes(&again)[0], Err(Refusal::AlreadyOnChannel { channel: Channel::OutOfBand }));
+    let back = run(&mut incident, "channel normal", "alice@company.test", false);
+    assert_eq!(outcomes(&back)[0], Err(Refusal::NotSteering { act: Act::MoveBack }));
+    run(&mut incident, "channel normal", "admin@company.test", true);
+    assert_eq!(incident.channel, Channel::Normal);
+}
+
+#[test]
+fn without_a_fallback_an_incident_cannot_move_out_of_band() {
+    let mut incident = incident();
+    let (people, access) = (BTreeMap::new(), access());
+    let settings = Settings {
+        time_zone: &TimeZone::UTC,
+        people: &people,
+        access: &access,
+        allow_external_notify: false,
+        regimes: &[],
+        playbooks: &[],
+        executives: &[],
+        suggest_type: false,
+        out_of_band: false,
+    };
+    let actor = Actor { address: "alice@company.test", privileged: false };
+    let applied = apply_out_of_band(&mut incident, &actor, NOW.parse().unwrap(), &settings);
+    assert_eq!(applied.outcome, Err(Refusal::NoFallback));
+    assert_eq!((incident.channel, applied.entry), (Channel::Normal, None));
 }
