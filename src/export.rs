@@ -50,6 +50,8 @@ pub struct IncidentView {
     pub resolution: Option<String>,
     /// `null`: digests follow the severity; `0`: off; else minutes.
     pub cadence_minutes: Option<i64>,
+    /// `normal`, or `out-of-band`: its mail goes only to out-of-band addresses.
+    pub channel: &'static str,
     pub deadlines: Vec<DeadlineView>,
     pub retrospective: RetrospectiveView,
     pub timeline: Vec<TimelineView>,
@@ -277,6 +279,7 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: Retr
             CadenceOverride::Off => 0,
             CadenceOverride::Every(every) => every.as_secs() / 60,
         }),
+        channel: incident.channel.as_str(),
         deadlines: incident
             .deadlines
             .into_iter()

@@ -19,6 +19,8 @@ mod digests;
 mod playbooks;
 // Pre-drafted communications, their versions and approval by mail.
 mod drafts;
+// Out-of-band operation: the fallback mailbox and relay, local and file-based.
+mod out_of_band;
 // Close and learn: questionnaire, answers in every quoting style, report.
 mod retro;
 // The binary: exit codes, export, the daemon and crash recovery.
