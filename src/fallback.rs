@@ -6,6 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 use tracing::warn;
 
+use crate::core::deadline::describe_duration;
 use crate::core::incident::MailKind;
 use crate::outgoing::{Outgoing, OutgoingError, queue_mail, queue_out_of_band, standalone};
 use crate::store::{Store, WriteTx};
@@ -25,22 +26,30 @@ pub fn reroute_stalled(outgoing: &Outgoing, store: &mut Store, now: Timestamp) -
     if stalled.is_empty() {
         return Ok(0);
     }
-    let minutes = after.as_secs() / 60;
+    let waited_for = spoken(after);
     let transaction = store.write()?;
     let mut moved = 0;
     for (outbox, recipient, elsewhere) in &stalled {
         let reason =
-            format!("the primary relay failed for over {minutes} min; sent to {elsewhere} through the fallback relay");
+            format!("the primary relay failed for over {waited_for}; sent to {elsewhere} through the fallback relay");
         if transaction.reroute(*outbox, recipient, elsewhere, &reason, now)? {
             moved += 1;
         }
     }
     if moved > 0 && !transaction.told_relay_down()? {
-        tell_admins(outgoing, &transaction, moved, minutes, now)?;
+        tell_admins(outgoing, &transaction, moved, &waited_for, now)?;
     }
     transaction.commit()?;
-    warn!(moved, minutes, "the primary relay has failed for too long: mail goes to out-of-band addresses");
+    warn!(moved, waited_for, "the primary relay has failed for too long: mail goes to out-of-band addresses");
     Ok(moved)
+}
+
+/// "10 min", or "45 s" under a minute.
+fn spoken(after: std::time::Duration) -> String {
+    match after.as_secs() {
+        seconds @ 0..60 => format!("{seconds} s"),
+        seconds => describe_duration(SignedDuration::from_secs(seconds as i64)),
+    }
 }
 
 /// Each admin, at their out-of-band address if they have one (the primary
@@ -49,12 +58,12 @@ fn tell_admins(
     outgoing: &Outgoing,
     transaction: &WriteTx<'_>,
     moved: usize,
-    minutes: u64,
+    waited_for: &str,
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
     let config = outgoing.config();
     let body = format!(
-        "The primary mail relay has delivered nothing for over {minutes} minutes, and mail is waiting.\n\n\
+        "The primary mail relay has delivered nothing for over {waited_for}, and mail is waiting.\n\n\
          From now on, mail for people with an out-of-band address goes to that address through the fallback\n\
          relay ({moved} so far). Mail for everyone else waits in the outbox and leaves when the primary relay\n\
          works again. `sitrep doctor` checks the relay; `sitrep status` shows what waits.\n\n\

@@ -6,7 +6,7 @@
 #   stack.sh postfix stop|start STATE_DIR
 #   stack.sh dovecot restart STATE_DIR
 #
-# SMTP 127.0.0.1:$SMTP_PORT (default 2525) accepts mail for company.test only and
+# SMTP 127.0.0.1:$SMTP_PORT (default 2525) accepts mail for company.test and ir-mail.test only and
 # delivers over LMTP to Dovecot; submission 127.0.0.1:$SUBMISSION_PORT (default
 # 2587) requires STARTTLS and a login (Dovecot SASL) and relays to company.test;
 # IMAPS 127.0.0.1:$IMAPS_PORT (default 1993) speaks TLS from the first byte, and
@@ -16,7 +16,8 @@
 # token is valid while it is a line `TOKEN USER` in $STATE_DIR/oauth-tokens, as
 # the introspection service on 127.0.0.1:$INTROSPECT_PORT answers Dovecot.
 # Logins are plain, or XOAUTH2; IDLE is offered. Users: see USERS; the password
-# of user U is "U-secret".
+# of user U is "U-secret". A second domain, ir-mail.test (OOB_USERS), stands in
+# for the other provider that out-of-band mode uses.
 # Needs root: Postfix refuses to run otherwise.
 set -euo pipefail
 
@@ -34,6 +35,8 @@ AUTH_PORT=${AUTH_PORT:-12345}
 INTROSPECT_PORT=${INTROSPECT_PORT:-12346}
 DOMAIN=company.test
 USERS="alice bob carol ceo cfo admin incident incident1 incident2 incident3 incident4 incident5 incident6 incident7 incident8 incident9"
+OOB_DOMAIN=ir-mail.test
+OOB_USERS="alice bob ceo admin incident"
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -104,9 +107,11 @@ configure() {
   chown mail:mail "$S/mail"
   chown postfix:postfix "$S/postfix/data"
   touch "$S/log/dovecot.log" "$S/log/postfix.log"
-  for u in $USERS; do echo "$u@$DOMAIN:{PLAIN}$u-secret::::::"; done >"$S/dovecot/passwd"
+  { for u in $USERS; do echo "$u@$DOMAIN:{PLAIN}$u-secret::::::"; done
+    for u in $OOB_USERS; do echo "$u@$OOB_DOMAIN:{PLAIN}$u-secret::::::"; done; } >"$S/dovecot/passwd"
   chown root:dovecot "$S/dovecot/passwd"; chmod 0640 "$S/dovecot/passwd"
-  { for u in $USERS; do echo "$u@$DOMAIN OK"; done; echo "postmaster@$DOMAIN OK"; } >"$PF_CONF/vmailbox"
+  { for u in $USERS; do echo "$u@$DOMAIN OK"; done; echo "postmaster@$DOMAIN OK"
+    for u in $OOB_USERS; do echo "$u@$OOB_DOMAIN OK"; done; } >"$PF_CONF/vmailbox"
   cat >"$DOVECOT_CONF" <<EOF
 instance_name = sitrep-test-$IMAP_PORT
 base_dir = $S/dovecot/run
@@ -196,7 +201,7 @@ inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtp_bind_address = 127.0.0.1
-virtual_mailbox_domains = $DOMAIN
+virtual_mailbox_domains = $DOMAIN, $OOB_DOMAIN
 virtual_mailbox_maps = texthash:$PF_CONF/vmailbox
 virtual_transport = lmtp:unix:$S/dovecot/run/lmtp
 smtpd_relay_restrictions = reject_unauth_destination

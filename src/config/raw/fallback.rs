@@ -2,13 +2,15 @@
 //! incidents moved out of band and for mail the primary relay cannot send.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::parts::{mailbox_address, optional_duration};
+use super::parts::mailbox_address;
 use super::{RawMailbox, RawTransport, mailbox, transport};
 use crate::config::Fallback;
 use crate::core::access::IncidentAddress;
+use crate::core::deadline;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,11 +45,24 @@ impl RawFallback {
                         could write From: an out-of-band address"
                 .to_string());
         }
-        let after = optional_duration(self.after.as_deref(), None, "fallback.after")?
-            .map(|after| std::time::Duration::from_secs(after.as_secs().max(60) as u64));
+        let after = self.after.as_deref().map(waited_for).transpose()?;
         let mailbox = mailbox(self.mailbox, resolve).map_err(within)?;
         let (transport, envelope_from, _) = transport(self.transport, &address, resolve).map_err(within)?;
         mailbox_address(&envelope_from, "fallback.transport.envelope_from")?;
         Ok(Fallback { address, trusted_authserv_id, after, mailbox, transport, envelope_from })
     }
+}
+
+/// `after`: `10m`, `1h`, or seconds (`90s`) for a site whose relays are
+/// both its own.
+fn waited_for(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Some(seconds) = text.strip_suffix('s').and_then(|number| number.trim().parse::<u64>().ok()) {
+        return match seconds {
+            0 => Err("fallback.after: must be more than 0 s".to_string()),
+            seconds => Ok(Duration::from_secs(seconds)),
+        };
+    }
+    let after = deadline::parse_duration(text).map_err(|error| format!("fallback.after: {error}"))?;
+    Ok(Duration::from_secs(after.as_secs().unsigned_abs()))
 }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use lettre::address::Envelope;
 use lettre::{SmtpTransport, Transport};
 
+mod out_of_band;
+
 static TURN: Mutex<()> = Mutex::new(());
 
 struct Stack {
