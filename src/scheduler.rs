@@ -12,11 +12,13 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::core::digest::{self, Audience, Inputs};
-use crate::core::incident::{Incident, IncidentNumber, MailKind};
+use crate::core::incident::{Channel, Incident, IncidentNumber, MailKind};
 use crate::core::recipients;
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
 use crate::core::timeline::TimelineEntry;
-use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders, standalone};
+use crate::outgoing::{
+    Outgoing, OutgoingError, executives, own_copy, queue_mail, queue_out_of_band, responders, standalone,
+};
 use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView, RenderError, Renderer};
 use crate::retrospective;
 use crate::store::{ScheduleFacts, Store, WriteTx};
@@ -310,7 +312,11 @@ fn release_held(
         }
     };
     let single = (incidents.len() == 1).then(|| incidents[0].number);
-    queue_mail(config, &transaction, MailKind::Digest, single, draft, now)?;
+    // One incident out of band takes the whole combined digest with it.
+    match incidents.iter().any(|incident| incident.channel == Channel::OutOfBand) {
+        true => queue_out_of_band(config, &transaction, MailKind::Digest, single, draft, now)?,
+        false => queue_mail(config, &transaction, MailKind::Digest, single, draft, now)?,
+    }
     transaction.commit()?;
     info!(recipient, incidents = incidents.len(), "held digests sent");
     Ok(1)

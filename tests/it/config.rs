@@ -19,6 +19,14 @@ fn the_example_config_parses_with_every_key() {
     assert!(config.access.is_staff("soc@mssp.test"));
     assert_eq!(config.templates_dir.as_deref(), Some(Path::new("/etc/sitrep/templates")));
     assert_eq!(config.people.get("alice").map(String::as_str), Some("alice.morgan@company.test"));
+    assert_eq!(
+        config.out_of_band.get("alice.morgan@company.test").map(String::as_str),
+        Some("alice.morgan@ir-mail.test")
+    );
+    let fallback = config.fallback.as_ref().expect("the example has a fallback");
+    assert_eq!(fallback.address.with_detail(None), "incident@ir-mail.test");
+    assert_eq!(fallback.after, Some(std::time::Duration::from_secs(600)));
+    assert_eq!(fallback.envelope_from, "incident@ir-mail.test");
     assert_eq!(config.leads, ["ceo@company.test"]);
     assert!(config.access.is_partner("someone@ir-firm.test"));
     assert_eq!(config.time_zone.iana_name(), Some("Europe/London"));

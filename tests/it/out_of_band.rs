@@ -275,3 +275,32 @@ fn read_all(directory: &std::path::Path) -> String {
     }
     text
 }
+
+/// Digests held under the per-executive cap go out as one combined digest;
+/// one that names an incident out of band goes out of band as a whole.
+#[test]
+fn no_digest_names_an_out_of_band_incident_to_a_company_address() {
+    let cap = "\n[limits]\ndigests_per_executive_per_hour = 1\n";
+    let mut harness = Harness::with_config(|text| out_of_band_config("", "")(text) + cap);
+    let secret = mail(ALICE, "Payroll diverted #oob [sev critical]").id("d1@company.test");
+    harness.feed(&secret.bytes());
+    let open = mail(BOB, "Website down [sev critical]").id("d2@company.test");
+    harness.feed(&open.bytes());
+    let start = harness.now;
+    for minute in (0..=240).step_by(5) {
+        let now = start + SignedDuration::from_mins(minute);
+        scheduler::tick(harness.pipeline.outgoing(), &mut harness.store, now).unwrap();
+    }
+    let outbox = harness.outbox();
+    let naming: Vec<&serde_json::Value> =
+        outbox.iter().filter(|row| row["body"].as_str().unwrap().contains("Payroll diverted")).collect();
+    assert!(naming.iter().any(|row| row["kind"] == "digest" && row["incident"].is_null()), "a combined digest");
+    for row in naming {
+        let to = row["to"].as_array().unwrap();
+        assert!(to.iter().all(|address| address.as_str().unwrap().ends_with("@ir-mail.test")), "{row}");
+    }
+    assert!(
+        outbox.iter().any(|row| row["kind"] == "digest" && row["to"][0] == "cfo@company.test"),
+        "the CFO still hears of the other incident"
+    );
+}
