@@ -181,6 +181,31 @@ pub fn queue_out_of_band(
     queue_routed(transaction, (kind, incident), draft, route, now)
 }
 
+/// Mail about `incident` still waiting for the primary relay when it moved
+/// out of band: a person with an out-of-band address gets their copy there,
+/// through the fallback relay; staff with none get nothing.
+pub fn move_waiting_out_of_band(
+    config: &Config,
+    transaction: &WriteTx<'_>,
+    incident: IncidentNumber,
+    now: Timestamp,
+) -> Result<(), OutgoingError> {
+    for (outbox, recipient) in transaction.waiting_for_primary(incident)? {
+        match config.out_of_band.get(&recipient) {
+            Some(elsewhere) => {
+                let reason = format!("{incident} moved out of band; sent to {elsewhere} through the fallback relay");
+                transaction.reroute(outbox, &recipient, elsewhere, &reason, now)?;
+            }
+            None if config.access.is_staff(&recipient) => {
+                let reason = format!("not sent: {incident} moved out of band, and they have no out-of-band address");
+                transaction.fail_delivery(outbox, &recipient, &reason, now)?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
 fn queue_routed(
     transaction: &WriteTx<'_>,
     (kind, incident): (MailKind, Option<IncidentNumber>),

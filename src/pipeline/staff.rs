@@ -6,13 +6,14 @@ use tracing::warn;
 
 use super::{IngestError, IngestReport, MAX_AWAITED, Pipeline, retro};
 use crate::compose;
-use crate::core::incident::{DraftVersion, IncidentNumber};
+use crate::core::incident::{Channel, DraftVersion, IncidentNumber};
 use crate::core::mail::Inbound;
 use crate::core::outcome::Done;
 use crate::core::plan::{self, Answer, Change, Plan, Reading};
 use crate::core::transition::{Actor, Settings};
 use crate::core::triage::{self, NoticeCause, Outcome, ThreadKeys};
 use crate::inbound::Parsed;
+use crate::outgoing::move_waiting_out_of_band;
 use crate::render::DraftFacts;
 use crate::scheduler;
 use crate::store::WriteTx;
@@ -143,6 +144,14 @@ impl Pipeline {
             transaction.append_timeline(plan.incident, entry)?;
         }
         let Some(incident) = &plan.state else { return Ok(()) };
+        let moved = plan
+            .effects
+            .applied
+            .iter()
+            .any(|applied| matches!(applied.outcome, Ok(Done::ChannelSwitched { channel: Channel::OutOfBand })));
+        if moved {
+            move_waiting_out_of_band(self.config(), transaction, incident.number, now)?;
+        }
         match plan.answer {
             Some(Answer::Acknowledge) => self.acknowledge(transaction, inbound, incident, &plan.effects, now)?,
             Some(Answer::Transcript) => self.send_transcript(transaction, inbound, incident, &plan.effects, now)?,

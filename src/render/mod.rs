@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::core::incident::{DeadlineState, Incident, Stream, StreamState, Task, TaskState};
+use crate::core::incident::{Channel, DeadlineState, Incident, Stream, StreamState, Task, TaskState};
 use crate::core::schedule::Reminder;
 
 mod digest;
@@ -124,6 +124,7 @@ struct CardView {
     tasks: Vec<TaskView>,
     /// Notification clocks: what, by when, and whether met.
     deadlines: Vec<CardDeadline>,
+    out_of_band: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -383,6 +384,7 @@ impl Renderer {
                     state: deadline.state.as_str(),
                 })
                 .collect(),
+            out_of_band: incident.channel == Channel::OutOfBand,
         };
         Ok(format!("{}\n", self.render("card.txt", &view)?.trim_end()))
     }

@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use super::outbox::summarise_outbox;
 use super::{Store, StoreResult, WriteTx, time_text};
+use crate::core::incident::IncidentNumber;
 
 impl Store {
     /// Deliveries through the primary relay that failed and still wait,
@@ -55,6 +56,18 @@ impl WriteTx<'_> {
             .execute(params![outbox, elsewhere, time_text(now)])?;
         summarise_outbox(&self.transaction, outbox)?;
         Ok(true)
+    }
+
+    /// An incident's deliveries still waiting for the primary relay:
+    /// `(outbox, recipient)`.
+    pub fn waiting_for_primary(&self, incident: IncidentNumber) -> StoreResult<Vec<(i64, String)>> {
+        let mut statement = self.transaction.prepare_cached(
+            "SELECT d.outbox, d.recipient FROM deliveries d JOIN outbox o ON o.id = d.outbox
+             WHERE o.incident = ?1 AND d.route = 'primary' AND d.status = 'queued'
+             ORDER BY d.outbox, d.recipient",
+        )?;
+        let rows = statement.query_map([incident.0 as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Whether the admins were told of the primary relay's failure since it

@@ -304,3 +304,32 @@ fn no_digest_names_an_out_of_band_incident_to_a_company_address() {
         "the CFO still hears of the other incident"
     );
 }
+
+#[test]
+fn mail_still_waiting_when_an_incident_moves_out_of_band_moves_with_it() {
+    let mut harness = harness();
+    let declaration = mail(ALICE, "Invoice fraud").id("d@company.test").header("Cc", "carol@company.test");
+    harness.feed(&declaration.bytes());
+    // Nothing was sent yet: the ack waits for the primary relay.
+    harness.feed(&reply(ALICE, "channel out-of-band", "a1@company.test"));
+    let store = rusqlite::Connection::open(harness.pipeline.config().database_path()).unwrap();
+    let ack: Vec<(String, String, String)> = store
+        .prepare("SELECT recipient, status, route FROM deliveries WHERE outbox = 1 ORDER BY recipient")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let expected = [
+        ("alice@company.test", "rerouted", "primary"),
+        ("alice@ir-mail.test", "queued", "fallback"),
+        ("carol@company.test", "failed", "primary"),
+    ];
+    let expected: Vec<(String, String, String)> =
+        expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    assert_eq!(ack, expected);
+    let mut senders = Senders::new(harness.pipeline.config()).unwrap();
+    senders.drain(&mut harness.store, harness.now).unwrap();
+    assert!(!harness.data_dir().join("outbox").exists() || read_all(&harness.data_dir().join("outbox")).is_empty());
+    assert!(read_all(&harness.data_dir().join("fallback-outbox")).contains("Subject: [INC-1] Invoice fraud"));
+}
