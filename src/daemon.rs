@@ -21,7 +21,7 @@ use crate::maildir::Maildir;
 use crate::maintenance::{self, CareError};
 use crate::notify::{self, Notifier};
 use crate::outbox::Senders;
-use crate::pipeline::{Arrival, Pipeline, SharedPipeline};
+use crate::pipeline::{Arrival, BATCH_MESSAGES, Pipeline, SharedPipeline};
 use crate::scheduler;
 use crate::store::{Store, StoreError};
 use crate::{failpoint, fallback};
@@ -289,23 +289,42 @@ fn maildir_pass(
     wake_sender: &Notify,
     stopping: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    for path in maildir.pending()? {
+    let pending = maildir.pending()?;
+    let mut next = 0;
+    while next < pending.len() {
         if *stopping.borrow() {
             return Ok(());
         }
-        let raw = match std::fs::read(&path) {
-            Ok(raw) => raw,
-            Err(error) => {
-                warn!(path = %path.display(), %error, "cannot read message; skipped this pass");
-                continue;
+        // Messages that wait together share a commit.
+        let mut batch = Vec::new();
+        let mut scanned = next;
+        for path in &pending[next..] {
+            if batch.len() == BATCH_MESSAGES {
+                break;
             }
-        };
-        let source = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let arrival = Arrival { source: &source, position: None, size_over_limit: None, fallback };
-        pipeline.ingest_arrival(store, &raw, &arrival, Timestamp::now())?;
+            scanned += 1;
+            match std::fs::read(path) {
+                Ok(raw) => {
+                    let source = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+                    batch.push((scanned - 1, path, source, raw));
+                }
+                Err(error) => warn!(path = %path.display(), %error, "cannot read message; skipped this pass"),
+            }
+        }
+        let waiting: Vec<(&[u8], Arrival<'_>)> = batch
+            .iter()
+            .map(|(_, _, source, raw)| {
+                (raw.as_slice(), Arrival { source, position: None, size_over_limit: None, fallback })
+            })
+            .collect();
+        let reports = pipeline.ingest_batch(store, &waiting, Timestamp::now())?;
         wake_sender.notify_one();
         failpoint::crash_at("after_commit");
-        maildir.mark_done(&path).with_context(|| format!("cannot move {} to cur/", path.display()))?;
+        for (_, path, ..) in &batch[..reports.len()] {
+            maildir.mark_done(path).with_context(|| format!("cannot move {} to cur/", path.display()))?;
+        }
+        // A batch cut short by its time limit goes on from where it stopped.
+        next = batch.get(reports.len()).map_or(scanned, |(index, ..)| *index);
     }
     Ok(())
 }

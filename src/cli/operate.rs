@@ -12,7 +12,7 @@ use super::{Cli, ExitWith, Failure, exit, open_existing};
 use crate::config::Config;
 use crate::core::auth;
 use crate::outbox::Senders;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Arrival, Pipeline};
 use crate::store::{Store, StoreError};
 use crate::template_check::check_templates;
 use crate::{daemon, scheduler};
@@ -57,12 +57,24 @@ pub(super) fn ingest(config: Config, files: &[PathBuf]) -> Result<ExitCode, Fail
     let mut sender = Senders::new(&config).exit_with(exit::CONFIG)?;
     let pipeline = Pipeline::new(config).exit_with(exit::CONFIG)?;
     let mut stdout = std::io::stdout().lock();
-    for (source, raw) in &messages {
-        let report = pipeline.ingest(&mut store, raw, source, Timestamp::now()).exit_with(exit::TEMPFAIL)?;
-        let incident = report.incident.map(|number| format!(" {number}")).unwrap_or_default();
-        let reason = report.reason.map(|reason| format!(" ({reason})")).unwrap_or_default();
-        // The report is for a reader; one who went away stops no message.
-        let _ = writeln!(stdout, "{source}: {}{incident}{reason}", report.outcome.as_str());
+    // Files given together share commits, as a backlog in the mailbox does.
+    let waiting: Vec<(&[u8], Arrival<'_>)> = messages
+        .iter()
+        .map(|(source, raw)| {
+            (raw.as_slice(), Arrival { source, position: None, size_over_limit: None, fallback: false })
+        })
+        .collect();
+    let mut next = 0;
+    while next < waiting.len() {
+        let reports =
+            pipeline.ingest_batch(&mut store, &waiting[next..], Timestamp::now()).exit_with(exit::TEMPFAIL)?;
+        for (report, (_, arrival)) in reports.iter().zip(&waiting[next..]) {
+            let incident = report.incident.map(|number| format!(" {number}")).unwrap_or_default();
+            let reason = report.reason.as_ref().map(|reason| format!(" ({reason})")).unwrap_or_default();
+            // The report is for a reader; one who went away stops no message.
+            let _ = writeln!(stdout, "{}: {}{incident}{reason}", arrival.source, report.outcome.as_str());
+        }
+        next += reports.len();
     }
     if let Err(error) = sender.drain(&mut store, Timestamp::now()) {
         tracing::warn!(error = %error, "outbox not drained; the daemon will retry");

@@ -15,11 +15,10 @@ use jiff::Timestamp;
 use tracing::{error, info};
 
 use crate::config::Config;
-use crate::core::auth::{self, Authority};
-use crate::core::incident::Channel;
+use crate::core::auth::Authority;
 use crate::core::incident::{EntryKind, IncidentNumber, Trust};
 use crate::core::mail::Inbound;
-use crate::core::out_of_band::{Arrived, OutOfBand};
+use crate::core::out_of_band::Arrived;
 use crate::core::timeline::TimelineEntry;
 use crate::core::triage::{self, Known, NoticeCause, Outcome, ThreadFacts, ThreadKeys, Triage};
 use crate::inbound::{self, Parsed};
@@ -28,6 +27,10 @@ use crate::render::{RenderError, Renderer};
 use crate::store::{MailboxPosition, NewMessage, Store, StoreError, WriteTx};
 
 mod answers;
+mod batch;
+mod channel;
+
+pub use batch::BATCH_MESSAGES;
 mod retro;
 mod staff;
 
@@ -221,14 +224,27 @@ impl Pipeline {
         now: Timestamp,
         fault: Option<&Fault>,
     ) -> Result<IngestReport, IngestError> {
+        let transaction = store.write()?;
+        let report = self.process_in(&transaction, raw, arrival, now, fault)?;
+        transaction.commit()?;
+        Ok(report)
+    }
+
+    /// One attempt within `transaction`, which the caller commits.
+    fn process_in(
+        &self,
+        transaction: &WriteTx<'_>,
+        raw: &[u8],
+        arrival: &Arrival<'_>,
+        now: Timestamp,
+        fault: Option<&Fault>,
+    ) -> Result<IngestReport, IngestError> {
         let source = arrival.source;
         let sha256 = inbound::sha256_hex(raw);
-        let transaction = store.write()?;
         if let Some(row) = transaction.message_with_bytes(&sha256)? {
             // Seen before (a rescan, or a copy): only its place is new.
             if let Some(position) = &arrival.position {
                 transaction.record_position(position, row)?;
-                transaction.commit()?;
             }
             return Ok(IngestReport {
                 outcome: Outcome::Ignored,
@@ -267,21 +283,20 @@ impl Pipeline {
                     None => Arrived::default(),
                 };
                 arrived.to_fallback |= arrival.fallback;
-                self.apply(&transaction, row, parsed, &known, (authority, arrived), now)?
+                self.apply(transaction, row, parsed, &known, (authority, arrived), now)?
             }
             Err(reason) => {
                 if let Some(fault) = fault {
-                    self.tell_admins_fault(&transaction, fault, now)?;
+                    self.tell_admins_fault(transaction, fault, now)?;
                 }
                 let head = headers_only.as_ref().filter(|_| fault.is_none_or(|fault| fault.tell_sender));
-                self.quarantine(&transaction, head, reason.clone(), now)?
+                self.quarantine(transaction, head, reason.clone(), now)?
             }
         };
         transaction.set_outcome(row, report.outcome, report.reason.as_deref(), report.incident)?;
         if let Some(position) = &arrival.position {
             transaction.record_position(position, row)?;
         }
-        transaction.commit()?;
         info!(
             row,
             source,
@@ -312,29 +327,6 @@ impl Pipeline {
         };
         let headers_only = parsed.is_err().then(|| inbound::parse_headers_only(raw, limits)).flatten();
         (parsed, headers_only)
-    }
-
-    /// How far the author is believed: an out-of-band address is vouched
-    /// for by the fallback provider, any other by the company's border.
-    fn authority(&self, inbound: &Inbound) -> Authority {
-        let config = self.config();
-        match (&config.fallback, self.out_of_band()) {
-            (Some(fallback), Some(out_of_band))
-                if inbound.author().is_some_and(|author| out_of_band.person_of(&author.address).is_some()) =>
-            {
-                auth::out_of_band_authority(inbound, fallback.trusted_authserv_id.as_deref())
-            }
-            _ => auth::authority(inbound, &config.access, config.trusted_authserv_id.as_deref()),
-        }
-    }
-
-    fn out_of_band(&self) -> Option<OutOfBand<'_>> {
-        let config = self.config();
-        config.fallback.as_ref().map(|fallback| OutOfBand {
-            primary: &config.address,
-            fallback: &fallback.address,
-            addresses: &config.out_of_band,
-        })
     }
 
     fn apply(
@@ -443,25 +435,6 @@ impl Pipeline {
             transaction.insert_attachment(row, meta)?;
         }
         Ok(())
-    }
-}
-
-impl Pipeline {
-    /// Whether a staff mail about an out-of-band incident came through the
-    /// company's own mail from someone who has an out-of-band address: the
-    /// one writing may be the attacker who holds that mailbox.
-    fn came_through_compromised_channel(
-        &self,
-        transaction: &WriteTx<'_>,
-        inbound: &Inbound,
-        incident: IncidentNumber,
-        arrived: Arrived,
-    ) -> Result<bool, StoreError> {
-        let Some(out_of_band) = self.out_of_band().filter(|_| !arrived.from_out_of_band) else { return Ok(false) };
-        if !inbound.author().is_some_and(|author| out_of_band.reachable(&author.address)) {
-            return Ok(false);
-        }
-        Ok(transaction.incident_channel(incident)? == Some(Channel::OutOfBand))
     }
 }
 

@@ -299,6 +299,20 @@ impl WriteTx<'_> {
     pub fn commit(self) -> StoreResult<()> {
         Ok(self.transaction.commit()?)
     }
+
+    /// Starts a part of the transaction that can be undone alone: one
+    /// message of a batch.
+    pub fn begin_part(&self) -> StoreResult<()> {
+        Ok(self.transaction.execute_batch("SAVEPOINT part")?)
+    }
+
+    pub fn keep_part(&self) -> StoreResult<()> {
+        Ok(self.transaction.execute_batch("RELEASE part")?)
+    }
+
+    pub fn undo_part(&self) -> StoreResult<()> {
+        Ok(self.transaction.execute_batch("ROLLBACK TO part; RELEASE part")?)
+    }
 }
 
 fn optional_time(row: i64, text: Option<String>) -> StoreResult<Option<Timestamp>> {

@@ -1,5 +1,6 @@
 use sitrep::core::triage::Outcome;
 use sitrep::inbound;
+use sitrep::pipeline::Arrival;
 
 use crate::support::{Harness, fixture, mail};
 
@@ -493,4 +494,45 @@ fn a_declaration_overtaken_by_its_reply_joins_the_incident_the_reply_opened() {
     assert_eq!(export.incidents.len(), 1, "one incident for one thread");
     let texts: Vec<&str> = export.incidents[0].timeline.iter().map(|entry| entry.text.as_str()).collect();
     assert_eq!(texts, ["I clicked it too.", "It asks for logins.", "Blocked the sender."]);
+}
+
+/// A backlog shares commits; a message that fails inside a batch is undone
+/// and handled alone (here quarantined), and costs the others nothing.
+#[test]
+fn a_poison_message_in_a_batch_is_handled_alone_and_the_rest_commit_together() {
+    let directory = tempfile::tempdir().unwrap();
+    let templates = directory.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("ack.txt.tera"),
+        "{% if \"Poison\" in title %}{{ no_such_value.field }}{% endif %}{{ incident }} is open: {{ title }}",
+    )
+    .unwrap();
+    let mut harness = Harness::with_extra_config(&format!("\n[templates]\ndir = \"{}\"\n", templates.display()));
+    let titles = ["Phishing wave", "Poison pill", "VPN logins", "Lost laptop"];
+    let messages: Vec<Vec<u8>> = titles
+        .iter()
+        .enumerate()
+        .map(|(index, title)| mail(ALICE, title).id(&format!("b{index}@company.test")).bytes())
+        .collect();
+    let waiting: Vec<(&[u8], Arrival<'_>)> = messages
+        .iter()
+        .map(|raw| (raw.as_slice(), Arrival { source: "test", position: None, size_over_limit: None, fallback: false }))
+        .collect();
+    let mut reports = Vec::new();
+    while reports.len() < waiting.len() {
+        let rest = &waiting[reports.len()..];
+        reports.extend(harness.pipeline.ingest_batch(&mut harness.store, rest, harness.now).unwrap());
+    }
+    let outcomes: Vec<Outcome> = reports.iter().map(|report| report.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Declared, Outcome::Quarantined, Outcome::Declared, Outcome::Declared]);
+    let export = harness.export();
+    let declared: Vec<&str> = export.incidents.iter().map(|incident| incident.title.as_str()).collect();
+    assert_eq!(declared, ["Phishing wave", "VPN logins", "Lost laptop"]);
+    assert_eq!(export.messages.len(), 4, "every message is stored, the poison one too");
+
+    // Given again, they are identical bytes: nothing changes.
+    let again = harness.pipeline.ingest_batch(&mut harness.store, &waiting, harness.now).unwrap();
+    assert!(!again.is_empty() && again.iter().all(|report| !report.stored), "{again:?}");
+    assert_eq!(harness.export().incidents.len(), 3);
 }

@@ -4,35 +4,42 @@
 //! it on the server. IDLE when offered, NOOP polling otherwise; reconnect
 //! with jittered backoff; a silent connection is replaced.
 
-use std::fmt;
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use async_imap::Session;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::types::UnsolicitedResponse;
-use async_imap::{Authenticator, Client, Session};
 use futures::TryStreamExt;
 use jiff::Timestamp;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::rustls::pki_types::ServerName;
 use tracing::{error, info, warn};
 
-use crate::config::{AfterCommit, ImapConfig, ImapLogin, TlsMode, run_secret_command};
+use crate::config::{AfterCommit, ImapConfig};
 use crate::pipeline::{Arrival, SharedPipeline};
 use crate::store::{MailboxPosition, Store};
+
+mod connection;
+
+use connection::{ImapStream, connect};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const LONGEST_BACKOFF: Duration = Duration::from_secs(5 * 60);
 /// How many committed messages are marked on the server in one command.
 const MARK_BATCH: usize = 50;
+
+/// Fetched bytes held before they are committed and marked.
+const CHUNK_BYTES: usize = 32 * 1024 * 1024;
+
+/// A message fetched and not yet taken.
+struct Fetched {
+    uid: u32,
+    raw: Vec<u8>,
+    /// Its size, when only its header was fetched.
+    over_limit: Option<u64>,
+}
+
 /// DONE must be answered quickly; a connection that cannot is dead.
 const DONE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -214,50 +221,78 @@ impl Worker<'_> {
             .filter(|&(uid, _)| uid > last_uid)
             .collect();
         sizes.sort_unstable();
-        for chunk in sizes.chunks(MARK_BATCH) {
-            let mut committed = Vec::with_capacity(chunk.len());
-            for &(uid, size) in chunk {
-                if *shutdown.borrow() {
-                    break;
-                }
-                self.take(session, uid_validity, uid, size).await?;
-                committed.push(uid);
-                last_uid = uid;
-            }
-            self.mark(session, uid_validity, &committed, can_move).await?;
+        let mut fetched = Vec::new();
+        let mut bytes = 0;
+        for (position, &(uid, size)) in sizes.iter().enumerate() {
             if *shutdown.borrow() {
                 break;
             }
+            if let Some(message) = self.fetch(session, uid, size).await? {
+                bytes += message.raw.len();
+                fetched.push(message);
+            }
+            last_uid = uid;
+            // Committed together and marked together, in chunks whose bytes
+            // stay bounded whatever the attachments.
+            let last = position + 1 == sizes.len();
+            if fetched.len() == MARK_BATCH || bytes > CHUNK_BYTES || last {
+                let uids: Vec<u32> = fetched.iter().map(|message| message.uid).collect();
+                self.ingest(uid_validity, std::mem::take(&mut fetched)).await?;
+                self.mark(session, uid_validity, &uids, can_move).await?;
+                bytes = 0;
+            }
+        }
+        // A shutdown between fetches: what was fetched is still taken.
+        if !fetched.is_empty() {
+            let uids: Vec<u32> = fetched.iter().map(|message| message.uid).collect();
+            self.ingest(uid_validity, fetched).await?;
+            self.mark(session, uid_validity, &uids, can_move).await?;
         }
         Ok(last_uid)
     }
 
-    /// Fetches and ingests one message; its mark comes with its chunk.
-    async fn take(&self, session: &mut Session<ImapStream>, uid_validity: u32, uid: u32, size: u32) -> ImapResult<()> {
-        let pipeline = self.pipeline.current();
-        let over_limit = u64::from(size) > pipeline.config().limits.max_message_bytes as u64;
+    /// One message's bytes, or its header alone when the server reports it
+    /// over the size limit; `None` when someone else expunged it meanwhile.
+    async fn fetch(&self, session: &mut Session<ImapStream>, uid: u32, size: u32) -> ImapResult<Option<Fetched>> {
+        let over_limit = u64::from(size) > self.pipeline.current().config().limits.max_message_bytes as u64;
         let query = if over_limit { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
-        let Some(fetch) = self.fetch_one(session, uid, query).await? else {
-            // Expunged meanwhile by someone else: nothing to take.
-            return Ok(());
-        };
+        let Some(fetch) = self.fetch_one(session, uid, query).await? else { return Ok(None) };
         let raw = if over_limit { fetch.header() } else { fetch.body() }.unwrap_or_default().to_vec();
+        Ok(Some(Fetched { uid, raw, over_limit: over_limit.then_some(u64::from(size)) }))
+    }
+
+    /// Ingests fetched messages with as few commits as the pipeline's
+    /// batches allow; each records its position in its commit.
+    async fn ingest(&self, uid_validity: u32, fetched: Vec<Fetched>) -> ImapResult<()> {
+        if fetched.is_empty() {
+            return Ok(());
+        }
+        let pipeline = self.pipeline.current();
         let store = Arc::clone(self.store);
-        let position = MailboxPosition { mailbox: self.key(), uid_validity, uid };
         let folder = self.key();
         let fallback = self.fallback;
         tokio::task::spawn_blocking(move || {
-            let source = format!("imap:{folder}/{uid}");
-            let arrival = Arrival {
-                source: &source,
-                position: Some(position),
-                size_over_limit: over_limit.then_some(u64::from(size)),
-                fallback,
-            };
+            let sources: Vec<String> = fetched.iter().map(|message| format!("imap:{folder}/{}", message.uid)).collect();
+            let waiting: Vec<(&[u8], Arrival<'_>)> = fetched
+                .iter()
+                .zip(&sources)
+                .map(|(message, source)| {
+                    let position = MailboxPosition { mailbox: folder.clone(), uid_validity, uid: message.uid };
+                    let arrival =
+                        Arrival { source, position: Some(position), size_over_limit: message.over_limit, fallback };
+                    (message.raw.as_slice(), arrival)
+                })
+                .collect();
             let mut store = store.lock().map_err(|_| ImapError::Other("store lock poisoned".into()))?;
-            pipeline
-                .ingest_arrival(&mut store, &raw, &arrival, Timestamp::now())
-                .map_err(|error| ImapError::Other(format!("ingest of UID {uid} failed: {error}")))
+            let mut next = 0;
+            while next < waiting.len() {
+                let reports =
+                    pipeline.ingest_batch(&mut store, &waiting[next..], Timestamp::now()).map_err(|error| {
+                        ImapError::Other(format!("ingest of UID {} failed: {error}", fetched[next].uid))
+                    })?;
+                next += reports.len();
+            }
+            Ok::<(), ImapError>(())
         })
         .await
         .map_err(|error| ImapError::Other(error.to_string()))??;
@@ -391,120 +426,4 @@ pub async fn probe(config: &ImapConfig) -> ImapResult<Probe> {
     };
     let _ = timeout(DONE_TIMEOUT, session.logout()).await;
     Ok(Probe { idle: capabilities.has_str("IDLE"), messages: mailbox.exists, processed_folder })
-}
-
-/// Connects, upgrades to TLS as configured, and logs in.
-async fn connect(config: &ImapConfig) -> ImapResult<Session<ImapStream>> {
-    let address = (config.host.as_str(), config.port);
-    let tcp = timeout(config.timeout, TcpStream::connect(address))
-        .await
-        .map_err(|_| ImapError::Timeout(config.timeout))??;
-    let mut client = match config.tls {
-        TlsMode::Tls => Client::new(ImapStream::Tls(Box::new(tls(tcp, config).await?))),
-        TlsMode::None => Client::new(ImapStream::Plain(tcp)),
-        TlsMode::StartTls => {
-            let mut plain = Client::new(tcp);
-            greeting(&mut plain, config.timeout).await?;
-            timeout(config.timeout, plain.run_command_and_check_ok("STARTTLS", None))
-                .await
-                .map_err(|_| ImapError::Timeout(config.timeout))??;
-            Client::new(ImapStream::Tls(Box::new(tls(plain.into_inner(), config).await?)))
-        }
-    };
-    if config.tls != TlsMode::StartTls {
-        greeting(&mut client, config.timeout).await?;
-    }
-    let login = async {
-        match &config.login {
-            ImapLogin::Password(secret) => {
-                let password = secret.read()?;
-                client.login(&config.username, password).await.map_err(|(error, _)| ImapError::from(error))
-            }
-            ImapLogin::XOAuth2 { token_command } => {
-                let token = run_secret_command(token_command)?;
-                let authenticator = XOAuth2 { user: config.username.clone(), token };
-                client.authenticate("XOAUTH2", authenticator).await.map_err(|(error, _)| ImapError::from(error))
-            }
-        }
-    };
-    timeout(config.timeout, login).await.map_err(|_| ImapError::Timeout(config.timeout))?
-}
-
-async fn greeting<T: AsyncRead + AsyncWrite + Unpin + fmt::Debug + Send>(
-    client: &mut Client<T>,
-    limit: Duration,
-) -> ImapResult<()> {
-    match timeout(limit, client.read_response()).await.map_err(|_| ImapError::Timeout(limit))?? {
-        Some(_) => Ok(()),
-        None => Err(ImapError::Other("the server closed the connection before greeting".into())),
-    }
-}
-
-/// TLS with the server, verified against the system's authorities and
-/// `ca_file`; the server's name goes out as SNI. A refused certificate is
-/// said as what to fix.
-async fn tls(tcp: TcpStream, config: &ImapConfig) -> ImapResult<TlsStream<TcpStream>> {
-    let host = &config.host;
-    let roots = crate::trust::roots(config.ca_file.as_deref()).map_err(ImapError::Other)?;
-    let client = ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    let name = ServerName::try_from(host.to_string()).map_err(|error| ImapError::Other(error.to_string()))?;
-    TlsConnector::from(Arc::new(client)).connect(name, tcp).await.map_err(|error| {
-        match crate::trust::explain(host, &error) {
-            Some(problem) => ImapError::Other(problem),
-            None => ImapError::Io(error),
-        }
-    })
-}
-
-/// SASL XOAUTH2, as Microsoft 365 and Google Workspace expect it.
-struct XOAuth2 {
-    user: String,
-    token: String,
-}
-
-impl Authenticator for XOAuth2 {
-    type Response = String;
-
-    fn process(&mut self, _challenge: &[u8]) -> String {
-        format!("user={}\x01auth=Bearer {}\x01\x01", self.user, self.token)
-    }
-}
-
-/// A plain or TLS connection, one type for the IMAP client.
-#[derive(Debug)]
-pub enum ImapStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for ImapStream {
-    fn poll_read(self: Pin<&mut Self>, context: &mut Context<'_>, buffer: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
-            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
-        }
-    }
-}
-
-impl AsyncWrite for ImapStream {
-    fn poll_write(self: Pin<&mut Self>, context: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ImapStream::Plain(stream) => Pin::new(stream).poll_write(context, data),
-            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, data),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(stream) => Pin::new(stream).poll_flush(context),
-            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(stream) => Pin::new(stream).poll_shutdown(context),
-            ImapStream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
-        }
-    }
 }
