@@ -3,13 +3,16 @@
 //! view structs keep the domain types free of serialisation concerns.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use serde::Serialize;
 
 use crate::core::incident::{CadenceOverride, Draft, DraftStatus, Incident};
 use crate::core::outcome::Done;
 use crate::core::timeline::TimelineEntry;
-use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreResult, time_text};
+use crate::store::{
+    AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreError, StoreResult, time_text,
+};
 
 /// Bumped only when a field is renamed or removed; new fields keep it.
 pub const FORMAT: &str = "sitrep-export/1";
@@ -221,6 +224,61 @@ pub fn export(store: &Store) -> StoreResult<Export> {
 
 pub fn to_json(export: &Export) -> String {
     serde_json::to_string_pretty(export).expect("export views always serialise")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// The export as `to_json` writes it, byte for byte, written one incident,
+/// message and outbox row at a time: memory stays flat as the store grows.
+pub fn write_json(store: &Store, out: &mut impl Write) -> Result<(), ExportError> {
+    write!(out, "{{\n  \"format\": {},\n  \"incidents\": [", serde_json::json!(FORMAT))?;
+    let mut first = true;
+    for number in store.incident_numbers()? {
+        let Some(incident) = store.incident(number)? else { continue };
+        let (timeline, records) = (store.timeline(number)?, store.retro_records(number)?);
+        element(out, &incident_view(incident, timeline, records), &mut first)?;
+    }
+    end_sequence(out, first)?;
+    out.write_all(b",\n  \"messages\": [")?;
+    let mut first = true;
+    store.each_message(|message| {
+        let attachments = store.attachments_of(message.id)?;
+        let attachments: Vec<AttachmentRecord> =
+            attachments.into_iter().map(|meta| AttachmentRecord { message: message.id, meta }).collect();
+        Ok::<(), ExportError>(element(out, &message_view(message, &attachments), &mut first)?)
+    })?;
+    end_sequence(out, first)?;
+    out.write_all(b",\n  \"outbox\": [")?;
+    let mut first = true;
+    store.each_outbox(|row| Ok::<(), ExportError>(element(out, &outbox_view(row), &mut first)?))?;
+    end_sequence(out, first)?;
+    out.write_all(b"\n}")?;
+    Ok(())
+}
+
+/// One element of a top-level array, indented as `to_string_pretty` does.
+fn element(out: &mut impl Write, value: &impl Serialize, first: &mut bool) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    out.write_all(if *first { b"\n" } else { b",\n" })?;
+    *first = false;
+    for (index, line) in text.lines().enumerate() {
+        if index > 0 {
+            out.write_all(b"\n")?;
+        }
+        out.write_all(b"    ")?;
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn end_sequence(out: &mut impl Write, empty: bool) -> std::io::Result<()> {
+    out.write_all(if empty { b"]" } else { b"\n  ]" })
 }
 
 /// Long on purpose: one line per field of the export format, which scripts

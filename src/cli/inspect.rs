@@ -135,8 +135,9 @@ pub(super) fn export_store(config: &Config, json: bool) -> Result<ExitCode, Fail
         return Err(Failure { code: exit::USAGE, error: anyhow::anyhow!("choose a format: sitrep export --json") });
     }
     let store = open_existing(config)?;
-    let document = export::export(&store).exit_with(1)?;
-    writeln!(std::io::stdout().lock(), "{}", export::to_json(&document)).exit_with(1)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    export::write_json(&store, &mut out).exit_with(1)?;
+    writeln!(out).and_then(|()| out.flush()).exit_with(1)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -245,13 +245,17 @@ fn load_children(connection: &Connection, key: i64, incident: &mut Incident) -> 
 
 impl Store {
     pub fn incidents(&self) -> StoreResult<Vec<Incident>> {
-        let mut statement = self.connection.prepare("SELECT number FROM incidents ORDER BY number")?;
-        let numbers = statement.query_map([], |row| row.get::<_, i64>(0))?.collect::<Result<Vec<_>, _>>()?;
-        let mut incidents = Vec::with_capacity(numbers.len());
-        for number in numbers {
-            incidents.extend(incident(&self.connection, IncidentNumber(number as u64))?);
+        let mut incidents = Vec::new();
+        for number in self.incident_numbers()? {
+            incidents.extend(incident(&self.connection, number)?);
         }
         Ok(incidents)
+    }
+
+    pub fn incident_numbers(&self) -> StoreResult<Vec<IncidentNumber>> {
+        let mut statement = self.connection.prepare("SELECT number FROM incidents ORDER BY number")?;
+        let numbers = statement.query_map([], |row| row.get::<_, i64>(0))?;
+        Ok(numbers.map(|number| number.map(|number| IncidentNumber(number as u64))).collect::<Result<_, _>>()?)
     }
 
     pub fn incident(&self, number: IncidentNumber) -> StoreResult<Option<Incident>> {

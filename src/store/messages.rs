@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Store, StoreResult, WriteTx, parse_time, time_text};
+use super::{Store, StoreError, StoreResult, WriteTx, parse_time, time_text};
 use crate::core::incident::IncidentNumber;
 use crate::core::mail::AttachmentMeta;
 use crate::core::triage::Outcome;
@@ -95,34 +95,69 @@ impl Store {
     }
 
     pub fn messages(&self) -> StoreResult<Vec<MessageRecord>> {
-        let mut statement = self.connection.prepare(
-            "SELECT id, received_at, source, sha256, message_id, from_addr, subject, outcome, reason, incident
-             FROM messages ORDER BY id",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                MessageRecord {
-                    id: row.get(0)?,
-                    received_at: Timestamp::UNIX_EPOCH,
-                    source: row.get(2)?,
-                    sha256: row.get(3)?,
-                    message_id: row.get(4)?,
-                    from: row.get(5)?,
-                    subject: row.get(6)?,
-                    outcome: row.get(7)?,
-                    reason: row.get(8)?,
-                    incident: row.get::<_, Option<i64>>(9)?.map(|n| IncidentNumber(n as u64)),
-                },
-            ))
+        let mut messages = Vec::new();
+        self.each_message::<StoreError>(|message| {
+            messages.push(message);
+            Ok(())
         })?;
-        rows.map(|row| {
-            let (id, received_at, mut record) = row?;
+        Ok(messages)
+    }
+
+    /// Every stored message in order, one at a time: an export of a large
+    /// store holds one in memory, not all.
+    pub fn each_message<E: From<StoreError>>(
+        &self,
+        mut visit: impl FnMut(MessageRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, received_at, source, sha256, message_id, from_addr, subject, outcome, reason, incident
+             FROM messages ORDER BY id",
+            )
+            .map_err(StoreError::from)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    MessageRecord {
+                        id: row.get(0)?,
+                        received_at: Timestamp::UNIX_EPOCH,
+                        source: row.get(2)?,
+                        sha256: row.get(3)?,
+                        message_id: row.get(4)?,
+                        from: row.get(5)?,
+                        subject: row.get(6)?,
+                        outcome: row.get(7)?,
+                        reason: row.get(8)?,
+                        incident: row.get::<_, Option<i64>>(9)?.map(|n| IncidentNumber(n as u64)),
+                    },
+                ))
+            })
+            .map_err(StoreError::from)?;
+        for row in rows {
+            let (id, received_at, mut record) = row.map_err(StoreError::from)?;
             record.received_at = parse_time(id, &received_at)?;
-            Ok(record)
-        })
-        .collect()
+            visit(record)?;
+        }
+        Ok(())
+    }
+
+    /// What a message carried.
+    pub fn attachments_of(&self, message: i64) -> StoreResult<Vec<AttachmentMeta>> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT name, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([message], |row| {
+            Ok(AttachmentMeta {
+                name: row.get(0)?,
+                content_type: row.get(1)?,
+                size: row.get::<_, i64>(2)? as u64,
+                sha256: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many messages since `since` were rejected with a reason that

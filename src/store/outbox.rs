@@ -4,7 +4,9 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Store, StoreResult, WriteTx, join_addresses, parse_named, parse_time, split_addresses, time_text};
+use super::{
+    Store, StoreError, StoreResult, WriteTx, join_addresses, parse_named, parse_time, split_addresses, time_text,
+};
 use crate::core::incident::{DeliveryStatus, IncidentNumber, MailKind, Route};
 
 /// A claim to renew: one outbox row's recipients, for their claimer.
@@ -107,33 +109,51 @@ pub(super) fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreRes
 
 impl Store {
     pub fn outbox(&self) -> StoreResult<Vec<OutboxRecord>> {
-        let mut statement = self.connection.prepare(
-            "SELECT id, kind, incident, recipients_to, recipients_cc, subject, message_id, body, status,
+        let mut rows = Vec::new();
+        self.each_outbox::<StoreError>(|row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Every outbox row in order, one at a time.
+    pub fn each_outbox<E: From<StoreError>>(
+        &self,
+        mut visit: impl FnMut(OutboxRecord) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, kind, incident, recipients_to, recipients_cc, subject, message_id, body, status,
                     attempts, next_attempt_at, last_error, created_at, sent_at
              FROM outbox ORDER BY id",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<i64>>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, String>(7)?,
-                row.get::<_, String>(8)?,
-                row.get::<_, i64>(9)?,
-                row.get::<_, String>(10)?,
-                row.get::<_, Option<String>>(11)?,
-                row.get::<_, String>(12)?,
-                row.get::<_, Option<String>>(13)?,
-            ))
-        })?;
-        rows.map(|row| {
+            )
+            .map_err(StoreError::from)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                    row.get::<_, i64>(9)?,
+                    row.get::<_, String>(10)?,
+                    row.get::<_, Option<String>>(11)?,
+                    row.get::<_, String>(12)?,
+                    row.get::<_, Option<String>>(13)?,
+                ))
+            })
+            .map_err(StoreError::from)?;
+        for row in rows {
             let (id, kind, incident, to, cc, subject, message_id, body, status, attempts, next, error, created, sent) =
-                row?;
-            Ok(OutboxRecord {
+                row.map_err(StoreError::from)?;
+            visit(OutboxRecord {
                 id,
                 kind: parse_named(id, &kind)?,
                 incident: incident.map(|n| IncidentNumber(n as u64)),
@@ -148,9 +168,9 @@ impl Store {
                 last_error: error,
                 created_at: parse_time(id, &created)?,
                 sent_at: sent.map(|sent| parse_time(id, &sent)).transpose()?,
-            })
-        })
-        .collect()
+            })?;
+        }
+        Ok(())
     }
 
     /// The bytes of a queued or sent mail, as delivered.

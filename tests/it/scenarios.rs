@@ -63,6 +63,15 @@ fn run(folder: &Path) -> Vec<(&'static str, String)> {
         }
     }
     let export = serde_json::to_string_pretty(&harness.export()).unwrap() + "\n";
+    // `sitrep export --json` writes the same bytes, one row at a time.
+    let mut streamed = Vec::new();
+    sitrep::export::write_json(&harness.store, &mut streamed).unwrap();
+    assert_eq!(
+        String::from_utf8(streamed).unwrap() + "\n",
+        export,
+        "{}: the streamed export differs",
+        folder.display()
+    );
     let mut outbox = String::new();
     for row in harness.outbox() {
         // Drafts, playbook steps (in acks and answers) and approvals stay
