@@ -83,7 +83,7 @@ pub(super) fn preview_digest(
 
 pub(super) fn list(config: &Config) -> Result<ExitCode, Failure> {
     let store = open_existing(config)?;
-    let incidents = store.incidents().exit_with(1)?;
+    let incidents = store.incident_lines().exit_with(1)?;
     let mut stdout = std::io::stdout().lock();
     if incidents.is_empty() {
         writeln!(stdout, "No incidents.").exit_with(1)?;

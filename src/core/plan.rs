@@ -331,7 +331,7 @@ mod tests {
 
     fn plan_update(inbound: &Inbound, incident: Option<Incident>) -> Plan {
         let reading = Reading::of(inbound, None, &access());
-        let actor = Actor { address: "bob@company.test", privileged: false };
+        let actor = Actor { address: "bob@company.test", privileged: false, steering_allowed: true };
         with_settings(|settings| {
             update(inbound, IncidentNumber(1), reading, incident, &actor, settings, NOW.parse().unwrap())
         })
@@ -399,7 +399,7 @@ mod tests {
     #[test]
     fn a_declaration_opens_with_the_default_streams_and_an_acknowledgement() {
         let inbound = mail("Ransomware on FS01", "Files end in .locked.\n\nsev critical");
-        let actor = Actor { address: "bob@company.test", privileged: false };
+        let actor = Actor { address: "bob@company.test", privileged: false, steering_allowed: true };
         let plan = with_settings(|settings| {
             declare(
                 &inbound,
@@ -424,7 +424,7 @@ mod tests {
     #[test]
     fn a_declaration_that_came_out_of_band_starts_out_of_band() {
         let inbound = mail("Invoice fraud", "The supplier's bank details changed.");
-        let actor = Actor { address: "bob@company.test", privileged: false };
+        let actor = Actor { address: "bob@company.test", privileged: false, steering_allowed: true };
         let plan = with_settings(|settings| {
             let streams = [Stream::Technical];
             let root = "root@company.test".to_string();

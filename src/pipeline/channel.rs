@@ -11,16 +11,24 @@ use crate::core::out_of_band::{Arrived, OutOfBand};
 use crate::store::{StoreError, WriteTx};
 
 impl Pipeline {
-    /// How far the author is believed: an out-of-band address is vouched
-    /// for by the fallback provider, any other by the company's border.
-    pub(super) fn authority(&self, inbound: &Inbound) -> Authority {
+    /// How far the author is believed, by the border of the mailbox the
+    /// mail came through: the fallback provider's for the fallback mailbox,
+    /// the company's for the primary one. An out-of-band address counts only
+    /// through the fallback mailbox: whoever holds the company's tenant can
+    /// put any mail, with any headers, into the primary one.
+    pub(super) fn authority(&self, inbound: &Inbound, through_fallback: bool) -> Authority {
         let config = self.config();
-        match (&config.fallback, self.out_of_band()) {
-            (Some(fallback), Some(out_of_band))
-                if inbound.author().is_some_and(|author| out_of_band.person_of(&author.address).is_some()) =>
-            {
+        let from_out_of_band = self.out_of_band().is_some_and(|out_of_band| {
+            inbound.author().is_some_and(|author| out_of_band.person_of(&author.address).is_some())
+        });
+        match (&config.fallback, through_fallback) {
+            (Some(fallback), true) if from_out_of_band => {
                 auth::out_of_band_authority(inbound, fallback.trusted_authserv_id.as_deref())
             }
+            (Some(fallback), true) => auth::authority(inbound, &config.access, fallback.trusted_authserv_id.as_deref()),
+            _ if from_out_of_band => Authority::Unverified(
+                "an out-of-band address counts only in mail to the out-of-band incident address".to_string(),
+            ),
             _ => auth::authority(inbound, &config.access, config.trusted_authserv_id.as_deref()),
         }
     }
@@ -44,8 +52,23 @@ impl Pipeline {
         incident: IncidentNumber,
         arrived: Arrived,
     ) -> Result<bool, StoreError> {
-        let Some(out_of_band) = self.out_of_band().filter(|_| !arrived.from_out_of_band) else { return Ok(false) };
+        let Some(out_of_band) = self.out_of_band() else { return Ok(false) };
         if !inbound.author().is_some_and(|author| out_of_band.reachable(&author.address)) {
+            return Ok(false);
+        }
+        self.through_company_mail(transaction, incident, arrived)
+    }
+
+    /// Whether mail about `incident`, out of band, came through company
+    /// mail: its sender may post, but not steer (close, reopen, replace the
+    /// lead, change who hears, move it back).
+    pub(super) fn through_company_mail(
+        &self,
+        transaction: &WriteTx<'_>,
+        incident: IncidentNumber,
+        arrived: Arrived,
+    ) -> Result<bool, StoreError> {
+        if self.out_of_band().is_none() || arrived.from_out_of_band {
             return Ok(false);
         }
         Ok(transaction.incident_channel(incident)? == Some(Channel::OutOfBand))

@@ -277,7 +277,7 @@ impl Pipeline {
         let report = match &mut parsed {
             Ok(parsed) => {
                 // Believed as written, then read as company mail.
-                let authority = self.authority(&parsed.inbound);
+                let authority = self.authority(&parsed.inbound, arrival.fallback);
                 let mut arrived = match self.out_of_band() {
                     Some(out_of_band) => out_of_band.read_as_company_mail(&mut parsed.inbound),
                     None => Arrived::default(),
@@ -383,7 +383,7 @@ impl Pipeline {
                         });
                     }
                     Trust::Staff => {
-                        if let Some(reason) = self.update(transaction, row, parsed, incident, now)? {
+                        if let Some(reason) = self.update(transaction, (row, parsed), incident, arrived, now)? {
                             return Ok(ignored(reason));
                         }
                     }

@@ -8,6 +8,7 @@ use super::{IngestError, IngestReport, MAX_AWAITED, Pipeline, retro};
 use crate::compose;
 use crate::core::incident::{Channel, DraftVersion, IncidentNumber};
 use crate::core::mail::Inbound;
+use crate::core::out_of_band::Arrived;
 use crate::core::outcome::Done;
 use crate::core::plan::{self, Answer, Change, Plan, Reading};
 use crate::core::transition::{Actor, Settings};
@@ -60,9 +61,9 @@ impl Pipeline {
     pub(super) fn update(
         &self,
         transaction: &WriteTx<'_>,
-        row: i64,
-        parsed: &Parsed,
+        (row, parsed): (i64, &Parsed),
         number: IncidentNumber,
+        arrived: Arrived,
         now: Timestamp,
     ) -> Result<Option<&'static str>, IngestError> {
         let inbound = &parsed.inbound;
@@ -95,7 +96,9 @@ impl Pipeline {
             (None, true) => transaction.incident(number)?,
             (None, false) => None,
         };
-        let plan = plan::update(inbound, number, reading, incident, &self.actor(author), &self.settings(), now);
+        let mut actor = self.actor(author);
+        actor.steering_allowed = !self.through_company_mail(transaction, number, arrived)?;
+        let plan = plan::update(inbound, number, reading, incident, &actor, &self.settings(), now);
         self.carry_out(transaction, inbound, plan, now)?;
         Ok(None)
     }
@@ -184,7 +187,7 @@ impl Pipeline {
 
     fn actor<'a>(&self, address: &'a str) -> Actor<'a> {
         let privileged = self.config().leads.iter().chain(&self.config().admins).any(|listed| listed == address);
-        Actor { address, privileged }
+        Actor { address, privileged, steering_allowed: true }
     }
 
     fn settings(&self) -> Settings<'_> {

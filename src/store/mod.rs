@@ -20,6 +20,7 @@ mod outbox;
 mod retro;
 mod schedule;
 
+pub use incidents::IncidentLine;
 pub use messages::{AttachmentRecord, MailboxPosition, MessageRecord, NewMessage};
 pub use outbox::{Attempt, DeliveryRecord, NewOutgoing, OutboxRecord, PendingMail, PendingRecipient, Renewal};
 pub use retro::RetroRecords;

@@ -6,6 +6,7 @@ use jiff::SignedDuration;
 use sitrep::config::Config;
 use sitrep::fallback;
 use sitrep::outbox::Senders;
+use sitrep::pipeline::Arrival;
 use sitrep::scheduler;
 
 use crate::support::{Harness, mail};
@@ -148,7 +149,7 @@ fn company_mail_about_an_out_of_band_incident_is_kept_but_runs_nothing() {
     assert!(notice["body"].as_str().unwrap().contains("incident@ir-mail.test"), "{notice}");
 
     // The same person from their out-of-band address is themselves.
-    harness.feed(&reply(BOB_ELSEWHERE, "sev critical", "b3@ir-mail.test"));
+    through_fallback(&mut harness, &reply(BOB_ELSEWHERE, "sev critical", "b3@ir-mail.test"));
     let state = incident(&harness);
     assert_eq!(state["severity"], "critical");
     assert_eq!(state["timeline"].as_array().unwrap().last().unwrap()["author"], "bob@company.test");
@@ -164,7 +165,7 @@ fn company_mail_about_an_out_of_band_incident_is_kept_but_runs_nothing() {
 fn a_declaration_to_the_fallback_address_or_marked_oob_starts_out_of_band() {
     let mut harness = harness();
     let from_elsewhere = mail("Alice <alice@ir-mail.test>", "Invoice fraud").header("To", "incident@ir-mail.test");
-    harness.feed(&from_elsewhere.id("d1@ir-mail.test").bytes());
+    through_fallback(&mut harness, &from_elsewhere.id("d1@ir-mail.test").bytes());
     let marked = mail(ALICE, "Payroll account changed #oob").id("d2@company.test");
     harness.feed(&marked.bytes());
     let export = harness.export();
@@ -175,19 +176,69 @@ fn a_declaration_to_the_fallback_address_or_marked_oob_starts_out_of_band() {
     assert!(acks.iter().all(|ack| ack["to"] == serde_json::json!(["alice@ir-mail.test"])), "{acks:?}");
 }
 
+/// Each border vouches for what came through its own mailbox: the
+/// fallback provider's for the fallback mailbox, the company's for the
+/// primary one, where an out-of-band address never counts (whoever holds
+/// the tenant can put any mail there, with any headers).
 #[test]
-fn an_out_of_band_address_counts_only_when_the_fallback_provider_vouches_for_it() {
+fn an_out_of_band_address_counts_only_through_the_fallback_mailbox_and_its_border() {
     let auth = "[auth]\ntrusted_authserv_id = \"mx.company.test\"\n";
     let mut harness =
         Harness::with_config(|text| out_of_band_config("", "trusted_authserv_id = \"mx.ir-mail.test\"\n")(text) + auth);
     let vouched = "mx.ir-mail.test; dmarc=pass header.from=ir-mail.test";
     let declaration = mail("Alice <alice@ir-mail.test>", "Invoice fraud").header("Authentication-Results", vouched);
-    assert_eq!(harness.feed(&declaration.id("d1@ir-mail.test").bytes()).outcome.as_str(), "declared");
+    assert_eq!(through_fallback(&mut harness, &declaration.id("d1@ir-mail.test").bytes()).outcome.as_str(), "declared");
+
     let wrong_border = "mx.company.test; dmarc=pass header.from=ir-mail.test";
     let forged = mail("Alice <alice@ir-mail.test>", "Another fraud").header("Authentication-Results", wrong_border);
-    let report = harness.feed(&forged.id("d2@ir-mail.test").bytes());
+    let report = through_fallback(&mut harness, &forged.id("d2@ir-mail.test").bytes());
+    assert_ne!(report.outcome.as_str(), "declared", "{report:?}");
+    // The company border's pass on top, a forged fallback pass below, in the
+    // primary mailbox: still not Alice.
+    let stacked = mail("Alice <alice@ir-mail.test>", "Third fraud")
+        .header("Authentication-Results", "mx.company.test; dmarc=pass header.from=ir-mail.test")
+        .header("X-Forged", "x")
+        .header("Authentication-Results", vouched);
+    let report = harness.feed(&stacked.id("d3@ir-mail.test").bytes());
+    assert_ne!(report.outcome.as_str(), "declared", "{report:?}");
+    // Company mail in the fallback mailbox is vouched for by the fallback
+    // border, not by a forged line in the company's name.
+    let forged_company = mail(BOB, "Fourth fraud")
+        .header("Authentication-Results", "mx.company.test; dmarc=pass header.from=company.test");
+    let report = through_fallback(&mut harness, &forged_company.id("d4@company.test").bytes());
     assert_ne!(report.outcome.as_str(), "declared", "{report:?}");
     assert_eq!(harness.export().incidents.len(), 1);
+}
+
+/// On an out-of-band incident, mail through a company mailbox may post but
+/// not steer, even from an admin with no out-of-band address: it may be
+/// the attacker's.
+#[test]
+fn company_mail_cannot_move_an_out_of_band_incident_back_or_close_it() {
+    let mut harness = Harness::with_config(|text| {
+        out_of_band_config("", "")(text).replace("admins = [\"bob@company.test\"]", "admins = [\"carol@company.test\"]")
+    });
+    moved_out_of_band(&mut harness);
+    harness.feed(&reply(
+        "Carol <carol@company.test>",
+        "The firewall logs are saved.\n\nchannel normal\nclose",
+        "c1@company.test",
+    ));
+    let state = incident(&harness);
+    assert_eq!((state["channel"].as_str(), state["status"].as_str()), (Some("out-of-band"), Some("open")));
+    let last =
+        state["timeline"].as_array().unwrap().iter().rev().find(|entry| entry["kind"] == "update").unwrap().clone();
+    assert_eq!(last["text"], "The firewall logs are saved.", "her update is kept");
+    // Bob, the lead, from his out-of-band address, may.
+    through_fallback(&mut harness, &reply(BOB_ELSEWHERE, "channel normal", "b4@ir-mail.test"));
+    assert_eq!(incident(&harness)["channel"], "normal");
+}
+
+/// As the daemon takes mail from the fallback mailbox.
+fn through_fallback(harness: &mut Harness, raw: &[u8]) -> sitrep::pipeline::IngestReport {
+    harness.now += SignedDuration::from_secs(60);
+    let arrival = Arrival { source: "fallback", position: None, size_over_limit: None, fallback: true };
+    harness.pipeline.ingest_arrival(&mut harness.store, raw, &arrival, harness.now).unwrap()
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub struct Actor<'a> {
     pub address: &'a str,
     /// Listed in `[access] leads` or `admins`.
     pub privileged: bool,
+    /// False for mail about an out-of-band incident that came through the
+    /// company's own mail, which whoever breached it may have written: it
+    /// may post, not steer.
+    pub steering_allowed: bool,
 }
 
 /// What the commands need from the configuration.
@@ -84,7 +88,7 @@ impl Effects {
 /// Whether `actor` may close, reopen, change who hears and replace the
 /// lead: the incident's own lead, or a configured lead or admin.
 pub fn steers(incident: &Incident, actor: &Actor<'_>) -> bool {
-    actor.privileged || incident.lead.as_deref() == Some(actor.address)
+    actor.steering_allowed && (actor.privileged || incident.lead.as_deref() == Some(actor.address))
 }
 
 /// Sets the type sitrep suggests for a new incident from its words, with

@@ -111,7 +111,13 @@ fn run(incident: &mut Incident, body: &str, actor: &str, admin: bool) -> Effects
         out_of_band: true,
     };
     let parsed = command::parse("Re: [INC-1] Phishing", body);
-    apply(incident, &parsed.lines, &Actor { address: actor, privileged: admin }, NOW.parse().unwrap(), &settings)
+    apply(
+        incident,
+        &parsed.lines,
+        &Actor { address: actor, privileged: admin, steering_allowed: true },
+        NOW.parse().unwrap(),
+        &settings,
+    )
 }
 
 fn outcomes(effects: &Effects) -> Vec<Result> {
@@ -403,7 +409,7 @@ fn sitrep_suggests_a_type_as_if_the_declarer_had_written_it() {
         suggest_type: true,
         out_of_band: false,
     };
-    let actor = Actor { address: "alice@company.test", privileged: false };
+    let actor = Actor { address: "alice@company.test", privileged: false, steering_allowed: true };
     let applied = apply_suggested_type(&mut incident, IncidentType::Bec, &actor, NOW.parse().unwrap(), &settings);
     assert_eq!(applied.written, "type bec");
     assert!(matches!(applied.outcome, Ok(Done::TypeSet { suggested: true, .. })));
@@ -442,7 +448,7 @@ fn without_a_fallback_an_incident_cannot_move_out_of_band() {
         suggest_type: false,
         out_of_band: false,
     };
-    let actor = Actor { address: "alice@company.test", privileged: false };
+    let actor = Actor { address: "alice@company.test", privileged: false, steering_allowed: true };
     let applied = apply_out_of_band(&mut incident, &actor, NOW.parse().unwrap(), &settings);
     assert_eq!(applied.outcome, Err(Refusal::NoFallback));
     assert_eq!((incident.channel, applied.entry), (Channel::Normal, None));
