@@ -54,24 +54,32 @@ pub fn new_message_id(address: &IncidentAddress) -> String {
     address.own_message_id(&uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// `raw`, as composed here, with its From header naming `from` instead:
-/// mail queued for the primary relay that leaves through the fallback one
-/// goes in the fallback address's name, so that the other provider's
-/// DMARC alignment holds and replies reach the out-of-band mailbox.
-pub fn with_from(raw: &[u8], from: &str) -> Vec<u8> {
+/// `raw`, as composed here for the primary relay, readdressed for the
+/// fallback one: From the fallback address (so the other provider's DMARC
+/// alignment holds and replies reach the out-of-band mailbox), To the
+/// out-of-band addresses it now goes to, and no Cc, so that a reply to all
+/// reaches no company mailbox.
+pub fn readdressed(raw: &[u8], from: &str, to: &[String]) -> Vec<u8> {
     let Some(end) = raw.windows(4).position(|window| window == b"\r\n\r\n") else { return raw.to_vec() };
     let mut rewritten = Vec::with_capacity(raw.len() + from.len());
-    let mut in_from = false;
+    let mut replaced = false;
     for line in raw[..end].split(|&byte| byte == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // A folded line continues the header above it.
-        if line.first().is_some_and(|byte| *byte == b' ' || *byte == b'\t') && in_from {
+        if line.first().is_some_and(|byte| *byte == b' ' || *byte == b'\t') && replaced {
             continue;
         }
-        in_from = line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"from:");
-        match in_from {
-            true => rewritten.extend_from_slice(format!("From: sitrep <{from}>").as_bytes()),
-            false => rewritten.extend_from_slice(line),
+        let name = line.split(|&byte| byte == b':').next().unwrap_or_default();
+        replaced = true;
+        if name.eq_ignore_ascii_case(b"from") {
+            rewritten.extend_from_slice(format!("From: sitrep <{from}>").as_bytes());
+        } else if name.eq_ignore_ascii_case(b"to") {
+            rewritten.extend_from_slice(format!("To: {}", to.join(", ")).as_bytes());
+        } else if name.eq_ignore_ascii_case(b"cc") {
+            continue;
+        } else {
+            replaced = false;
+            rewritten.extend_from_slice(line);
         }
         rewritten.extend_from_slice(b"\r\n");
     }
@@ -157,16 +165,20 @@ mod tests {
     }
 
     #[test]
-    fn a_mail_sent_through_the_fallback_relay_is_in_the_fallback_address_name() {
-        let raw = compose(&draft(), Timestamp::UNIX_EPOCH).unwrap();
-        let resent = String::from_utf8(with_from(&raw, "ir@elsewhere.test")).unwrap();
+    fn a_mail_sent_through_the_fallback_relay_is_readdressed_there() {
+        let mut long = draft();
+        long.cc = (0..8).map(|index| format!("colleague{index}@company.test")).collect();
+        let raw = compose(&long, Timestamp::UNIX_EPOCH).unwrap();
+        let to = ["alice@elsewhere.test".to_string()];
+        let resent = String::from_utf8(readdressed(&raw, "ir@elsewhere.test", &to)).unwrap();
         let original = String::from_utf8(raw).unwrap();
         let (headers, body) = resent.split_once("\r\n\r\n").unwrap();
-        let froms: Vec<&str> = headers.lines().filter(|line| line.starts_with("From:")).collect();
-        assert_eq!(froms, ["From: sitrep <ir@elsewhere.test>"], "{headers}");
+        let addressing: Vec<&str> =
+            headers.lines().filter(|line| ["From:", "To:", "Cc:"].iter().any(|name| line.starts_with(name))).collect();
+        assert_eq!(addressing, ["From: sitrep <ir@elsewhere.test>", "To: alice@elsewhere.test"], "{headers}");
+        assert!(!headers.contains("bob@company.test") && !headers.contains("colleague"), "{headers}");
         assert_eq!(body, original.split_once("\r\n\r\n").unwrap().1, "the body is untouched");
-        let others = |headers: &str| headers.lines().filter(|line| !line.starts_with("From:")).count();
-        assert_eq!(others(headers), others(original.split_once("\r\n\r\n").unwrap().0));
+        assert!(headers.contains("Subject: ") && headers.contains("Message-ID: <sitrep.1@company.test>"), "{headers}");
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub async fn run(
         stopping.clone(),
     )?;
     // The out-of-band mailbox is watched beside it, into the same store; the
-    // daemon is ready without it, since it is for the day the other fails.
+    // daemon is ready when either is, since it is for the day the other fails.
     let receiving_fallback = match &config.fallback {
         Some(fallback) => Some(start_mailbox(
             &fallback.mailbox,
@@ -90,7 +90,7 @@ pub async fn run(
             pipeline.clone(),
             Store::open(&config.database_path())?,
             Arc::clone(&wake_sender),
-            Arc::new(Notify::new()),
+            Arc::clone(&ready),
             stopping,
         )?),
         None => None,
@@ -219,7 +219,7 @@ fn care_loop(config: &Config, mut store: Store, stopping: watch::Receiver<bool>)
 /// Replaces the pipeline with one built from the configuration file as it
 /// is now; on any error the running one stays and the log says why.
 fn reload(pipeline: &SharedPipeline, running: &Config, source: Option<&Path>) {
-    let config = match Config::load(source) {
+    let mut config = match Config::load(source) {
         Ok(config) => config,
         Err(error) => {
             error!(%error, "reload refused; the running configuration stays");
@@ -237,6 +237,8 @@ fn reload(pipeline: &SharedPipeline, running: &Config, source: Option<&Path>) {
     {
         warn!("mailbox, transport, fallback and data_dir changes take effect at the next restart");
     }
+    // Mail is routed by the fallback the senders run with, until then.
+    config.fallback = running.fallback.clone();
     match Pipeline::new(config) {
         Ok(new) => {
             pipeline.replace(new);

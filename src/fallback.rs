@@ -8,39 +8,44 @@ use tracing::warn;
 
 use crate::core::deadline::describe_duration;
 use crate::core::incident::MailKind;
-use crate::outgoing::{Outgoing, OutgoingError, queue_mail, queue_out_of_band, standalone};
+use crate::outgoing::{Outgoing, OutgoingError, move_waiting_out_of_band, queue_mail, queue_out_of_band, standalone};
 use crate::store::{Store, WriteTx};
 
-/// Moves the deliveries that waited too long; returns how many moved.
+/// Moves the deliveries that waited too long, and any mail about an
+/// incident out of band that still waits for the primary relay; returns how
+/// many deliveries moved for waiting too long.
 pub fn reroute_stalled(outgoing: &Outgoing, store: &mut Store, now: Timestamp) -> Result<usize, OutgoingError> {
     let config = outgoing.config();
+    if store.out_of_band_waiting()? {
+        let transaction = store.write()?;
+        move_waiting_out_of_band(config, &transaction, now)?;
+        transaction.commit()?;
+    }
     let Some(after) = config.fallback.as_ref().and_then(|fallback| fallback.after) else { return Ok(0) };
     let waited = SignedDuration::try_from(after).unwrap_or(SignedDuration::from_mins(10));
-    let stalled: Vec<(i64, String, String)> = store
-        .stalled_deliveries(now - waited)?
-        .into_iter()
-        .filter_map(|(outbox, recipient)| {
-            config.out_of_band.get(&recipient).map(|elsewhere| (outbox, recipient, elsewhere.clone()))
-        })
-        .collect();
+    let stalled = store.stalled_deliveries(now - waited)?;
     if stalled.is_empty() {
         return Ok(0);
     }
     let waited_for = spoken(after);
     let transaction = store.write()?;
     let mut moved = 0;
-    for (outbox, recipient, elsewhere) in &stalled {
+    for (outbox, recipient) in &stalled {
+        let Some(elsewhere) = config.out_of_band.get(recipient) else { continue };
         let reason =
             format!("the primary relay failed for over {waited_for}; sent to {elsewhere} through the fallback relay");
         if transaction.reroute(*outbox, recipient, elsewhere, &reason, now)? {
             moved += 1;
         }
     }
-    if moved > 0 && !transaction.told_relay_down()? {
+    // Told even when nobody could be reached another way: the relay is down.
+    if !transaction.told_relay_down()? {
         tell_admins(outgoing, &transaction, moved, &waited_for, now)?;
     }
     transaction.commit()?;
-    warn!(moved, waited_for, "the primary relay has failed for too long: mail goes to out-of-band addresses");
+    if moved > 0 {
+        warn!(moved, waited_for, "the primary relay has failed for too long: mail goes to out-of-band addresses");
+    }
     Ok(moved)
 }
 

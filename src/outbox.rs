@@ -78,6 +78,9 @@ pub struct DrainReport {
 enum Failure {
     Transient(String),
     Permanent(String),
+    /// The relay itself could not be reached: worth retrying, and the rest
+    /// of the pass waits too rather than time out one by one.
+    Unreachable(String),
 }
 
 impl Sender {
@@ -110,12 +113,12 @@ impl Sender {
 
     /// The sender of `[fallback.transport]`: it takes the deliveries routed
     /// to the fallback relay and sends them from the fallback address.
-    pub fn fallback(fallback: &Fallback, first_retry: Duration) -> Result<Sender, SenderError> {
+    pub fn fallback(fallback: &Fallback) -> Result<Sender, SenderError> {
         let identity = (fallback.address.with_detail(None), fallback.envelope_from.clone());
         Ok(Sender {
             route: Route::Fallback,
             identity: Some(identity),
-            ..Sender::new(&fallback.transport, first_retry)?
+            ..Sender::new(&fallback.transport, fallback.first_retry)?
         })
     }
 
@@ -149,11 +152,13 @@ impl Sender {
                 release(store, &claimed[position..], now);
                 return Ok(report);
             }
+            let mut unreachable = false;
             let attempts: Vec<(i64, String, Attempt)> = if ours.is_empty() {
                 // Its lease ran out and another sender took it.
                 Vec::new()
             } else {
                 let result = self.send(mail, &ours);
+                unreachable = matches!(result, Err(Failure::Unreachable(_)));
                 crate::failpoint::crash_at("after_send");
                 ours.iter()
                     .map(|recipient| {
@@ -176,6 +181,10 @@ impl Sender {
                     return Err(error);
                 }
             }
+            if unreachable {
+                release(store, &claimed[position + 1..], now);
+                return Ok(report);
+            }
         }
         Ok(report)
     }
@@ -195,7 +204,7 @@ impl Sender {
                 report.sent += 1;
                 Attempt::Sent
             }
-            Err(Failure::Transient(error)) => {
+            Err(Failure::Transient(error) | Failure::Unreachable(error)) => {
                 let at = now + retry_delay(self.first_retry, previous);
                 warn!(outbox = mail.id, recipient, attempts = previous + 1, %at, error, "delivery deferred");
                 report.deferred += 1;
@@ -237,11 +246,12 @@ impl Sender {
     fn send(&mut self, mail: &PendingMail, recipients: &[String]) -> Result<(), Failure> {
         self.ready_token()?;
         let invalid = |error: String| Failure::Permanent(format!("invalid address: {error}"));
+        // Mail composed for the primary relay is readdressed for this one.
         let (raw, envelope_from) = match &self.identity {
-            Some((from, envelope_from)) => {
-                (std::borrow::Cow::Owned(compose::with_from(&mail.raw, from)), envelope_from)
+            Some((from, envelope_from)) if *envelope_from != mail.envelope_from => {
+                (std::borrow::Cow::Owned(compose::readdressed(&mail.raw, from, recipients)), envelope_from)
             }
-            None => (std::borrow::Cow::Borrowed(&mail.raw), &mail.envelope_from),
+            _ => (std::borrow::Cow::Borrowed(&mail.raw), &mail.envelope_from),
         };
         let from = envelope_from.parse().map_err(|error: lettre::address::AddressError| invalid(error.to_string()))?;
         let recipients = recipients
@@ -269,7 +279,13 @@ impl Sender {
                         return Failure::Transient(said);
                     }
                 }
-                if error.is_permanent() { Failure::Permanent(said) } else { Failure::Transient(said) }
+                if error.is_permanent() {
+                    Failure::Permanent(said)
+                } else if error.is_transient() || error.is_response() {
+                    Failure::Transient(said)
+                } else {
+                    Failure::Unreachable(said)
+                }
             }),
             Backend::Unready => Err(Failure::Transient("the relay has no token yet".into())),
         }
@@ -286,11 +302,7 @@ impl Senders {
     pub fn new(config: &Config) -> Result<Senders, SenderError> {
         Ok(Senders {
             primary: Sender::new(&config.transport, config.first_retry)?,
-            fallback: config
-                .fallback
-                .as_ref()
-                .map(|fallback| Sender::fallback(fallback, config.first_retry))
-                .transpose()?,
+            fallback: config.fallback.as_ref().map(Sender::fallback).transpose()?,
         })
     }
 
@@ -298,19 +310,21 @@ impl Senders {
         self.drain_while(store, now, || true)
     }
 
-    /// Each relay's pass in turn; a relay that is down delays only its own.
+    /// Each relay's pass in turn, the fallback first: it is the one that
+    /// works when the primary does not. A relay that cannot be reached ends
+    /// its pass at the first try.
     pub fn drain_while(
         &mut self,
         store: &mut Store,
         now: Timestamp,
         keep_going: impl Fn() -> bool,
     ) -> Result<DrainReport, StoreError> {
-        let mut report = self.primary.drain_while(store, now, &keep_going)?;
-        if let Some(fallback) = &mut self.fallback {
-            let more = fallback.drain_while(store, now, &keep_going)?;
-            report.sent += more.sent;
-            report.deferred += more.deferred;
-            report.failed += more.failed;
+        let mut report = DrainReport::default();
+        for sender in self.fallback.iter_mut().chain(std::iter::once(&mut self.primary)) {
+            let pass = sender.drain_while(store, now, &keep_going)?;
+            report.sent += pass.sent;
+            report.deferred += pass.deferred;
+            report.failed += pass.failed;
         }
         Ok(report)
     }

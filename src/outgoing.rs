@@ -132,7 +132,6 @@ pub fn queue_mail(
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
     if let Some(number) = incident
-        && config.fallback.is_some()
         && transaction.incident_channel(number)? == Some(Channel::OutOfBand)
     {
         return queue_out_of_band(config, transaction, kind, incident, draft, now);
@@ -152,7 +151,10 @@ pub fn queue_out_of_band(
     mut draft: Draft,
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
-    let Some(fallback) = &config.fallback else { return Ok(()) };
+    let Some(fallback) = &config.fallback else {
+        error!(kind = kind.as_str(), "mail about an incident out of band, and no [fallback]: not sent");
+        return Ok(());
+    };
     let out_of_band =
         OutOfBand { primary: &config.address, fallback: &fallback.address, addresses: &config.out_of_band };
     let mut seen = Vec::new();
@@ -181,26 +183,30 @@ pub fn queue_out_of_band(
     queue_routed(transaction, (kind, incident), draft, route, now)
 }
 
-/// Mail about `incident` still waiting for the primary relay when it moved
-/// out of band: a person with an out-of-band address gets their copy there,
-/// through the fallback relay; staff with none get nothing.
+/// Mail about incidents out of band still waiting for the primary relay
+/// (queued before the switch, or handed back by a sender that was sending
+/// it then): a person with an out-of-band address gets their copy there,
+/// through the fallback relay; staff with none get nothing; outsiders get
+/// theirs through the fallback relay too.
 pub fn move_waiting_out_of_band(
     config: &Config,
     transaction: &WriteTx<'_>,
-    incident: IncidentNumber,
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
-    for (outbox, recipient) in transaction.waiting_for_primary(incident)? {
-        match config.out_of_band.get(&recipient) {
-            Some(elsewhere) => {
-                let reason = format!("{incident} moved out of band; sent to {elsewhere} through the fallback relay");
+    for (outbox, recipient) in transaction.out_of_band_on_primary()? {
+        let staff = config.access.is_staff(&recipient);
+        match (config.fallback.as_ref(), config.out_of_band.get(&recipient)) {
+            (Some(_), Some(elsewhere)) => {
+                let reason = format!("the incident moved out of band; sent to {elsewhere} through the fallback relay");
                 transaction.reroute(outbox, &recipient, elsewhere, &reason, now)?;
             }
-            None if config.access.is_staff(&recipient) => {
-                let reason = format!("not sent: {incident} moved out of band, and they have no out-of-band address");
-                transaction.fail_delivery(outbox, &recipient, &reason, now)?;
+            (Some(_), None) if !staff => {
+                transaction.reroute(outbox, &recipient, &recipient, "the incident moved out of band", now)?;
             }
-            None => {}
+            _ => {
+                let reason = "not sent: the incident moved out of band, and there is no out-of-band address for it";
+                transaction.withhold(outbox, &recipient, reason)?;
+            }
         }
     }
     Ok(())

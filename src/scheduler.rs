@@ -16,9 +16,7 @@ use crate::core::incident::{Channel, Incident, IncidentNumber, MailKind};
 use crate::core::recipients;
 use crate::core::schedule::{self, Job, Reminder, Slots, Tactical};
 use crate::core::timeline::TimelineEntry;
-use crate::outgoing::{
-    Outgoing, OutgoingError, executives, own_copy, queue_mail, queue_out_of_band, responders, standalone,
-};
+use crate::outgoing::{Outgoing, OutgoingError, executives, own_copy, queue_mail, responders, standalone};
 use crate::render::{ClockView, CombinedDigestView, DigestView, ReminderView, RenderError, Renderer};
 use crate::retrospective;
 use crate::store::{ScheduleFacts, Store, WriteTx};
@@ -297,8 +295,18 @@ fn release_held(
         views.push(digest_view(config, renderer, &incident, &since_last, sent, Audience::Executive, next_at, now)?);
         incidents.push(incident);
     }
+    // An incident out of band is never combined with others: its digest
+    // goes alone, out of band, and names nothing to a company address.
+    let mut sent = 0;
+    while let Some(index) = incidents.iter().position(|incident| incident.channel == Channel::OutOfBand) {
+        let (incident, view) = (incidents.remove(index), views.remove(index));
+        let (text, html) = outgoing.renderer().digest(&view)?;
+        let draft = own_copy(config, &incident, recipient, view.subject.clone(), text, Some(html), None);
+        queue_mail(config, &transaction, MailKind::Digest, Some(incident.number), draft, now)?;
+        sent += 1;
+    }
     let draft = match (incidents.as_slice(), views.as_slice()) {
-        ([], _) => return Ok(transaction.commit().map(|()| 0)?),
+        ([], _) => return Ok(transaction.commit().map(|()| sent)?),
         ([incident], [view]) => {
             let (text, html) = outgoing.renderer().digest(view)?;
             own_copy(config, incident, recipient, view.subject.clone(), text, Some(html), None)
@@ -312,14 +320,10 @@ fn release_held(
         }
     };
     let single = (incidents.len() == 1).then(|| incidents[0].number);
-    // One incident out of band takes the whole combined digest with it.
-    match incidents.iter().any(|incident| incident.channel == Channel::OutOfBand) {
-        true => queue_out_of_band(config, &transaction, MailKind::Digest, single, draft, now)?,
-        false => queue_mail(config, &transaction, MailKind::Digest, single, draft, now)?,
-    }
+    queue_mail(config, &transaction, MailKind::Digest, single, draft, now)?;
     transaction.commit()?;
     info!(recipient, incidents = incidents.len(), "held digests sent");
-    Ok(1)
+    Ok(sent + 1)
 }
 
 fn send_reminder(

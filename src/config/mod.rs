@@ -102,6 +102,8 @@ pub struct Fallback {
     pub mailbox: MailboxConfig,
     pub transport: TransportConfig,
     pub envelope_from: String,
+    /// As `Config::first_retry`, for the fallback relay.
+    pub first_retry: Duration,
 }
 
 /// `[backup]`: where the daemon keeps its daily copies of the store.

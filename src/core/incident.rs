@@ -255,14 +255,16 @@ named_enum!(
 
 named_enum!(
     /// Where an outbox row is: waiting (perhaps for a retry), being sent (a
-    /// sender claimed it), delivered, refused for good, or sent to the
-    /// person's out-of-band address through the fallback relay instead.
+    /// sender claimed it), delivered, refused for good, sent to the person's
+    /// out-of-band address through the fallback relay instead, or withheld:
+    /// about an incident out of band, to someone with no out-of-band address.
     DeliveryStatus {
         Queued = "queued",
         Sending = "sending",
         Sent = "sent",
         Failed = "failed",
         Rerouted = "rerouted",
+        Withheld = "withheld",
     }
 );
 

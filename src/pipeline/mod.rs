@@ -344,7 +344,7 @@ impl Pipeline {
             transaction.remember_list(list, now)?;
         }
         let keys = ThreadKeys::of(inbound, &config.address);
-        let facts = thread_facts(transaction, &keys)?;
+        let facts = thread_facts(transaction, &keys, arrived.out_of_band())?;
         let decision = triage::triage(inbound, &config.address, &authority, config.external, known, &keys, &facts);
         let outcome = decision.outcome();
         match decision {
@@ -440,7 +440,7 @@ impl Pipeline {
 
 /// Asks the store only as far as needed: the first key that names an
 /// incident decides, as in `triage`.
-fn thread_facts(transaction: &WriteTx<'_>, keys: &ThreadKeys) -> Result<ThreadFacts, StoreError> {
+fn thread_facts(transaction: &WriteTx<'_>, keys: &ThreadKeys, out_of_band: bool) -> Result<ThreadFacts, StoreError> {
     let mut facts = ThreadFacts::default();
     if let Some(tag) = keys.tag {
         facts.tag_exists = transaction.incident_exists(tag)?;
@@ -467,7 +467,7 @@ fn thread_facts(transaction: &WriteTx<'_>, keys: &ThreadKeys) -> Result<ThreadFa
         }
     }
     if let Some(key) = &keys.title_key {
-        facts.open_with_title = transaction.open_incidents_titled(key)?;
+        facts.open_with_title = transaction.open_incidents_titled(key, out_of_band)?;
     }
     Ok(facts)
 }

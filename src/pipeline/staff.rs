@@ -153,7 +153,7 @@ impl Pipeline {
             .iter()
             .any(|applied| matches!(applied.outcome, Ok(Done::ChannelSwitched { channel: Channel::OutOfBand })));
         if moved {
-            move_waiting_out_of_band(self.config(), transaction, incident.number, now)?;
+            move_waiting_out_of_band(self.config(), transaction, now)?;
         }
         match plan.answer {
             Some(Answer::Acknowledge) => self.acknowledge(transaction, inbound, incident, &plan.effects, now)?,

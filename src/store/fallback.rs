@@ -7,9 +7,20 @@ use rusqlite::params;
 
 use super::outbox::summarise_outbox;
 use super::{Store, StoreResult, WriteTx, time_text};
-use crate::core::incident::IncidentNumber;
 
 impl Store {
+    /// Whether mail about an incident out of band waits for the primary relay.
+    pub fn out_of_band_waiting(&self) -> StoreResult<bool> {
+        Ok(self
+            .connection
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM deliveries d
+                 JOIN outbox o ON o.id = d.outbox JOIN incidents i ON i.number = o.incident
+                 WHERE d.status = 'queued' AND d.route = 'primary' AND i.channel = 'out-of-band')",
+            )?
+            .query_row([], |row| row.get(0))?)
+    }
+
     /// Deliveries through the primary relay that failed and still wait,
     /// from mail queued before `before`, while the primary relay has sent
     /// nothing since then: `(outbox, recipient)`.
@@ -38,6 +49,17 @@ impl WriteTx<'_> {
         reason: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        // An outsider keeps their address: only the relay changes.
+        if recipient.eq_ignore_ascii_case(elsewhere) {
+            let moved = self
+                .transaction
+                .prepare_cached(
+                    "UPDATE deliveries SET route = 'fallback', next_attempt_at = ?3
+                     WHERE outbox = ?1 AND recipient = ?2 AND status = 'queued'",
+                )?
+                .execute(params![outbox, recipient, time_text(now)])?;
+            return Ok(moved > 0);
+        }
         let moved = self
             .transaction
             .prepare_cached(
@@ -58,16 +80,29 @@ impl WriteTx<'_> {
         Ok(true)
     }
 
-    /// An incident's deliveries still waiting for the primary relay:
-    /// `(outbox, recipient)`.
-    pub fn waiting_for_primary(&self, incident: IncidentNumber) -> StoreResult<Vec<(i64, String)>> {
+    /// Deliveries of out-of-band incidents' mail still waiting for the
+    /// primary relay (queued before the switch, or handed back by a sender
+    /// that was sending when it came): `(outbox, recipient)`.
+    pub fn out_of_band_on_primary(&self) -> StoreResult<Vec<(i64, String)>> {
         let mut statement = self.transaction.prepare_cached(
-            "SELECT d.outbox, d.recipient FROM deliveries d JOIN outbox o ON o.id = d.outbox
-             WHERE o.incident = ?1 AND d.route = 'primary' AND d.status = 'queued'
+            "SELECT d.outbox, d.recipient FROM deliveries d
+             JOIN outbox o ON o.id = d.outbox JOIN incidents i ON i.number = o.incident
+             WHERE d.status = 'queued' AND d.route = 'primary' AND i.channel = 'out-of-band'
              ORDER BY d.outbox, d.recipient",
         )?;
-        let rows = statement.query_map([incident.0 as i64], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps `recipient`'s copy of `outbox` from ever being sent, and why.
+    pub fn withhold(&self, outbox: i64, recipient: &str, reason: &str) -> StoreResult<()> {
+        self.transaction
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'withheld', last_error = ?3
+                 WHERE outbox = ?1 AND recipient = ?2 AND status = 'queued'",
+            )?
+            .execute(params![outbox, recipient, reason])?;
+        summarise_outbox(&self.transaction, outbox)
     }
 
     /// Whether the admins were told of the primary relay's failure since it

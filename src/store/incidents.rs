@@ -50,17 +50,6 @@ pub(super) fn timeline_after(
     .collect()
 }
 
-/// An incident as `sitrep list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncidentLine {
-    pub number: IncidentNumber,
-    pub status: Status,
-    pub severity: Option<Severity>,
-    pub phase: Phase,
-    pub lead: Option<String>,
-    pub title: String,
-}
-
 const INCIDENT_SELECT: &str = "SELECT number, title, status, severity, phase, lead, scope, impact, declared_by,
         declared_at, started_at, detected_at, contained_at, eradicated_at, recovered_at, closed_at, thread_root,
         aware_at, cadence_minutes, resolution, phase_at_close, type,
@@ -263,35 +252,6 @@ impl Store {
         Ok(incidents)
     }
 
-    /// One line per incident, from one query: what `sitrep list` shows.
-    pub fn incident_lines(&self) -> StoreResult<Vec<IncidentLine>> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT number, status, severity, phase, lead, title FROM incidents ORDER BY number")?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?,
-                row.get::<_, String>(5)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (number, status, severity, phase, lead, title) = row?;
-            Ok(IncidentLine {
-                number: IncidentNumber(number as u64),
-                status: parse_named(number, &status)?,
-                severity: severity.map(|text| parse_named(number, &text)).transpose()?,
-                phase: parse_named(number, &phase)?,
-                lead,
-                title,
-            })
-        })
-        .collect()
-    }
-
     pub fn incident_numbers(&self) -> StoreResult<Vec<IncidentNumber>> {
         let mut statement = self.connection.prepare("SELECT number FROM incidents ORDER BY number")?;
         let numbers = statement.query_map([], |row| row.get::<_, i64>(0))?;
@@ -380,11 +340,14 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    pub fn open_incidents_titled(&self, title_key: &str) -> StoreResult<Vec<IncidentNumber>> {
+    /// `out_of_band`: incidents out of band count too; company mail must not
+    /// learn of them by its title.
+    pub fn open_incidents_titled(&self, title_key: &str, out_of_band: bool) -> StoreResult<Vec<IncidentNumber>> {
         let mut statement = self.transaction.prepare_cached(
-            "SELECT number FROM incidents WHERE title_key = ?1 AND status != 'closed' ORDER BY number",
+            "SELECT number FROM incidents WHERE title_key = ?1 AND status != 'closed'
+                 AND (?2 OR channel = 'normal') ORDER BY number",
         )?;
-        let rows = statement.query_map([title_key], |row| row.get::<_, i64>(0))?;
+        let rows = statement.query_map(rusqlite::params![title_key, out_of_band], |row| row.get::<_, i64>(0))?;
         Ok(rows.map(|row| row.map(|n| IncidentNumber(n as u64))).collect::<Result<_, _>>()?)
     }
 

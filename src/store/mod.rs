@@ -15,12 +15,13 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 mod drafts;
 mod fallback;
 mod incidents;
+mod listing;
 mod messages;
 mod outbox;
 mod retro;
 mod schedule;
 
-pub use incidents::IncidentLine;
+pub use listing::IncidentLine;
 pub use messages::{AttachmentRecord, MailboxPosition, MessageRecord, NewMessage};
 pub use outbox::{Attempt, DeliveryRecord, NewOutgoing, OutboxRecord, PendingMail, PendingRecipient, Renewal};
 pub use retro::RetroRecords;

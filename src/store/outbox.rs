@@ -93,7 +93,8 @@ pub(super) fn summarise_outbox(connection: &Connection, outbox: i64) -> StoreRes
                 status = CASE
                     WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status IN ('queued', 'sending'))
                         THEN 'queued'
-                    WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status = 'failed') THEN 'failed'
+                    WHEN EXISTS (SELECT 1 FROM deliveries WHERE outbox = ?1 AND status IN ('failed', 'withheld'))
+                        THEN 'failed'
                     ELSE 'sent' END,
                 attempts = (SELECT MAX(attempts) FROM deliveries WHERE outbox = ?1),
                 next_attempt_at = COALESCE(
@@ -223,6 +224,10 @@ impl Store {
                     OR d.status = 'sending'
                        AND (d.next_attempt_at <= ?1 OR d.claimed_by = ?2 OR d.claimed_by IS NOT NULL AND d.claims = 1))
                    AND d.route = ?3
+                   -- Nothing about an incident out of band leaves through the
+                   -- primary relay, whenever it was queued.
+                   AND (d.route = 'fallback' OR NOT EXISTS (
+                       SELECT 1 FROM incidents i WHERE i.number = o.incident AND i.channel = 'out-of-band'))
                  ORDER BY d.outbox, d.recipient",
             )?;
             let mut rows = statement.query(params![time_text(now), claimer, route.as_str()])?;
@@ -342,7 +347,7 @@ impl Store {
     pub fn unsent_deliveries(&self) -> StoreResult<Vec<DeliveryRecord>> {
         let mut statement = self.connection.prepare(
             "SELECT outbox, recipient, status, attempts, next_attempt_at, last_error FROM deliveries
-             WHERE status != 'sent' ORDER BY outbox, recipient",
+             WHERE status NOT IN ('sent', 'rerouted', 'withheld') ORDER BY outbox, recipient",
         )?;
         let rows = statement.query_map([], |row| {
             Ok((

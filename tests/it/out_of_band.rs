@@ -327,16 +327,16 @@ fn read_all(directory: &std::path::Path) -> String {
     text
 }
 
-/// Digests held under the per-executive cap go out as one combined digest;
-/// one that names an incident out of band goes out of band as a whole.
+/// Digests held under the per-executive cap go out as one combined digest,
+/// but an incident out of band is never combined: its digest goes alone.
 #[test]
 fn no_digest_names_an_out_of_band_incident_to_a_company_address() {
     let cap = "\n[limits]\ndigests_per_executive_per_hour = 1\n";
     let mut harness = Harness::with_config(|text| out_of_band_config("", "")(text) + cap);
     let secret = mail(ALICE, "Payroll diverted #oob [sev critical]").id("d1@company.test");
     harness.feed(&secret.bytes());
-    let open = mail(BOB, "Website down [sev critical]").id("d2@company.test");
-    harness.feed(&open.bytes());
+    harness.feed(&mail(BOB, "Website down [sev critical]").id("d2@company.test").bytes());
+    harness.feed(&mail(BOB, "VPN logins from abroad [sev critical]").id("d3@company.test").bytes());
     let start = harness.now;
     for minute in (0..=240).step_by(5) {
         let now = start + SignedDuration::from_mins(minute);
@@ -345,7 +345,8 @@ fn no_digest_names_an_out_of_band_incident_to_a_company_address() {
     let outbox = harness.outbox();
     let naming: Vec<&serde_json::Value> =
         outbox.iter().filter(|row| row["body"].as_str().unwrap().contains("Payroll diverted")).collect();
-    assert!(naming.iter().any(|row| row["kind"] == "digest" && row["incident"].is_null()), "a combined digest");
+    assert!(naming.iter().any(|row| row["kind"] == "digest"), "its digests");
+    assert!(outbox.iter().any(|row| row["kind"] == "digest" && row["incident"].is_null()), "a combined digest");
     for row in naming {
         let to = row["to"].as_array().unwrap();
         assert!(to.iter().all(|address| address.as_str().unwrap().ends_with("@ir-mail.test")), "{row}");
@@ -374,13 +375,54 @@ fn mail_still_waiting_when_an_incident_moves_out_of_band_moves_with_it() {
     let expected = [
         ("alice@company.test", "rerouted", "primary"),
         ("alice@ir-mail.test", "queued", "fallback"),
-        ("carol@company.test", "failed", "primary"),
+        ("carol@company.test", "withheld", "primary"),
     ];
     let expected: Vec<(String, String, String)> =
         expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
     assert_eq!(ack, expected);
+    // Asking to retry what did not go sends nothing withheld.
+    assert_eq!(harness.store.retry(1, harness.now).unwrap(), 0);
     let mut senders = Senders::new(harness.pipeline.config()).unwrap();
     senders.drain(&mut harness.store, harness.now).unwrap();
     assert!(!harness.data_dir().join("outbox").exists() || read_all(&harness.data_dir().join("outbox")).is_empty());
-    assert!(read_all(&harness.data_dir().join("fallback-outbox")).contains("Subject: [INC-1] Invoice fraud"));
+    let sent = read_all(&harness.data_dir().join("fallback-outbox"));
+    assert!(sent.contains("Subject: [INC-1] Invoice fraud"), "{sent}");
+    // Readdressed: a reply to all from the out-of-band mailbox stays there.
+    assert!(sent.contains("To: alice@ir-mail.test") && !sent.contains("carol@company.test"), "{sent}");
+}
+
+/// A mail a sender held when the incident moved stays off the primary
+/// relay afterwards, and moves at the next pass.
+#[test]
+fn mail_handed_back_after_the_switch_never_leaves_through_the_primary_relay() {
+    let down = "[transport]\nkind = \"sendmail\"\ncommand = \"/bin/false\"\n";
+    let mut harness = Harness::with_config(out_of_band_config(down, ""));
+    harness.feed(&mail(ALICE, "Invoice fraud").id("d@company.test").bytes());
+    // In flight, and refused: back in the queue for the primary relay.
+    let claimed = harness.store.claim_due(harness.now, SignedDuration::from_mins(5), 1, |_| false).unwrap();
+    assert_eq!(claimed.len(), 1);
+    harness.feed(&reply(ALICE, "channel out-of-band", "a1@company.test"));
+    harness.store.release_claims(&[(1, "alice@company.test".to_string())], 1, harness.now).unwrap();
+    let later = harness.now + SignedDuration::from_mins(1);
+    assert!(harness.store.claim_due(later, SignedDuration::from_mins(5), 2, |_| false).unwrap().is_empty());
+    fallback::reroute_stalled(harness.pipeline.outgoing(), &mut harness.store, later).unwrap();
+    let mut senders = Senders::new(harness.pipeline.config()).unwrap();
+    senders.drain(&mut harness.store, later).unwrap();
+    let sent = read_all(&harness.data_dir().join("fallback-outbox"));
+    assert!(sent.contains("Subject: [INC-1] Invoice fraud") && sent.contains("To: alice@ir-mail.test"), "{sent}");
+}
+
+/// Without [fallback], mail about an incident out of band goes nowhere.
+#[test]
+fn without_a_fallback_an_out_of_band_incident_mails_nobody() {
+    let mut harness = harness();
+    moved_out_of_band(&mut harness);
+    let config =
+        Config::parse(&crate::support::config_text(harness.directory.path()), "test", harness.directory.path());
+    let pipeline = sitrep::pipeline::Pipeline::new(config.unwrap()).unwrap();
+    let before = harness.outbox().len();
+    let report = pipeline.ingest(&mut harness.store, &reply(BOB, "digest now", "b9@company.test"), "test", harness.now);
+    assert!(report.is_ok());
+    scheduler::tick(pipeline.outgoing(), &mut harness.store, harness.now + SignedDuration::from_hours(3)).unwrap();
+    assert_eq!(harness.outbox().len(), before, "{:#?}", &harness.outbox()[before..]);
 }

@@ -47,9 +47,9 @@ impl RawFallback {
         }
         let after = self.after.as_deref().map(waited_for).transpose()?;
         let mailbox = mailbox(self.mailbox, resolve).map_err(within)?;
-        let (transport, envelope_from, _) = transport(self.transport, &address, resolve).map_err(within)?;
+        let (transport, envelope_from, first_retry) = transport(self.transport, &address, resolve).map_err(within)?;
         mailbox_address(&envelope_from, "fallback.transport.envelope_from")?;
-        Ok(Fallback { address, trusted_authserv_id, after, mailbox, transport, envelope_from })
+        Ok(Fallback { address, trusted_authserv_id, after, mailbox, transport, envelope_from, first_retry })
     }
 }
 
