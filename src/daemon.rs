@@ -275,7 +275,15 @@ fn maildir_worker(
         while !*stopping.borrow() {
             let pass = maildir_pass(&pipeline.current(), &mut store, (&maildir, fallback), &wake_sender, &stopping);
             let pause = match pass {
-                Ok(()) => trouble.over(),
+                Ok(taken) => {
+                    // The backlog is taken: its pages need not stay in memory.
+                    if taken > 0
+                        && let Err(error) = store.release_memory()
+                    {
+                        warn!(%error, "the store kept its cache");
+                    }
+                    trouble.over()
+                }
                 Err(error) => trouble.again(&format!("{error:#}")),
             };
             thread::park_timeout(pause);
@@ -290,12 +298,12 @@ fn maildir_pass(
     (maildir, fallback): (&Maildir, bool),
     wake_sender: &Notify,
     stopping: &watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let pending = maildir.pending()?;
-    let mut next = 0;
+    let (mut next, mut taken) = (0, 0);
     while next < pending.len() {
         if *stopping.borrow() {
-            return Ok(());
+            return Ok(taken);
         }
         // Messages that wait together share a commit.
         let mut batch = Vec::new();
@@ -325,10 +333,11 @@ fn maildir_pass(
         for (_, path, ..) in &batch[..reports.len()] {
             maildir.mark_done(path).with_context(|| format!("cannot move {} to cur/", path.display()))?;
         }
+        taken += reports.len();
         // A batch cut short by its time limit goes on from where it stopped.
         next = batch.get(reports.len()).map_or(scanned, |(index, ..)| *index);
     }
-    Ok(())
+    Ok(taken)
 }
 
 /// Runs the scheduled work that is due and drains the outbox, when woken

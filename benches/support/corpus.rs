@@ -5,12 +5,26 @@
 
 use std::path::{Path, PathBuf};
 
-/// The corpus's `.eml` files, in order.
+/// The corpus's `.eml` files, in the manifest's order (past 99,999 their
+/// names no longer sort), else by name.
 pub fn load(corpus: &Path) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(corpus)?.map(|entry| entry.map(|entry| entry.path())).collect::<Result<_, _>>()?;
-    files.retain(|path| path.extension().is_some_and(|extension| extension == "eml"));
-    files.sort();
+    let manifest = std::fs::read(corpus.join("manifest.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let listed: Option<Vec<PathBuf>> = manifest.as_ref().and_then(|manifest| {
+        let entries = manifest["messages"].as_array()?;
+        entries.iter().map(|entry| Some(corpus.join(entry["file"].as_str()?))).collect()
+    });
+    let files = match listed {
+        Some(files) => files,
+        None => {
+            let mut files: Vec<PathBuf> =
+                std::fs::read_dir(corpus)?.map(|entry| entry.map(|entry| entry.path())).collect::<Result<_, _>>()?;
+            files.retain(|path| path.extension().is_some_and(|extension| extension == "eml"));
+            files.sort();
+            files
+        }
+    };
     files.iter().map(std::fs::read).collect()
 }
 

@@ -206,6 +206,12 @@ impl Store {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
     }
 
+    /// Gives back the page cache and what else SQLite can free: a daemon
+    /// that took a backlog need not hold its pages while it waits.
+    pub fn release_memory(&self) -> StoreResult<()> {
+        Ok(self.connection.release_memory()?)
+    }
+
     /// A consistent copy of the whole store, taken while it is in use.
     pub fn backup(&self, target: &Path) -> StoreResult<()> {
         self.connection.execute("VACUUM INTO ?1", [target.to_string_lossy()])?;
@@ -217,8 +223,12 @@ impl Store {
         let count = |sql: &str| -> StoreResult<u64> {
             Ok(self.connection.query_row(sql, [], |row| row.get::<_, i64>(0))? as u64)
         };
-        let last_message: Option<String> =
-            self.connection.query_row("SELECT MAX(received_at) FROM messages", [], |row| row.get(0))?;
+        // The newest row, not MAX(received_at): that would read every row,
+        // raw bytes and all.
+        let last_message: Option<String> = self
+            .connection
+            .query_row("SELECT received_at FROM messages ORDER BY id DESC LIMIT 1", [], |row| row.get(0))
+            .optional()?;
         let oldest_queued: Option<String> = self.connection.query_row(
             "SELECT MIN(o.created_at) FROM deliveries d JOIN outbox o ON o.id = d.outbox WHERE d.status IN ('queued', 'sending')",
             [],
