@@ -6,7 +6,7 @@ use tracing::warn;
 
 use super::{IngestError, IngestReport, MAX_AWAITED, Pipeline, retro};
 use crate::compose;
-use crate::core::incident::{Channel, DraftVersion, IncidentNumber};
+use crate::core::incident::{Channel, DraftVersion, Incident, IncidentNumber};
 use crate::core::mail::Inbound;
 use crate::core::out_of_band::Arrived;
 use crate::core::outcome::Done;
@@ -98,8 +98,9 @@ impl Pipeline {
         };
         let mut actor = self.actor(author);
         actor.steering_allowed = !self.through_company_mail(transaction, number, arrived)?;
+        let before = incident.clone();
         let plan = plan::update(inbound, number, reading, incident, &actor, &self.settings(), now);
-        self.carry_out(transaction, inbound, plan, now)?;
+        self.carry_out(transaction, inbound, (plan, before.as_ref()), now)?;
         Ok(None)
     }
 
@@ -125,7 +126,7 @@ impl Pipeline {
             &self.settings(),
             now,
         );
-        self.carry_out(transaction, inbound, plan, now)
+        self.carry_out(transaction, inbound, (plan, None), now)
     }
 
     /// Writes what `core::plan` decided: the incident, its timeline, the
@@ -134,13 +135,13 @@ impl Pipeline {
         &self,
         transaction: &WriteTx<'_>,
         inbound: &Inbound,
-        mut plan: Plan,
+        (mut plan, before): (Plan, Option<&Incident>),
         now: Timestamp,
     ) -> Result<(), IngestError> {
         let drafted = self.write_drafts(&mut plan, inbound, now)?;
         match (&plan.state, plan.change) {
             (Some(incident), Change::Declared) => transaction.insert_incident(incident)?,
-            (Some(incident), Change::CommandsRan) => transaction.save_incident(incident)?,
+            (Some(incident), Change::CommandsRan) => transaction.save_incident_since(incident, before)?,
             _ => {}
         }
         for entry in &plan.entries {

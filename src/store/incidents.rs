@@ -373,6 +373,13 @@ impl WriteTx<'_> {
 
     /// Writes the whole incident: its row, roles, streams, tasks and list.
     pub fn save_incident(&self, incident: &Incident) -> StoreResult<()> {
+        self.save_incident_since(incident, None)
+    }
+
+    /// Writes the incident's row, and of its child rows only the tables that
+    /// differ from `before` (as it was loaded): a mail that raises the
+    /// severity does not rewrite twenty playbook tasks.
+    pub fn save_incident_since(&self, incident: &Incident, before: Option<&Incident>) -> StoreResult<()> {
         let number = incident.number.0 as i64;
         let milestones = &incident.milestones;
         self.transaction
@@ -414,29 +421,41 @@ impl WriteTx<'_> {
                 incident.lead_set.as_ref().map(|stamp| stamp.by.as_str()),
                 incident.channel.as_str(),
             ])?;
-        self.replace_children(number, incident)?;
-        self.write_drafts(number, &incident.drafts)
+        self.replace_children(number, incident, before)?;
+        match before {
+            Some(before) if before.drafts == incident.drafts => Ok(()),
+            _ => self.write_drafts(number, &incident.drafts),
+        }
     }
 
     /// An incident's child rows, replaced as a whole: roles, streams, tasks,
     /// extra digest recipients, notification deadlines.
-    fn replace_children(&self, number: i64, incident: &Incident) -> StoreResult<()> {
-        for table in ["roles", "streams", "tasks", "notify", "deadlines"] {
+    fn replace_children(&self, number: i64, incident: &Incident, before: Option<&Incident>) -> StoreResult<()> {
+        let changed = |same: fn(&Incident, &Incident) -> bool| before.is_none_or(|before| !same(before, incident));
+        let tables: [(&str, bool); 5] = [
+            ("roles", changed(|a, b| a.roles == b.roles)),
+            ("streams", changed(|a, b| a.streams == b.streams)),
+            ("tasks", changed(|a, b| a.tasks == b.tasks)),
+            ("notify", changed(|a, b| a.notify == b.notify)),
+            ("deadlines", changed(|a, b| a.deadlines == b.deadlines)),
+        ];
+        for (table, _) in tables.iter().filter(|(_, changed)| *changed) {
             self.transaction.prepare_cached(&format!("DELETE FROM {table} WHERE incident = ?1"))?.execute([number])?;
         }
-        for (role, holder) in &incident.roles {
+        let [roles, streams, tasks, notify, deadlines] = tables.map(|(_, changed)| changed);
+        for (role, holder) in incident.roles.iter().filter(|_| roles) {
             self.transaction
                 .prepare_cached("INSERT INTO roles (incident, role, holder) VALUES (?1, ?2, ?3)")?
                 .execute(params![number, role.as_str(), holder])?;
         }
-        for (stream, state) in &incident.streams {
+        for (stream, state) in incident.streams.iter().filter(|_| streams) {
             self.transaction
                 .prepare_cached(
                     "INSERT INTO streams (incident, stream, lead, status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![number, stream.as_str(), state.lead, state.status, state.updated_at.map(time_text)])?;
         }
-        for task in &incident.tasks {
+        for task in incident.tasks.iter().filter(|_| tasks) {
             self.transaction
                 .prepare_cached(
                     "INSERT INTO tasks (incident, number, text, owner, due_at, state, created_at, closed_at, playbook, duty)
@@ -455,12 +474,12 @@ impl WriteTx<'_> {
                     task.playbook.map(|(_, duty)| duty.as_str()),
                 ])?;
         }
-        for address in &incident.notify {
+        for address in incident.notify.iter().filter(|_| notify) {
             self.transaction
                 .prepare_cached("INSERT INTO notify (incident, address) VALUES (?1, ?2)")?
                 .execute(params![number, address])?;
         }
-        for deadline in &incident.deadlines {
+        for deadline in incident.deadlines.iter().filter(|_| deadlines) {
             self.transaction
                 .prepare_cached(
                     "INSERT INTO deadlines (incident, regime, stage, what, started_at, due_at, state, closed_at)
