@@ -9,10 +9,9 @@ use serde::Serialize;
 
 use crate::core::incident::{CadenceOverride, Draft, DraftStatus, Incident};
 use crate::core::outcome::Done;
+use crate::core::report::StoredAnswer;
 use crate::core::timeline::TimelineEntry;
-use crate::store::{
-    AttachmentRecord, MessageRecord, OutboxRecord, RetroRecords, Store, StoreError, StoreResult, time_text,
-};
+use crate::store::{AttachmentRecord, MessageRecord, OutboxRecord, Store, StoreError, StoreResult, time_text};
 
 /// Bumped only when a field is renamed or removed; new fields keep it.
 pub const FORMAT: &str = "sitrep-export/1";
@@ -213,8 +212,8 @@ pub fn export(store: &Store) -> StoreResult<Export> {
     let mut incidents = Vec::new();
     for incident in store.incidents()? {
         let timeline = store.timeline(incident.number)?;
-        let records = store.retro_records(incident.number)?;
-        incidents.push(incident_view(incident, timeline, records));
+        let responses = store.retro_responses(incident.number)?;
+        incidents.push(incident_view(incident, timeline, responses));
     }
     let attachments = store.attachments()?;
     let messages = store.messages()?.into_iter().map(|message| message_view(message, &attachments)).collect();
@@ -241,8 +240,8 @@ pub fn write_json(store: &Store, out: &mut impl Write) -> Result<(), ExportError
     let mut first = true;
     for number in store.incident_numbers()? {
         let Some(incident) = store.incident(number)? else { continue };
-        let (timeline, records) = (store.timeline(number)?, store.retro_records(number)?);
-        element(out, &incident_view(incident, timeline, records), &mut first)?;
+        let (timeline, responses) = (store.timeline(number)?, store.retro_responses(number)?);
+        element(out, &incident_view(incident, timeline, responses), &mut first)?;
     }
     end_sequence(out, first)?;
     out.write_all(b",\n  \"messages\": [")?;
@@ -283,7 +282,11 @@ fn end_sequence(out: &mut impl Write, empty: bool) -> std::io::Result<()> {
 
 /// Long on purpose: one line per field of the export format, which scripts
 /// depend on, so the whole mapping reads in one place.
-fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: RetroRecords) -> IncidentView {
+fn incident_view(
+    incident: Incident,
+    timeline: Vec<TimelineEntry>,
+    (asked, answers): (Vec<String>, Vec<StoredAnswer>),
+) -> IncidentView {
     IncidentView {
         id: incident.number.to_string(),
         title: incident.title,
@@ -352,9 +355,8 @@ fn incident_view(incident: Incident, timeline: Vec<TimelineEntry>, records: Retr
             })
             .collect(),
         retrospective: RetrospectiveView {
-            asked: records.asked,
-            answers: records
-                .answers
+            asked,
+            answers: answers
                 .into_iter()
                 .map(|answer| AnswerView {
                     respondent: answer.respondent,

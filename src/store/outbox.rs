@@ -488,6 +488,11 @@ impl WriteTx<'_> {
 
 fn automatic_replies_since(connection: &Connection, since: Timestamp) -> StoreResult<u32> {
     Ok(connection
-        .prepare_cached("SELECT COUNT(*) FROM outbox WHERE kind IN ('transcript', 'notice') AND created_at >= ?1")?
+        // Queued in order: counted from the newest back, not over the whole outbox.
+        .prepare_cached(
+            "SELECT COUNT(*) FROM outbox
+             WHERE id > COALESCE((SELECT id FROM outbox WHERE created_at < ?1 ORDER BY id DESC LIMIT 1), 0)
+               AND kind IN ('transcript', 'notice') AND created_at >= ?1",
+        )?
         .query_row([time_text(since)], |row| row.get(0))?)
 }

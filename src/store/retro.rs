@@ -81,6 +81,12 @@ impl Store {
     pub fn retro_records(&self, incident: IncidentNumber) -> StoreResult<RetroRecords> {
         records(&self.connection, incident)
     }
+
+    /// Who was asked and what they answered, without the evidence (which
+    /// reads every attachment): what the export shows.
+    pub fn retro_responses(&self, incident: IncidentNumber) -> StoreResult<(Vec<String>, Vec<StoredAnswer>)> {
+        Ok((asked(&self.connection, incident)?, answers(&self.connection, incident)?))
+    }
 }
 
 impl WriteTx<'_> {
