@@ -84,19 +84,23 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Ingests every message as mail trickles in (one commit each, the outbox
-/// drained every 20), and returns each one's time.
+/// Ingests every message as mail trickles in, one commit each, one every
+/// 30 s of the store's clock (the corpus then spans 38 days, and an hour's
+/// brakes see an hour's mail); the outbox is drained every 20. Returns each
+/// message's time.
 fn grow(config: &Config, messages: &[Vec<u8>]) -> Vec<Duration> {
     let mut store = Store::open(&config.database_path()).expect("store");
     let mut senders = Senders::new(config).expect("relay");
     let pipeline = Pipeline::new(config.clone()).expect("pipeline");
     let mut times = Vec::with_capacity(messages.len());
+    let start = Timestamp::now() - jiff::SignedDuration::from_secs(30 * messages.len() as i64);
     for (index, raw) in messages.iter().enumerate() {
+        let now = start + jiff::SignedDuration::from_secs(30 * index as i64);
         let started = Instant::now();
-        pipeline.ingest(&mut store, raw, "bench", Timestamp::now()).expect("ingest");
+        pipeline.ingest(&mut store, raw, "bench", now).expect("ingest");
         times.push(started.elapsed());
         if index % 20 == 19 {
-            senders.drain(&mut store, Timestamp::now()).expect("drain");
+            senders.drain(&mut store, now).expect("drain");
         }
     }
     times

@@ -164,11 +164,9 @@ impl Store {
     /// begins with `reason_start`: how often a brake bit.
     pub fn rejected_since(&self, since: Timestamp, reason_start: &str) -> StoreResult<u64> {
         let count: i64 = self.connection.query_row(
-            // Rows are stored in the order received: the recent ones are found
-            // from the newest back, without reading the whole table.
+            // `messages_rejected` holds the rejected ones only.
             "SELECT COUNT(*) FROM messages
-             WHERE id > COALESCE((SELECT id FROM messages WHERE received_at < ?1 ORDER BY id DESC LIMIT 1), 0)
-               AND outcome = 'rejected' AND received_at >= ?1 AND substr(reason, 1, length(?2)) = ?2",
+             WHERE outcome = 'rejected' AND received_at >= ?1 AND substr(reason, 1, length(?2)) = ?2",
             params![time_text(since), reason_start],
             |row| row.get(0),
         )?;
@@ -316,11 +314,7 @@ impl WriteTx<'_> {
         Ok(self
             .transaction
             .prepare_cached(
-                // Numbered in the order declared: counted from the newest back.
-                "SELECT COUNT(*), COALESCE(SUM(declared_by = ?2), 0) FROM incidents
-                 WHERE number > COALESCE(
-                     (SELECT number FROM incidents WHERE declared_at < ?1 ORDER BY number DESC LIMIT 1), 0)
-                   AND declared_at >= ?1",
+                "SELECT COUNT(*), COALESCE(SUM(declared_by = ?2), 0) FROM incidents WHERE declared_at >= ?1",
             )?
             .query_row(params![time_text(since), sender], |row| Ok((row.get(0)?, row.get(1)?)))?)
     }

@@ -488,11 +488,7 @@ impl WriteTx<'_> {
 
 fn automatic_replies_since(connection: &Connection, since: Timestamp) -> StoreResult<u32> {
     Ok(connection
-        // Queued in order: counted from the newest back, not over the whole outbox.
-        .prepare_cached(
-            "SELECT COUNT(*) FROM outbox
-             WHERE id > COALESCE((SELECT id FROM outbox WHERE created_at < ?1 ORDER BY id DESC LIMIT 1), 0)
-               AND kind IN ('transcript', 'notice') AND created_at >= ?1",
-        )?
+        // `outbox_replies` holds transcripts and notices only.
+        .prepare_cached("SELECT COUNT(*) FROM outbox WHERE kind IN ('transcript', 'notice') AND created_at >= ?1")?
         .query_row([time_text(since)], |row| row.get(0))?)
 }
