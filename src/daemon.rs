@@ -29,6 +29,11 @@ use crate::{failpoint, fallback};
 /// How often the schedule and the outbox are looked at when nothing wakes the sender.
 const SEND_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The page cache of the sender's and the daily check's connections: the
+/// check reads the whole store once a day and needs no cache to do it; the
+/// sender touches a few outbox rows a pass. SQLite's default is 2 MiB each.
+const SWEEPING_CACHE_KIB: u32 = 256;
+
 /// Runs until `shutdown` resolves. SIGHUP reloads the configuration from
 /// `reload_from` (as `--config` gave it): templates, people, stakeholders
 /// and access take effect for the next message. Long on purpose: the
@@ -46,6 +51,7 @@ pub async fn run(
     let store = Store::open(&config.database_path())?;
     let sender = Senders::new(&config)?;
     let sender_store = Store::open(&config.database_path())?;
+    sender_store.limit_cache(SWEEPING_CACHE_KIB)?;
     let pipeline = SharedPipeline::new(Pipeline::new(config.clone())?);
     let wake_sender = Arc::new(Notify::new());
     let ready = Arc::new(Notify::new());
@@ -54,6 +60,7 @@ pub async fn run(
     let sending =
         tokio::spawn(send_loop(sender, sender_store, pipeline.clone(), Arc::clone(&wake_sender), stopping.clone()));
     let care_store = Store::open(&config.database_path())?;
+    care_store.limit_cache(SWEEPING_CACHE_KIB)?;
     // A daily check or backup of a large store must not hold up a stop.
     let stop_care = care_store.interrupt_handle();
     let caring = tokio::task::spawn_blocking({

@@ -206,6 +206,13 @@ impl Store {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
     }
 
+    /// Holds at most `kib` of pages in memory: the daemon's connections that
+    /// only sweep (the daily check) or touch a few rows (the sender) need
+    /// little, and memory given to a cache is not given back.
+    pub fn limit_cache(&self, kib: u32) -> StoreResult<()> {
+        Ok(self.connection.pragma_update(None, "cache_size", -i64::from(kib))?)
+    }
+
     /// Gives back the page cache and what else SQLite can free: a daemon
     /// that took a backlog need not hold its pages while it waits.
     pub fn release_memory(&self) -> StoreResult<()> {
