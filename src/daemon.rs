@@ -283,8 +283,8 @@ fn maildir_worker(
             let pass = maildir_pass(&pipeline.current(), &mut store, (&maildir, fallback), &wake_sender, &stopping);
             let pause = match pass {
                 Ok(taken) => {
-                    // The backlog is taken: its pages need not stay in memory.
-                    if taken > 0
+                    // A backlog is taken: its pages need not stay in memory.
+                    if taken >= BATCH_MESSAGES
                         && let Err(error) = store.release_memory()
                     {
                         warn!(%error, "the store kept its cache");

@@ -235,7 +235,12 @@ pub enum ExportError {
 
 /// The export as `to_json` writes it, byte for byte, written one incident,
 /// message and outbox row at a time: memory stays flat as the store grows.
+/// A store error part way leaves the document unfinished, and says so.
 pub fn write_json(store: &Store, out: &mut impl Write) -> Result<(), ExportError> {
+    store.in_one_snapshot(|| write_document(store, out))
+}
+
+fn write_document(store: &Store, out: &mut impl Write) -> Result<(), ExportError> {
     write!(out, "{{\n  \"format\": {},\n  \"incidents\": [", serde_json::json!(FORMAT))?;
     let mut first = true;
     for number in store.incident_numbers()? {

@@ -1,12 +1,15 @@
 //! Group commit: messages that wait together are processed in one
 //! transaction, each in a part of it that can be undone alone, so that a
 //! backlog pays one commit (one fsync) for many messages. A message that
-//! fails is undone and, after the commit, processed alone as `ingest` does,
-//! with the quarantine of a fault: one bad message never costs the batch.
+//! fails is undone and ends the batch, which commits what came before it;
+//! first in line next time, it is processed alone as `ingest` does, with
+//! the quarantine of a fault: one bad message never costs the others, and
+//! messages are taken in order.
 
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use tracing::warn;
 
 use super::{Arrival, IngestError, IngestReport, Pipeline};
 use crate::store::Store;
@@ -36,9 +39,10 @@ impl Pipeline {
         }
         let started = Instant::now();
         let transaction = store.write()?;
-        let mut done: Vec<Option<IngestReport>> = Vec::new();
+        let mut reports = Vec::new();
+        let mut failed = false;
         for (raw, arrival) in waiting.iter().take(BATCH_MESSAGES) {
-            if !done.is_empty() && started.elapsed() > BATCH_WORK {
+            if !reports.is_empty() && started.elapsed() > BATCH_WORK {
                 break;
             }
             transaction.begin_part()?;
@@ -48,29 +52,22 @@ impl Pipeline {
             match attempt {
                 Ok(Ok(report)) => {
                     transaction.keep_part()?;
-                    done.push(Some(report));
+                    reports.push(report);
+                    continue;
                 }
-                _ => {
-                    transaction.undo_part()?;
-                    done.push(None);
-                }
+                Ok(Err(error)) => warn!(source = arrival.source, %error, "failed in a batch; taken alone"),
+                Err(_) => warn!(source = arrival.source, "a bug in a batch; taken alone"),
             }
+            // Nothing after it is taken in this batch: an IMAP folder's
+            // cursor must never pass a message that is not committed.
+            transaction.undo_part()?;
+            failed = true;
+            break;
         }
         transaction.commit()?;
-        let mut reports = Vec::with_capacity(done.len());
-        for (report, (raw, arrival)) in done.into_iter().zip(waiting) {
-            let report = match report {
-                Some(report) => report,
-                None => match self.ingest_arrival(store, raw, arrival, now) {
-                    Ok(report) => report,
-                    Err(error) if reports.is_empty() => return Err(error),
-                    // Those before it are reported, to be marked done; it is
-                    // first in line next time, and those after it, already
-                    // committed, are then found identical and only marked.
-                    Err(_) => break,
-                },
-            };
-            reports.push(report);
+        if failed && reports.is_empty() {
+            let (raw, arrival) = &waiting[0];
+            return Ok(vec![self.ingest_arrival(store, raw, arrival, now)?]);
         }
         Ok(reports)
     }

@@ -206,6 +206,18 @@ impl Store {
         Ok(WriteTx { transaction: self.connection.transaction_with_behavior(TransactionBehavior::Immediate)? })
     }
 
+    /// Runs `read` in one read transaction: all it reads is one moment of
+    /// the store, however long it takes (an export into a slow pipe while
+    /// the daemon writes).
+    pub fn in_one_snapshot<T, E: From<StoreError>>(&self, read: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        self.connection.execute_batch("BEGIN DEFERRED").map_err(StoreError::from)?;
+        let result = read();
+        if self.connection.execute_batch("COMMIT").is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
     /// Holds at most `kib` of pages in memory: the daemon's connections that
     /// only sweep (the daily check) or touch a few rows (the sender) need
     /// little, and memory given to a cache is not given back.

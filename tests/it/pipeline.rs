@@ -536,3 +536,33 @@ fn a_poison_message_in_a_batch_is_handled_alone_and_the_rest_commit_together() {
     assert!(!again.is_empty() && again.iter().all(|report| !report.stored), "{again:?}");
     assert_eq!(harness.export().incidents.len(), 3);
 }
+
+/// A message that fails inside a batch ends it: those after it wait, so an
+/// IMAP folder's cursor never passes a message that was not committed.
+#[test]
+fn a_batch_stops_at_a_failing_message_and_the_cursor_stays_below_it() {
+    let mut harness = Harness::new();
+    let with_attachment = "From: Alice Morgan <alice@company.test>\r\nTo: incident@company.test\r\n\
+        Subject: Ransom note\r\nMessage-ID: <a@company.test>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee the note.\r\n\
+        --b\r\nContent-Type: text/plain; name=note.txt\r\nContent-Disposition: attachment; filename=note.txt\r\n\r\n\
+        PAY US\r\n--b--\r\n";
+    let plain = mail(ALICE, "VPN logins").id("b@company.test").bytes();
+    // Attachments cannot be written: a file stands where their folder goes.
+    std::fs::create_dir_all(harness.data_dir()).unwrap();
+    std::fs::write(harness.data_dir().join("attachments"), "in the way").unwrap();
+    let position = |uid| sitrep::store::MailboxPosition { mailbox: "INBOX".into(), uid_validity: 7, uid };
+    let arrival =
+        |uid| Arrival { source: "imap", position: Some(position(uid)), size_over_limit: None, fallback: false };
+    let waiting = [(with_attachment.as_bytes(), arrival(1)), (plain.as_slice(), arrival(2))];
+    assert!(harness.pipeline.ingest_batch(&mut harness.store, &waiting, harness.now).is_err());
+    assert_eq!(harness.store.mailbox_cursor("INBOX").unwrap(), None, "nothing passed the failing message");
+
+    std::fs::remove_file(harness.data_dir().join("attachments")).unwrap();
+    let mut taken = 0;
+    while taken < waiting.len() {
+        taken += harness.pipeline.ingest_batch(&mut harness.store, &waiting[taken..], harness.now).unwrap().len();
+    }
+    assert_eq!(harness.store.mailbox_cursor("INBOX").unwrap(), Some((7, 2)));
+    assert_eq!(harness.export().incidents.len(), 2);
+}
