@@ -265,22 +265,15 @@ fn mail_the_primary_relay_cannot_send_for_too_long_goes_out_of_band_and_the_admi
     senders.drain(&mut harness.store, later).unwrap();
     let sent = read_all(&harness.data_dir().join("fallback-outbox"));
     assert!(sent.contains("Subject: [INC-1]") && sent.contains("From: sitrep <incident@ir-mail.test>"), "{sent}");
-    let store = rusqlite::Connection::open(harness.pipeline.config().database_path()).unwrap();
-    let deliveries: Vec<(String, String, String)> = store
-        .prepare("SELECT recipient, status, route FROM deliveries WHERE outbox = 1 ORDER BY recipient")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let expected = [
-        ("alice@company.test", "rerouted", "primary"),
-        ("alice@ir-mail.test", "sent", "fallback"),
-        ("carol@company.test", "queued", "primary"),
-    ];
-    let expected: Vec<(String, String, String)> =
-        expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
-    assert_eq!(deliveries, expected, "Carol's copy waits for the primary relay");
+    assert_eq!(
+        first_mail_deliveries(&harness),
+        [
+            ["alice@company.test", "rerouted", "primary"],
+            ["alice@ir-mail.test", "sent", "fallback"],
+            ["carol@company.test", "queued", "primary"],
+        ],
+        "Carol's copy waits for the primary relay"
+    );
     let told: Vec<serde_json::Value> = harness.outbox().into_iter().filter(|row| row["kind"] == "relay-down").collect();
     assert_eq!(told.len(), 1);
     assert_eq!(told[0]["to"], serde_json::json!(["bob@ir-mail.test"]), "the admin, where mail still arrives");
@@ -316,6 +309,14 @@ fn out_of_band_settings_that_would_not_help_are_refused() {
         parse(&|text| text.replace("[fallback.transport]\nkind = \"file\"", "[fallback.transport]\nkind = \"pigeon\""))
             .unwrap_err();
     assert!(bad_relay.contains("fallback.transport.kind"), "{bad_relay}");
+}
+
+/// The first mail's deliveries: recipient, status and route of each.
+fn first_mail_deliveries(harness: &Harness) -> Vec<[String; 3]> {
+    let store = rusqlite::Connection::open(harness.pipeline.config().database_path()).unwrap();
+    let mut statement =
+        store.prepare("SELECT recipient, status, route FROM deliveries WHERE outbox = 1 ORDER BY recipient").unwrap();
+    statement.query_map([], |row| Ok([row.get(0)?, row.get(1)?, row.get(2)?])).unwrap().map(Result::unwrap).collect()
 }
 
 /// Every file a file relay wrote, one after another.
@@ -364,22 +365,14 @@ fn mail_still_waiting_when_an_incident_moves_out_of_band_moves_with_it() {
     harness.feed(&declaration.bytes());
     // Nothing was sent yet: the ack waits for the primary relay.
     harness.feed(&reply(ALICE, "channel out-of-band", "a1@company.test"));
-    let store = rusqlite::Connection::open(harness.pipeline.config().database_path()).unwrap();
-    let ack: Vec<(String, String, String)> = store
-        .prepare("SELECT recipient, status, route FROM deliveries WHERE outbox = 1 ORDER BY recipient")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let expected = [
-        ("alice@company.test", "rerouted", "primary"),
-        ("alice@ir-mail.test", "queued", "fallback"),
-        ("carol@company.test", "withheld", "primary"),
-    ];
-    let expected: Vec<(String, String, String)> =
-        expected.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
-    assert_eq!(ack, expected);
+    assert_eq!(
+        first_mail_deliveries(&harness),
+        [
+            ["alice@company.test", "rerouted", "primary"],
+            ["alice@ir-mail.test", "queued", "fallback"],
+            ["carol@company.test", "withheld", "primary"],
+        ]
+    );
     // Asking to retry what did not go sends nothing withheld.
     assert_eq!(harness.store.retry(1, harness.now).unwrap(), 0);
     let mut senders = Senders::new(harness.pipeline.config()).unwrap();
