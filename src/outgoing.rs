@@ -12,7 +12,6 @@ use crate::config::Config;
 use crate::core::incident::{Channel, Route};
 use crate::core::incident::{Incident, IncidentNumber, MailKind};
 use crate::core::mail::Inbound;
-use crate::core::out_of_band::OutOfBand;
 use crate::core::recipients;
 use crate::render::{RenderError, Renderer};
 use crate::store::{NewOutgoing, StoreError, WriteTx};
@@ -151,12 +150,10 @@ pub fn queue_out_of_band(
     mut draft: Draft,
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
-    let Some(fallback) = &config.fallback else {
+    let (Some(fallback), Some(out_of_band)) = (&config.fallback, config.out_of_band()) else {
         error!(kind = kind.as_str(), "mail about an incident out of band, and no [fallback]: not sent");
         return Ok(());
     };
-    let out_of_band =
-        OutOfBand { primary: &config.address, fallback: &fallback.address, addresses: &config.out_of_band };
     let mut seen = Vec::new();
     let mut route = |addresses: &mut Vec<String>| {
         let routed: Vec<String> = addresses
@@ -193,17 +190,15 @@ pub fn move_waiting_out_of_band(
     transaction: &WriteTx<'_>,
     now: Timestamp,
 ) -> Result<(), OutgoingError> {
+    let out_of_band = config.out_of_band();
     for (outbox, recipient) in transaction.out_of_band_on_primary()? {
-        let staff = config.access.is_staff(&recipient);
-        match (config.fallback.as_ref(), config.out_of_band.get(&recipient)) {
-            (Some(_), Some(elsewhere)) => {
+        let routed = out_of_band.as_ref().and_then(|route| route.route(&recipient, config.access.is_staff(&recipient)));
+        match routed {
+            Some(elsewhere) => {
                 let reason = format!("the incident moved out of band; sent to {elsewhere} through the fallback relay");
-                transaction.reroute(outbox, &recipient, elsewhere, &reason, now)?;
+                transaction.reroute(outbox, &recipient, &elsewhere, &reason, now)?;
             }
-            (Some(_), None) if !staff => {
-                transaction.reroute(outbox, &recipient, &recipient, "the incident moved out of band", now)?;
-            }
-            _ => {
+            None => {
                 let reason = "not sent: the incident moved out of band, and there is no out-of-band address for it";
                 transaction.withhold(outbox, &recipient, reason)?;
             }

@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use crate::core::access::{Access, ExternalPolicy, IncidentAddress};
 use crate::core::deadline::Regime;
 use crate::core::incident::Stream;
+use crate::core::out_of_band::OutOfBand;
 use crate::core::playbook::Playbook;
 use crate::core::retro::Question;
 use crate::core::schedule::Policy;
@@ -385,6 +386,15 @@ impl Config {
             .filter(|(_, value)| placeholder(value))
             .map(|(key, value)| format!("{key} = {value}"))
             .collect()
+    }
+
+    /// Who can be reached out of band, and how: `None` without `[fallback]`.
+    pub fn out_of_band(&self) -> Option<OutOfBand<'_>> {
+        self.fallback.as_ref().map(|fallback| OutOfBand {
+            primary: &self.address,
+            fallback: &fallback.address,
+            addresses: &self.out_of_band,
+        })
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -34,29 +34,15 @@ impl Pipeline {
     }
 
     pub(super) fn out_of_band(&self) -> Option<OutOfBand<'_>> {
-        let config = self.config();
-        config.fallback.as_ref().map(|fallback| OutOfBand {
-            primary: &config.address,
-            fallback: &fallback.address,
-            addresses: &config.out_of_band,
-        })
+        self.config().out_of_band()
     }
 
-    /// Whether a staff mail about an out-of-band incident came through the
-    /// company's own mail from someone who has an out-of-band address: the
-    /// one writing may be the attacker who holds that mailbox.
-    pub(super) fn came_through_compromised_channel(
-        &self,
-        transaction: &WriteTx<'_>,
-        inbound: &Inbound,
-        incident: IncidentNumber,
-        arrived: Arrived,
-    ) -> Result<bool, StoreError> {
-        let Some(out_of_band) = self.out_of_band() else { return Ok(false) };
-        if !inbound.author().is_some_and(|author| out_of_band.reachable(&author.address)) {
-            return Ok(false);
-        }
-        self.through_company_mail(transaction, incident, arrived)
+    /// Whether the author has an out-of-band address: their mail about an
+    /// incident out of band that came through company mail may be the
+    /// attacker's, who holds that mailbox, and runs nothing.
+    pub(super) fn has_out_of_band_address(&self, inbound: &Inbound) -> bool {
+        self.out_of_band()
+            .is_some_and(|out_of_band| inbound.author().is_some_and(|author| out_of_band.reachable(&author.address)))
     }
 
     /// Whether mail about `incident`, out of band, came through company

@@ -358,10 +358,12 @@ impl Pipeline {
                     reason: Some(reason.to_string()),
                     stored: true,
                 };
+                // Asked once: whether this staff mail about an incident out of
+                // band came through company mail.
+                let through_company_mail =
+                    trust == Trust::Staff && self.through_company_mail(transaction, incident, arrived)?;
                 match trust {
-                    Trust::Staff
-                        if self.came_through_compromised_channel(transaction, inbound, incident, arrived)? =>
-                    {
+                    Trust::Staff if through_company_mail && self.has_out_of_band_address(inbound) => {
                         self.store_attachments(transaction, row, parsed)?;
                         let entry = TimelineEntry::of_mail(
                             inbound,
@@ -383,7 +385,9 @@ impl Pipeline {
                         });
                     }
                     Trust::Staff => {
-                        if let Some(reason) = self.update(transaction, (row, parsed), incident, arrived, now)? {
+                        if let Some(reason) =
+                            self.update(transaction, (row, parsed), incident, !through_company_mail, now)?
+                        {
                             return Ok(ignored(reason));
                         }
                     }

@@ -8,7 +8,6 @@ use super::{IngestError, IngestReport, MAX_AWAITED, Pipeline, retro};
 use crate::compose;
 use crate::core::incident::{Channel, DraftVersion, Incident, IncidentNumber};
 use crate::core::mail::Inbound;
-use crate::core::out_of_band::Arrived;
 use crate::core::outcome::Done;
 use crate::core::plan::{self, Answer, Change, Plan, Reading};
 use crate::core::transition::{Actor, Settings};
@@ -63,7 +62,7 @@ impl Pipeline {
         transaction: &WriteTx<'_>,
         (row, parsed): (i64, &Parsed),
         number: IncidentNumber,
-        arrived: Arrived,
+        steering_allowed: bool,
         now: Timestamp,
     ) -> Result<Option<&'static str>, IngestError> {
         let inbound = &parsed.inbound;
@@ -97,7 +96,7 @@ impl Pipeline {
             (None, false) => None,
         };
         let mut actor = self.actor(author);
-        actor.steering_allowed = !self.through_company_mail(transaction, number, arrived)?;
+        actor.steering_allowed = steering_allowed;
         let before = incident.clone();
         let plan = plan::update(inbound, number, reading, incident, &actor, &self.settings(), now);
         self.carry_out(transaction, inbound, (plan, before.as_ref()), now)?;
